@@ -1,0 +1,257 @@
+import { z } from 'zod';
+import {
+  LEVER_ENVIRONMENTS,
+  LEVER_HOSTS,
+  SIMULATOR_API_PATHS,
+  SIMULATOR_DEV_CLIENT,
+  type LeverEnvironment,
+} from './lever-hosts.js';
+
+const DEFAULT_SCOPES = 'opportunities:read:admin users:read:admin postings:read:admin stages:read:admin';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const url = z.string().url();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: int(0, 65535).optional(),
+  HOST: z.string().default('127.0.0.1'),
+  PUBLIC_BASE_URL: url.optional(),
+  DATABASE_URL: url.default('postgresql://postgres@127.0.0.1:5432/lever_connect'),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  REDIS_URL: url.default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key we own (BullMQ queues, locks, state); lets deployments share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (BullMQ forbids ":")')
+    .default('lc'),
+  TOKEN_ENCRYPTION_KEY: optionalString,
+  TOKEN_ENCRYPTION_PREVIOUS_KEYS: optionalString,
+  LEVER_ENV: z.enum(['simulator', 'live']).optional(),
+  LEVER_SIMULATOR_URL: url.default('http://127.0.0.1:4010'),
+  LEVER_AUTH_URL: url.optional(),
+  LEVER_API_URL: url.optional(),
+  LEVER_SANDBOX_AUTH_URL: url.optional(),
+  LEVER_SANDBOX_API_URL: url.optional(),
+  LEVER_PRODUCTION_AUTH_URL: url.optional(),
+  LEVER_PRODUCTION_API_URL: url.optional(),
+  LEVER_SANDBOX_CLIENT_ID: optionalString,
+  LEVER_SANDBOX_CLIENT_SECRET: optionalString,
+  LEVER_PRODUCTION_CLIENT_ID: optionalString,
+  LEVER_PRODUCTION_CLIENT_SECRET: optionalString,
+  LEVER_SCOPES: z.string().default(DEFAULT_SCOPES),
+  LEVER_SANDBOX_SCOPES: optionalString,
+  LEVER_PRODUCTION_SCOPES: optionalString,
+  LEVER_HTTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  CONNECT_ALLOWED_ORIGINS: z.string().default(''),
+  CONNECT_SESSION_TTL_SECONDS: int(60, 86_400).default(1800),
+  REFRESH_ENABLED: bool.default(true),
+  REFRESH_LEAD_SECONDS: int(1).default(600),
+  REFRESH_JITTER_SECONDS: int(0).default(60),
+  TOKEN_MIN_TTL_SECONDS: int(1).default(300),
+  REFRESH_FAILING_AFTER_SECONDS: int(1).default(900),
+  EXPIRING_NOTICE_DAYS: int(1, 364).default(14),
+  REFRESH_CONCURRENCY: int(1, 1000).default(20),
+  REFRESH_RATE_LIMIT_PER_SECOND: int(1, 100_000).default(50),
+  RECONCILE_INTERVAL_SECONDS: int(1, 3600).default(60),
+  DEPLOYMENT_ID: z.string().min(1).default('default'),
+});
+
+export type RawEnv = Record<string, string | undefined>;
+
+export interface LeverEnvironmentConfig {
+  environment: LeverEnvironment;
+  clientId: string;
+  clientSecret: string;
+  /** Origin of the authorization server, e.g. https://auth.lever.co */
+  authUrl: string;
+  authorizePath: string;
+  tokenPath: string;
+  apiBaseUrl: string;
+  audience: string;
+  /** Always includes offline_access. */
+  scopes: string[];
+}
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  isProduction: boolean;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  port: number;
+  host: string;
+  publicBaseUrl: string;
+  databaseUrl: string;
+  databasePoolSize: number;
+  redisUrl: string;
+  redisPrefix: string;
+  tokenEncryption: { currentKey: Buffer; previousKeys: Buffer[] };
+  lever: {
+    mode: 'simulator' | 'live';
+    httpTimeoutMs: number;
+    environments: Record<LeverEnvironment, LeverEnvironmentConfig>;
+  };
+  connect: { allowedOrigins: string[]; sessionTtlSeconds: number; callbackUrl: string };
+  refresh: {
+    enabled: boolean;
+    leadSeconds: number;
+    jitterSeconds: number;
+    tokenMinTtlSeconds: number;
+    failingAfterSeconds: number;
+    expiringNoticeDays: number;
+    concurrency: number;
+    rateLimitPerSecond: number;
+    reconcileIntervalSeconds: number;
+  };
+  deploymentId: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseKey(name: string, value: string, problems: string[]): Buffer | undefined {
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== value.replace(/=+$/, '')) {
+    problems.push(`${name}: must be 32 random bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
+    return undefined;
+  }
+  return key;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Parses and validates the environment once, at start-up. Every problem is reported at once, each naming
+ * its variable, so an operator fixes them in one go.
+ */
+export function loadConfig(env: RawEnv = process.env, defaults: { port?: number } = {}): Readonly<Config> {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const isProduction = e.NODE_ENV === 'production';
+  const mode = e.LEVER_ENV ?? (isProduction ? 'live' : 'simulator');
+  if (mode === 'simulator' && isProduction) {
+    problems.push('LEVER_ENV: the simulator mode refuses to run with NODE_ENV=production; set LEVER_ENV=live');
+  }
+
+  let currentKey: Buffer | undefined;
+  if (!e.TOKEN_ENCRYPTION_KEY) {
+    problems.push(
+      'TOKEN_ENCRYPTION_KEY: required (32 random bytes, base64). `pnpm dev` writes one into .env for development',
+    );
+  } else {
+    currentKey = parseKey('TOKEN_ENCRYPTION_KEY', e.TOKEN_ENCRYPTION_KEY, problems);
+  }
+  const previousKeys = splitList(e.TOKEN_ENCRYPTION_PREVIOUS_KEYS ?? '')
+    .map((k) => parseKey('TOKEN_ENCRYPTION_PREVIOUS_KEYS', k, problems))
+    .filter((k): k is Buffer => k !== undefined);
+
+  const environments = {} as Record<LeverEnvironment, LeverEnvironmentConfig>;
+  for (const environment of LEVER_ENVIRONMENTS) {
+    const upper = environment.toUpperCase() as 'SANDBOX' | 'PRODUCTION';
+    const simulated = mode === 'simulator';
+    const simulatorUrl = e.LEVER_SIMULATOR_URL.replace(/\/$/, '');
+    const hosts = LEVER_HOSTS[environment];
+    const authUrl =
+      e[`LEVER_${upper}_AUTH_URL`] ?? e.LEVER_AUTH_URL ?? (simulated ? simulatorUrl : hosts.authUrl);
+    const apiBaseUrl =
+      e[`LEVER_${upper}_API_URL`] ??
+      e.LEVER_API_URL ??
+      (simulated ? simulatorUrl + SIMULATOR_API_PATHS[environment] : hosts.apiBaseUrl);
+    const clientId = e[`LEVER_${upper}_CLIENT_ID`] ?? (simulated ? SIMULATOR_DEV_CLIENT.clientId : undefined);
+    const clientSecret =
+      e[`LEVER_${upper}_CLIENT_SECRET`] ?? (simulated ? SIMULATOR_DEV_CLIENT.clientSecret : undefined);
+    const scopes = splitList(e[`LEVER_${upper}_SCOPES`] ?? e.LEVER_SCOPES);
+    if (!scopes.includes('offline_access')) scopes.push('offline_access');
+    environments[environment] = {
+      environment,
+      // An environment without credentials stays configured but unusable: connect sessions for it are refused.
+      clientId: clientId ?? '',
+      clientSecret: clientSecret ?? '',
+      authUrl: authUrl.replace(/\/$/, ''),
+      authorizePath: '/authorize',
+      tokenPath: '/oauth/token',
+      apiBaseUrl: apiBaseUrl.replace(/\/$/, ''),
+      audience: hosts.audience,
+      scopes,
+    };
+  }
+  if (mode === 'live' && !environments.production.clientId && !environments.sandbox.clientId) {
+    problems.push(
+      'LEVER_PRODUCTION_CLIENT_ID / LEVER_SANDBOX_CLIENT_ID: live mode needs the credentials of at least one Lever OAuth app',
+    );
+  }
+  for (const environment of LEVER_ENVIRONMENTS) {
+    const c = environments[environment];
+    if (c.clientId && !c.clientSecret) {
+      problems.push(`LEVER_${environment.toUpperCase()}_CLIENT_SECRET: required when the client id is set`);
+    }
+  }
+
+  const port = e.PORT ?? defaults.port ?? 3000;
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, '');
+  if (isProduction && !publicBaseUrl.startsWith('https://')) {
+    problems.push('PUBLIC_BASE_URL: must be https:// in production (it is the OAuth redirect URI)');
+  }
+  const allowedOrigins = splitList(e.CONNECT_ALLOWED_ORIGINS);
+  for (const origin of allowedOrigins) {
+    try {
+      if (new URL(origin).origin !== origin) throw new Error();
+    } catch {
+      problems.push(`CONNECT_ALLOWED_ORIGINS: "${origin}" is not an origin (scheme://host[:port], no path)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    nodeEnv: e.NODE_ENV,
+    isProduction,
+    logLevel: e.LOG_LEVEL,
+    port,
+    host: e.HOST,
+    publicBaseUrl,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    tokenEncryption: { currentKey: currentKey!, previousKeys },
+    lever: { mode, httpTimeoutMs: e.LEVER_HTTP_TIMEOUT_MS, environments },
+    connect: {
+      // The service's own origin may always receive results (the demo page lives there).
+      allowedOrigins: [...new Set([new URL(publicBaseUrl).origin, ...allowedOrigins])],
+      sessionTtlSeconds: e.CONNECT_SESSION_TTL_SECONDS,
+      callbackUrl: `${publicBaseUrl}/oauth/callback`,
+    },
+    refresh: {
+      enabled: e.REFRESH_ENABLED,
+      leadSeconds: e.REFRESH_LEAD_SECONDS,
+      jitterSeconds: e.REFRESH_JITTER_SECONDS,
+      tokenMinTtlSeconds: e.TOKEN_MIN_TTL_SECONDS,
+      failingAfterSeconds: e.REFRESH_FAILING_AFTER_SECONDS,
+      expiringNoticeDays: e.EXPIRING_NOTICE_DAYS,
+      concurrency: e.REFRESH_CONCURRENCY,
+      rateLimitPerSecond: e.REFRESH_RATE_LIMIT_PER_SECOND,
+      reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+    },
+    deploymentId: e.DEPLOYMENT_ID,
+  });
+}

@@ -1,0 +1,10 @@
+export { createTokenCipher, DecryptionError, keyId, type TokenCipher } from './token-cipher.js';
+export {
+  API_KEY_DISPLAY_LENGTH,
+  API_KEY_PREFIX,
+  generateApiKey,
+  looksLikeApiKey,
+  randomSecret,
+  safeEqual,
+  sha256Hex,
+} from './secrets.js';

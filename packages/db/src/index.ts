@@ -1,0 +1,13 @@
+export { createDatabase, type Database, type DatabaseOptions, type Db } from './client.js';
+export { isNotFound, isUniqueViolation, prismaErrorCode } from './errors.js';
+export { Prisma, PrismaClient } from './generated/prisma/client.js';
+export type {
+  ApiKey,
+  ConnectSession,
+  Connection,
+  Event,
+  Tenant,
+  TokenRead,
+} from './generated/prisma/client.js';
+export { ConnectionStatus, LeverEnvironment } from './generated/prisma/enums.js';
+export { applyMigrations, migrationsDir } from './migrations.js';
