@@ -39,6 +39,7 @@ CREATE TABLE "connections" (
     "lastRefreshFailedAt" TIMESTAMP(3),
     "lastRefreshError" TEXT,
     "refreshAttemptCount" INTEGER NOT NULL DEFAULT 0,
+    "lastAttemptAmbiguous" BOOLEAN NOT NULL DEFAULT false,
     "failingSince" TIMESTAMP(3),
     "refreshFailingNotified" BOOLEAN NOT NULL DEFAULT false,
     "expiringNotified" BOOLEAN NOT NULL DEFAULT false,
@@ -164,3 +165,7 @@ ALTER TABLE "token_reads" ADD CONSTRAINT "token_reads_connectionId_fkey" FOREIGN
 
 -- AddForeignKey
 ALTER TABLE "token_reads" ADD CONSTRAINT "token_reads_apiKeyId_fkey" FOREIGN KEY ("apiKeyId") REFERENCES "api_keys"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- Hand-written (Prisma cannot express partial indexes): at most one live connection per tenant, Lever
+-- environment and Lever account, so two callbacks racing for the same account cannot create twins.
+CREATE UNIQUE INDEX "connections_live_account_key" ON "connections"("tenantId", "environment", "leverAccountId") WHERE "status" <> 'disconnected';

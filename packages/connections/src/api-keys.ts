@@ -1,0 +1,95 @@
+import { generateApiKey, looksLikeApiKey, sha256Hex } from '@lever-connect/crypto';
+import type { PrismaClient } from '@lever-connect/db';
+import { NotFoundError, UnauthorizedError } from '@lever-connect/errors';
+import { upsertTenant } from './tenants.js';
+
+export interface ApiPrincipal {
+  apiKeyId: string;
+  prefix: string;
+  /** Set for tenant-scoped keys: they see only this tenant. */
+  tenantId: string | null;
+  tenantExternalId: string | null;
+}
+
+const CACHE_TTL_MS = 10_000;
+const CACHE_MAX = 10_000;
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * API keys: random 256-bit secrets, stored as SHA-256 only, shown once. Verification is cached in memory
+ * for a few seconds so the token endpoint's hot path does not read Postgres on every call; revocation takes
+ * effect at once in this process and within the cache TTL elsewhere.
+ */
+export function createApiKeyService(deps: { prisma: PrismaClient; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+  const cache = new Map<string, { principal: ApiPrincipal | null; at: number }>();
+  const lastUsedWritten = new Map<string, number>();
+
+  function touch(principal: ApiPrincipal) {
+    const last = lastUsedWritten.get(principal.apiKeyId) ?? 0;
+    if (now() - last < LAST_USED_RESOLUTION_MS) return;
+    lastUsedWritten.set(principal.apiKeyId, now());
+    // Fire and forget: a lost last-used stamp must never fail a request.
+    deps.prisma.apiKey
+      .update({ where: { id: principal.apiKeyId }, data: { lastUsedAt: new Date(now()) } })
+      .catch(() => undefined);
+  }
+
+  return {
+    async create(input: { name: string; tenantExternalId?: string | undefined }) {
+      const tenant = input.tenantExternalId ? await upsertTenant(deps.prisma, { externalId: input.tenantExternalId }) : null;
+      const { key, prefix, hash } = generateApiKey();
+      const row = await deps.prisma.apiKey.create({
+        data: { name: input.name, prefix, hash, tenantId: tenant?.id ?? null },
+      });
+      return { key, apiKey: { ...row, tenantExternalId: tenant?.externalId ?? null } };
+    },
+
+    async list() {
+      const rows = await deps.prisma.apiKey.findMany({
+        orderBy: { createdAt: 'asc' },
+        include: { tenant: { select: { externalId: true } } },
+      });
+      return rows.map(({ tenant, ...row }) => ({ ...row, tenantExternalId: tenant?.externalId ?? null }));
+    },
+
+    async revoke(id: string) {
+      const { count } = await deps.prisma.apiKey.updateMany({
+        where: { id, revokedAt: null },
+        data: { revokedAt: new Date(now()) },
+      });
+      if (count === 0 && !(await deps.prisma.apiKey.findUnique({ where: { id } }))) throw new NotFoundError('API key');
+      for (const [hash, entry] of cache) if (entry.principal?.apiKeyId === id) cache.delete(hash);
+    },
+
+    /** Resolves the bearer key of a request. Unknown, malformed and revoked keys are all the same 401. */
+    async verify(key: string | undefined): Promise<ApiPrincipal> {
+      if (!key) throw new UnauthorizedError('missing_api_key', 'An API key is required: Authorization: Bearer lc_...');
+      // Malformed keys never reach the database; well-formed ones are compared by hash lookup, which takes
+      // the same time whether or not a prefix matches (no timing oracle on the key's characters).
+      if (!looksLikeApiKey(key)) throw new UnauthorizedError('invalid_api_key', 'The API key is not valid');
+      const hash = sha256Hex(key);
+      const cached = cache.get(hash);
+      let principal: ApiPrincipal | null;
+      if (cached && now() - cached.at < CACHE_TTL_MS) {
+        principal = cached.principal;
+      } else {
+        const row = await deps.prisma.apiKey.findUnique({
+          where: { hash },
+          include: { tenant: { select: { externalId: true } } },
+        });
+        principal =
+          row && !row.revokedAt
+            ? { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null }
+            : null;
+        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+        cache.set(hash, { principal, at: now() });
+      }
+      if (!principal) throw new UnauthorizedError('invalid_api_key', 'The API key is not valid');
+      touch(principal);
+      return principal;
+    },
+  };
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;

@@ -1,0 +1,101 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '@lever-connect/config';
+import { createTokenCipher } from '@lever-connect/crypto';
+import { createDatabase } from '@lever-connect/db';
+import { refreshAccessToken } from '@lever-connect/lever';
+import { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { createApiKeyService } from './api-keys.js';
+import { createConnectService } from './connect.js';
+import { createConnectionRepo } from './connection-repo.js';
+import { createDeploymentFence } from './fence.js';
+import { createConnectionLocks } from './locks.js';
+import { QUEUE_NAMES, type RefreshJobData } from './queues.js';
+import { createRedis } from './redis.js';
+import { createRefresher } from './refresh.js';
+import { createRefreshScheduler } from './scheduler.js';
+import { createResponseStash } from './stash.js';
+import { createTokenService } from './token-service.js';
+
+/**
+ * Builds the domain services shared by the api and the worker from one validated config. Each app's
+ * container adds what only it needs (HTTP plugins, BullMQ workers).
+ */
+export function createCore(config: Readonly<Config>, log: Logger) {
+  const database = createDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    onPoolError: (err) => log.error({ err }, 'postgres idle client error'),
+  });
+  const prisma = database.prisma;
+  const redisError = (err: Error) => log.warn({ err: { message: err.message } }, 'redis connection error');
+  const redis = createRedis(config.redisUrl, 'command', redisError);
+  const queueRedis = createRedis(config.redisUrl, 'bullmq', redisError);
+  const cipher = createTokenCipher(config.tokenEncryption);
+  const prefix = config.redisPrefix;
+  const ownerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+  const repo = createConnectionRepo(prisma);
+  const refreshQueue = new Queue<RefreshJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
+  refreshQueue.on('error', redisError);
+  const scheduler = createRefreshScheduler({ queue: refreshQueue, redis, prisma, log });
+  const locks = createConnectionLocks({
+    redis: [redis],
+    prefix,
+    // Longer than one Lever request (DESIGN.md): the lock is also extended while the holder works.
+    ttlMs: config.lever.httpTimeoutMs + 20_000,
+    onExtendFailed: (connectionId) => log.warn({ connectionId }, 'lock extension failed'),
+  });
+  const stash = createResponseStash({ redis, prefix, cipher });
+  const fence = createDeploymentFence(prisma, config.deploymentId);
+  const refresher = createRefresher({
+    prisma,
+    repo,
+    cipher,
+    locks,
+    stash,
+    fence,
+    redis,
+    prefix,
+    config,
+    ownerId,
+    log,
+    callLever: (env, refreshToken) => refreshAccessToken(env, refreshToken, { timeoutMs: config.lever.httpTimeoutMs }),
+    onScheduled: async (connection) => {
+      // The database already holds next_refresh_at; if Redis is down the reconciler enqueues it later.
+      await scheduler.schedule(connection).catch((err) => log.warn({ err, connectionId: connection.id }, 'scheduling failed'));
+    },
+  });
+
+  return {
+    config,
+    log,
+    database,
+    prisma,
+    redis,
+    queueRedis,
+    cipher,
+    repo,
+    refreshQueue,
+    scheduler,
+    locks,
+    stash,
+    fence,
+    refresher,
+    ownerId,
+    tokens: createTokenService({ repo, refresher, cipher, config }),
+    connect: createConnectService({ prisma, redis, prefix, cipher, config }),
+    apiKeys: createApiKeyService({ prisma }),
+    async close() {
+      refresher.stop();
+      await refresher.drain();
+      await refreshQueue.close().catch(() => undefined);
+      redis.disconnect();
+      queueRedis.disconnect();
+      await database.close();
+    },
+  };
+}
+
+export type Core = ReturnType<typeof createCore>;

@@ -1,0 +1,41 @@
+export { createApiKeyService, type ApiKeyService, type ApiPrincipal } from './api-keys.js';
+export {
+  ConnectFlowError,
+  createConnectService,
+  type ConnectResult,
+  type ConnectService,
+  type CreateConnectSessionInput,
+  type OAuthState,
+} from './connect.js';
+export { createConnectionRepo, type ConnectionRepo, type ConnectionWithTenant } from './connection-repo.js';
+export {
+  connectionEventData,
+  EVENT_TYPES,
+  writeConnectionEvent,
+  writeEvent,
+  type EventType,
+} from './events.js';
+export { createDeploymentFence, type DeploymentFence } from './fence.js';
+export {
+  createConnectionLocks,
+  LockBusyError,
+  LockUnavailableError,
+  type ConnectionLocks,
+  type LockHandle,
+} from './locks.js';
+export { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, refreshJobId, type RefreshJobData } from './queues.js';
+export { createRedis } from './redis.js';
+export {
+  createRefresher,
+  type Refresher,
+  type RefresherDeps,
+  type RefreshOptions,
+  type RefreshResult,
+  type RefreshTrigger,
+} from './refresh.js';
+export { createRefreshScheduler, jobOptions, type RefreshScheduler, type ScheduledConnection } from './scheduler.js';
+export { backoffMs, effectiveLeadMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
+export { createResponseStash, type PendingTokens, type ResponseStash } from './stash.js';
+export { upsertTenant } from './tenants.js';
+export { createTokenService, type AccessTokenGrant, type TokenService } from './token-service.js';
+export { createCore, type Core } from './core.js';

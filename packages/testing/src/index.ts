@@ -1,0 +1,2 @@
+export { ADMIN_DATABASE_URL, createTestDatabase, dropDatabase, type TestDatabase } from './database.js';
+export { deleteRedisPrefix, freePort, randomEncryptionKey, randomRedisPrefix, TEST_REDIS_URL, waitFor } from './misc.js';
