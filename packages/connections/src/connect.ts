@@ -28,6 +28,7 @@ export interface ConnectResult {
 export interface OAuthState {
   sessionId: string;
   environment: LeverEnvironment;
+  mode: 'popup' | 'redirect';
 }
 
 /** Lever's answer to `/authorize` goes back to a page; these errors are shown there with a code. */
@@ -142,13 +143,13 @@ export function createConnectService(deps: {
     },
 
     /** A fresh, single-use state for one authorize start; each start of the same session gets its own. */
-    async issueState(session: ConnectSession): Promise<string> {
+    async issueState(session: ConnectSession, mode: OAuthState['mode'] = 'redirect'): Promise<string> {
       const state = randomBytes(32).toString('base64url');
       const ttl = Math.min(
         STATE_MAX_TTL_SECONDS,
         Math.max(1, Math.floor((session.expiresAt.getTime() - now().getTime()) / 1000)),
       );
-      const value: OAuthState = { sessionId: session.id, environment: session.environment };
+      const value: OAuthState = { sessionId: session.id, environment: session.environment, mode };
       await deps.redis.set(stateKey(state), JSON.stringify(value), 'EX', ttl);
       return state;
     },

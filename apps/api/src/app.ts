@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Core } from '@lever-connect/connections';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import authPlugin from './plugins/auth.js';
+import corePlugin from './plugins/core.js';
+import errorsPlugin from './plugins/errors.js';
+import leverOAuthPlugin from './plugins/lever-oauth.js';
+import apiKeyRoutes from './routes/api-keys.js';
+import connectRoutes from './routes/connect.js';
+import connectionRoutes, { ConnectionView } from './routes/connections.js';
+import healthRoutes from './routes/health.js';
+import { ErrorResponse } from './schemas.js';
+
+const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The api as a Fastify instance that does not listen (server.ts listens; tests inject or listen on port 0). */
+export async function buildApp(deps: { core: Core; logger: Logger }): Promise<FastifyInstance> {
+  const { config } = deps.core;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Echo a caller's request id only when it is harmless (no log or header injection).
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    requestIdLogLabel: 'reqId',
+    bodyLimit: 64 * 1024,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    // Unknown body fields are an error, not silently dropped (removeAdditional off).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
+  }) as unknown as FastifyInstance;
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  await app.register(corePlugin, { core: deps.core });
+  await app.register(errorsPlugin);
+  await app.register(cookie);
+  await app.register(formbody);
+  app.addSchema(ErrorResponse);
+  app.addSchema(ConnectionView);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'lever-connect', version: '0.1.0', description: 'Connect Lever accounts and keep their OAuth tokens valid.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'lc_... API key' } } },
+      security: [{ apiKey: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(authPlugin);
+  await app.register(leverOAuthPlugin);
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes);
+  await app.register(connectRoutes);
+  await app.register(connectionRoutes);
+  await app.register(apiKeyRoutes);
+  void config;
+  return app;
+}

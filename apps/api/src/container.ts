@@ -1,0 +1,12 @@
+import { loadConfig, type Config, type RawEnv } from '@lever-connect/config';
+import { createCore } from '@lever-connect/connections';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.js';
+
+/** The api's composition root: config → logger → domain services. */
+export function createContainer(env: RawEnv = process.env, options: { logger?: Logger; config?: Readonly<Config> } = {}) {
+  const config = options.config ?? loadConfig(env, { port: 3000 });
+  const logger = options.logger ?? createLogger(config, 'api');
+  const core = createCore(config, logger);
+  return { config, logger, core };
+}

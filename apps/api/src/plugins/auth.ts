@@ -1,0 +1,49 @@
+import type { ApiPrincipal } from '@lever-connect/connections';
+import { ForbiddenError } from '@lever-connect/errors';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { accessOf } from '../route-access.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: ApiPrincipal | null;
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : '';
+}
+
+/**
+ * API-key authentication, driven by the route access table: every route must be declared there, so a new
+ * route cannot ship without a decision about who may call it.
+ */
+export default fp(
+  async function authPlugin(app: FastifyInstance) {
+    app.decorateRequest('principal', null);
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) {
+        if (method === 'HEAD' || method === 'OPTIONS') continue;
+        if (!accessOf(method, route.url)) {
+          throw new Error(`route ${method} ${route.url} is missing from ROUTE_ACCESS (src/route-access.ts)`);
+        }
+      }
+    });
+    app.addHook('onRequest', async (request) => {
+      const url = request.routeOptions.url;
+      if (!url) return; // 404s are answered by the not-found handler
+      const access = accessOf(request.method, url);
+      if (access === 'public') return;
+      request.principal = await app.core.apiKeys.verify(bearer(request));
+      request.log = request.log.child({ apiKey: request.principal.prefix });
+      if (access === 'admin' && request.principal.tenantId) {
+        throw new ForbiddenError('This route needs an unscoped (admin) API key');
+      }
+    });
+  },
+  { name: 'auth', dependencies: ['core'] },
+);

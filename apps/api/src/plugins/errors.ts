@@ -1,0 +1,66 @@
+import { AppError, TemporarilyUnavailableError } from '@lever-connect/errors';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+  requestId: string;
+}
+
+/** Maps a thrown error to the one error shape. 5xx never echo internals. */
+export function toErrorResponse(error: unknown, requestId: string): { status: number; body: ErrorBody; retryAfter?: number } {
+  if (error instanceof AppError) {
+    return {
+      status: error.statusCode,
+      body: { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) }, requestId },
+      ...(error instanceof TemporarilyUnavailableError ? { retryAfter: error.retryAfterSeconds } : {}),
+    };
+  }
+  const fe = error as FastifyError & { validation?: Array<{ instancePath?: string; params?: Record<string, unknown>; message?: string }> };
+  if (fe.validation) {
+    const first = fe.validation[0];
+    const missing = first?.params?.missingProperty as string | undefined;
+    const extra = first?.params?.additionalProperty as string | undefined;
+    const field = [fe.validationContext, (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.'), missing ?? extra]
+      .filter(Boolean)
+      .join('.');
+    const message = extra ? `unknown field "${extra}"` : (first?.message ?? 'invalid request');
+    return {
+      status: 400,
+      body: { error: { code: 'validation_failed', message: `${field}: ${message}`, details: { field } }, requestId },
+    };
+  }
+  const status = typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
+  if (status < 500) {
+    const code =
+      fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? 'unsupported_media_type'
+        : fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? 'body_too_large'
+          : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH'
+            ? 'malformed_body'
+            : 'bad_request';
+    return { status, body: { error: { code, message: fe.message }, requestId } };
+  }
+  return { status: 500, body: { error: { code: 'internal_error', message: 'Internal server error' }, requestId } };
+}
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown) {
+  const { status, body, retryAfter } = toErrorResponse(error, request.id);
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+export default fp(
+  async function errorsPlugin(app: FastifyInstance) {
+    app.setErrorHandler((error, request, reply) => sendError(reply, request, error));
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send({
+        error: { code: 'route_not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` },
+        requestId: request.id,
+      }),
+    );
+  },
+  { name: 'errors' },
+);

@@ -1,0 +1,40 @@
+/**
+ * Who may call each route. Every route of the app must be listed (the app refuses to start otherwise, and a
+ * test walks this table):
+ * - `public`: no API key (health checks, the customer-facing connect pages, docs).
+ * - `tenant`: any API key; a tenant-scoped key sees only its own tenant's data (others are 404).
+ * - `admin`: unscoped keys only; a tenant-scoped key gets 403.
+ */
+export type Access = 'public' | 'tenant' | 'admin';
+
+export const ROUTE_ACCESS: Record<string, Access> = {
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'GET /openapi.json': 'public',
+  'POST /v1/connect-sessions': 'tenant',
+  'GET /connect/:token': 'public',
+  'GET /connect/:token/result': 'public',
+  'GET /oauth/callback': 'public',
+  'GET /v1/connections': 'tenant',
+  'GET /v1/connections/:id': 'tenant',
+  'DELETE /v1/connections/:id': 'tenant',
+  'GET /v1/connections/:id/access-token': 'tenant',
+  'POST /v1/connections/:id/refresh': 'tenant',
+  'POST /v1/api-keys': 'admin',
+  'GET /v1/api-keys': 'admin',
+  'DELETE /v1/api-keys/:id': 'admin',
+  'GET /demo': 'public',
+  'GET /demo/api/connections': 'public',
+  'POST /demo/api/connect-sessions': 'public',
+};
+
+/** Route prefixes served by third-party plugins (Swagger UI's assets). */
+export const PUBLIC_PREFIXES = ['/docs'];
+
+export function accessOf(method: string, url: string): Access | undefined {
+  if (method === 'HEAD') method = 'GET';
+  const exact = ROUTE_ACCESS[`${method} ${url}`];
+  if (exact) return exact;
+  if (PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`))) return 'public';
+  return undefined;
+}

@@ -1,0 +1,219 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { writeConnectionEvent, type ConnectionWithTenant } from '@lever-connect/connections';
+import { AppError, NeedsReauthError, NotFoundError } from '@lever-connect/errors';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DateTime, errorResponses, LeverEnvironmentSchema, Nullable, Uuid } from '../schemas.js';
+
+const ConnectionStatusSchema = Type.Union([Type.Literal('active'), Type.Literal('needs_reauth'), Type.Literal('disconnected')]);
+
+/** The public view of a connection: an allow-list, so a token or ciphertext can never leak. */
+export const ConnectionView = Type.Object(
+  {
+    id: Uuid,
+    tenant: Type.Object({ externalId: Type.String() }),
+    environment: LeverEnvironmentSchema,
+    status: ConnectionStatusSchema,
+    leverAccountId: Type.String(),
+    scopes: Type.Array(Type.String()),
+    accessTokenExpiresAt: Nullable(DateTime),
+    refreshTokenIssuedAt: Nullable(DateTime),
+    grantCreatedAt: Nullable(DateTime),
+    nextRefreshAt: Nullable(DateTime),
+    lastRefreshedAt: Nullable(DateTime),
+    lastRefreshFailedAt: Nullable(DateTime),
+    lastRefreshError: Nullable(Type.String()),
+    refreshAttemptCount: Type.Integer(),
+    reauthReason: Nullable(Type.String()),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  },
+  { $id: 'Connection', title: 'Connection' },
+);
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function connectionView(c: ConnectionWithTenant) {
+  return {
+    id: c.id,
+    tenant: { externalId: c.tenant.externalId },
+    environment: c.environment,
+    status: c.status,
+    leverAccountId: c.leverAccountId,
+    scopes: c.scopes,
+    accessTokenExpiresAt: iso(c.accessTokenExpiresAt),
+    refreshTokenIssuedAt: iso(c.refreshTokenIssuedAt),
+    grantCreatedAt: iso(c.grantCreatedAt),
+    nextRefreshAt: iso(c.nextRefreshAt),
+    lastRefreshedAt: iso(c.lastRefreshedAt),
+    lastRefreshFailedAt: iso(c.lastRefreshFailedAt),
+    lastRefreshError: c.lastRefreshError,
+    refreshAttemptCount: c.refreshAttemptCount,
+    reauthReason: c.reauthReason,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+const IdParams = Type.Object({ id: Uuid });
+
+const AccessTokenResponse = Type.Object({
+  accessToken: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresAt: DateTime,
+  scopes: Type.Array(Type.String()),
+  apiBaseUrl: Type.String({ description: "The Lever API base URL of the connection's environment" }),
+});
+
+const ListQuery = Type.Object(
+  {
+    tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The tenant's externalId" })),
+    status: Type.Optional(ConnectionStatusSchema),
+    environment: Type.Optional(LeverEnvironmentSchema),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    cursor: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
+
+const include = { tenant: { select: { externalId: true } } } as const;
+
+/** Loads a connection visible to the caller; another tenant's connection is a plain 404. */
+async function visibleConnection(app: FastifyInstance, request: FastifyRequest, id: string) {
+  const connection = await app.core.repo.findById(id);
+  const tenantId = request.principal?.tenantId;
+  if (!connection || (tenantId && connection.tenantId !== tenantId)) throw new NotFoundError('Connection');
+  return connection;
+}
+
+export default async function connectionRoutes(app: FastifyInstance) {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { prisma } = app.core;
+
+  r.get(
+    '/v1/connections',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'List connections (newest first), filtered by tenant, status, environment',
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ data: Type.Array(Type.Ref('Connection')), nextCursor: Nullable(Uuid) }),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const { tenant, status, environment, limit = 50, cursor } = request.query;
+      const scopedTenant = request.principal?.tenantId;
+      const rows = await prisma.connection.findMany({
+        where: {
+          ...(scopedTenant ? { tenantId: scopedTenant } : {}),
+          ...(tenant ? { tenant: { externalId: tenant } } : {}),
+          ...(status ? { status } : {}),
+          ...(environment ? { environment } : {}),
+        },
+        include,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: limit + 1,
+        ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+      });
+      const page = rows.slice(0, limit);
+      return { data: page.map(connectionView), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+    },
+  );
+
+  r.get(
+    '/v1/connections/:id',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'One connection: status, scopes, expiry times, last refresh result — never a token',
+        params: IdParams,
+        response: { 200: Type.Ref('Connection'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => connectionView(await visibleConnection(app, request, request.params.id)),
+  );
+
+  r.get(
+    '/v1/connections/:id/access-token',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'A valid Lever access token for this connection (refreshed inline when close to expiry)',
+        params: IdParams,
+        querystring: Type.Object({ forceRefresh: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: AccessTokenResponse, ...errorResponses(400, 401, 404, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const grant = await app.core.tokens.getAccessToken(request.params.id, {
+        tenantId: request.principal?.tenantId ?? undefined,
+        forceRefresh: request.query.forceRefresh,
+      });
+      void reply.header('cache-control', 'no-store');
+      return {
+        accessToken: grant.accessToken,
+        tokenType: grant.tokenType,
+        expiresAt: grant.expiresAt.toISOString(),
+        scopes: grant.scopes,
+        apiBaseUrl: grant.apiBaseUrl,
+      };
+    },
+  );
+
+  r.post(
+    '/v1/connections/:id/refresh',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Refresh now (coalesced with any refresh in progress)',
+        params: IdParams,
+        response: { 200: Type.Ref('Connection'), ...errorResponses(400, 401, 404, 409, 503) },
+      },
+    },
+    async (request) => {
+      const connection = await visibleConnection(app, request, request.params.id);
+      if (connection.status === 'needs_reauth') throw new NeedsReauthError(connection.reauthReason);
+      if (connection.status === 'disconnected') throw new AppError('connection_disconnected', 'The connection was deleted', 409);
+      await app.core.tokens.getAccessToken(connection.id, { forceRefresh: true });
+      return connectionView((await app.core.repo.findById(connection.id))!);
+    },
+  );
+
+  r.delete(
+    '/v1/connections/:id',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Disconnect: wipe the tokens, stop refreshing, emit connection.deleted',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const connection = await visibleConnection(app, request, request.params.id);
+      if (connection.status !== 'disconnected') {
+        await prisma.$transaction(async (tx) => {
+          // Bumping the version makes any refresh in flight lose its fenced write.
+          const updated = await tx.connection.update({
+            where: { id: connection.id },
+            data: {
+              status: 'disconnected',
+              accessTokenCiphertext: null,
+              refreshTokenCiphertext: null,
+              nextRefreshAt: null,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              version: { increment: 1 },
+            },
+            include,
+          });
+          await writeConnectionEvent(tx, 'connection.deleted', updated);
+        });
+      }
+      return reply.code(204).send(null);
+    },
+  );
+}

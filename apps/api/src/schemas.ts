@@ -1,0 +1,22 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/** The one error shape, declared on every route so OpenAPI documents it. */
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable machine-readable code' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+    requestId: Type.String(),
+  },
+  { $id: 'ErrorResponse', title: 'Error' },
+);
+
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, Type.Ref('ErrorResponse')])) as Record<number, TSchema>;
+
+export const LeverEnvironmentSchema = Type.Union([Type.Literal('sandbox'), Type.Literal('production')]);
+export const Uuid = Type.String({ format: 'uuid' });
+export const DateTime = Type.String({ format: 'date-time' });
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);

@@ -1,0 +1,74 @@
+import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type Core, type RefreshJobData } from '@lever-connect/connections';
+import { Queue, Worker } from 'bullmq';
+import { createRefreshProcessor } from './processors/refresh.js';
+
+/**
+ * Starts this process's BullMQ workers: refresh jobs (rate-limited globally so a backlog after an outage
+ * drains steadily) and the reconciler, which re-derives the schedule from Postgres.
+ */
+export async function startWorkers(core: Core) {
+  const { config, log, queueRedis } = core;
+  const connection = queueRedis;
+  const prefix = config.redisPrefix;
+
+  const refreshWorker = new Worker<RefreshJobData>(QUEUE_NAMES.refresh, createRefreshProcessor(core), {
+    connection,
+    prefix,
+    concurrency: config.refresh.concurrency,
+    limiter: { max: config.refresh.rateLimitPerSecond, duration: 1_000 },
+    // A job's lock must outlive a slow Lever call plus a lock wait; BullMQ renews it while we run.
+    lockDuration: Math.max(30_000, config.lever.httpTimeoutMs * 3),
+    maxStalledCount: 1_000_000, // a stalled refresh job is re-run, never failed: the domain is idempotent
+    autorun: true,
+  });
+  refreshWorker.on('error', (err) => log.warn({ err: { message: err.message } }, 'refresh worker error'));
+  refreshWorker.on('failed', (job, err) => log.error({ jobId: job?.id, err }, 'refresh job failed unexpectedly'));
+
+  const maintenance = new Queue(QUEUE_NAMES.maintenance, { connection, prefix });
+  maintenance.on('error', () => undefined);
+  const maintenanceWorker = new Worker(
+    QUEUE_NAMES.maintenance,
+    async (job) => {
+      if (job.name === 'reconcile') return core.scheduler.reconcile();
+      return undefined;
+    },
+    { connection, prefix, concurrency: 1 },
+  );
+  maintenanceWorker.on('error', (err) => log.warn({ err: { message: err.message } }, 'maintenance worker error'));
+
+  const everyMs = config.refresh.reconcileIntervalSeconds * 1000;
+  /**
+   * (Re)creates the reconciler's job scheduler. A FLUSHALL deletes it without any reconnect, so this runs
+   * at start, after every reconnect, and on a short timer; if the scheduler was missing, a reconcile runs
+   * at once so a flushed Redis is back on schedule well within a minute.
+   */
+  async function ensureReconciler() {
+    try {
+      const existing = await maintenance.getJobScheduler(RECONCILE_SCHEDULER_ID);
+      if (existing) return;
+      await maintenance.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: everyMs }, { name: 'reconcile', opts: { removeOnComplete: true, removeOnFail: true } });
+      await maintenance.add('reconcile', {}, { jobId: `reconcile-now-${Math.floor(Date.now() / 10_000)}`, removeOnComplete: true, removeOnFail: true });
+      log.info({ everyMs }, 'reconciler scheduled');
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, 'could not ensure the reconciler (Redis down?)');
+    }
+  }
+  await ensureReconciler();
+  const timer = setInterval(() => void ensureReconciler(), Math.min(10_000, everyMs));
+  timer.unref();
+  const onReady = () => void ensureReconciler();
+  connection.on('ready', onReady);
+
+  return {
+    refreshWorker,
+    maintenanceWorker,
+    maintenance,
+    async close() {
+      clearInterval(timer);
+      connection.off('ready', onReady);
+      // Stop taking jobs and wait for running ones: refreshes in flight finish and persist (SIGTERM safety).
+      await Promise.all([refreshWorker.close(), maintenanceWorker.close()]);
+      await maintenance.close();
+    },
+  };
+}

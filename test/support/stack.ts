@@ -1,0 +1,83 @@
+import { createApiKeyService } from '@lever-connect/connections';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  freePort,
+  randomEncryptionKey,
+  randomRedisPrefix,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from '@lever-connect/testing';
+import { startApp, type ManagedProcess } from './processes.js';
+
+export interface Stack {
+  db: TestDatabase;
+  sim: ManagedProcess;
+  api: ManagedProcess;
+  workers: ManagedProcess[];
+  env: Record<string, string>;
+  adminKey: string;
+  redisPrefix: string;
+  startWorker(): Promise<ManagedProcess>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Boots the whole product as real processes: the Lever simulator, the api and N workers, on free ports,
+ * with a fresh database and a private Redis key prefix. Everything is removed by `stop()`.
+ */
+export async function startStack(options: {
+  workers?: number;
+  simEnv?: Record<string, string>;
+  env?: Record<string, string>;
+} = {}): Promise<Stack> {
+  const db = await createTestDatabase();
+  const redisPrefix = randomRedisPrefix();
+  const simPort = await freePort();
+  const sim = await startApp({
+    name: 'lever-sim',
+    entry: 'apps/lever-sim/src/server.ts',
+    port: simPort,
+    healthPath: '/__sim/stats',
+    env: { SIM_AUTO_APPROVE: '1', LOG_LEVEL: 'warn', ...options.simEnv },
+  });
+  const apiPort = await freePort();
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: redisPrefix,
+    TOKEN_ENCRYPTION_KEY: randomEncryptionKey(),
+    LEVER_ENV: 'simulator',
+    LEVER_SIMULATOR_URL: sim.url,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+    REFRESH_JITTER_SECONDS: '1',
+    ...options.env,
+  };
+  const api = await startApp({ name: 'api', entry: 'apps/api/src/server.ts', port: apiPort, env });
+  const workers: ManagedProcess[] = [];
+  const startWorker = async () => {
+    const worker = await startApp({ name: 'worker', entry: 'apps/worker/src/server.ts', port: await freePort(), env });
+    workers.push(worker);
+    return worker;
+  };
+  for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
+  const { key: adminKey } = await createApiKeyService({ prisma: db.db.prisma }).create({ name: 'e2e admin' });
+  return {
+    db,
+    sim,
+    api,
+    workers,
+    env,
+    adminKey,
+    redisPrefix,
+    startWorker,
+    async stop() {
+      await Promise.all([...workers, api].map((p) => p.stop()));
+      await sim.stop();
+      await db.drop();
+      await deleteRedisPrefix(redisPrefix);
+    },
+  };
+}
