@@ -1,3 +1,5 @@
+// Vite's default server conditions, with `source` first (vite is not a direct dependency to import them from).
+const conditions = ['source', 'module', 'node', 'development|production'];
 import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
 
 /**
@@ -6,8 +8,8 @@ import { defineProject, type UserWorkspaceConfig } from 'vitest/config';
  */
 export function projectConfig(name: string, extra: UserWorkspaceConfig['test'] = {}): UserWorkspaceConfig {
   return defineProject({
-    resolve: { conditions: ['source', 'import', 'node', 'default'] },
-    ssr: { resolve: { conditions: ['source', 'import', 'node', 'default'], externalConditions: ['source'] } },
+    resolve: { conditions: conditions },
+    ssr: { resolve: { conditions: conditions } },
     test: {
       name,
       include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
