@@ -13,6 +13,7 @@ import leverOAuthPlugin from './plugins/lever-oauth.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectRoutes from './routes/connect.js';
 import connectionRoutes, { ConnectionView } from './routes/connections.js';
+import demoRoutes from './routes/demo.js';
 import healthRoutes from './routes/health.js';
 import { ErrorResponse } from './schemas.js';
 
@@ -64,6 +65,6 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(connectRoutes);
   await app.register(connectionRoutes);
   await app.register(apiKeyRoutes);
-  void config;
+  if (!config.isProduction) await app.register(demoRoutes);
   return app;
 }

@@ -23,6 +23,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /v1/api-keys': 'admin',
   'GET /v1/api-keys': 'admin',
   'DELETE /v1/api-keys/:id': 'admin',
+  'GET /connect-button.js': 'public',
   'GET /demo': 'public',
   'GET /demo/api/connections': 'public',
   'POST /demo/api/connect-sessions': 'public',
