@@ -14,7 +14,9 @@ import apiKeyRoutes from './routes/api-keys.js';
 import connectRoutes from './routes/connect.js';
 import connectionRoutes, { ConnectionView } from './routes/connections.js';
 import demoRoutes from './routes/demo.js';
+import eventRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
+import tenantRoutes from './routes/tenants.js';
 import { ErrorResponse } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -65,6 +67,8 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(connectRoutes);
   await app.register(connectionRoutes);
   await app.register(apiKeyRoutes);
+  await app.register(tenantRoutes);
+  await app.register(eventRoutes);
   if (!config.isProduction) await app.register(demoRoutes);
   return app;
 }

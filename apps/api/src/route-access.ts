@@ -20,6 +20,11 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'DELETE /v1/connections/:id': 'tenant',
   'GET /v1/connections/:id/access-token': 'tenant',
   'POST /v1/connections/:id/refresh': 'tenant',
+  'GET /v1/connections/:id/token-reads': 'tenant',
+  'GET /v1/tenants': 'tenant',
+  'GET /v1/tenants/:externalId': 'tenant',
+  'DELETE /v1/tenants/:externalId': 'tenant',
+  'GET /v1/events': 'tenant',
   'POST /v1/api-keys': 'admin',
   'GET /v1/api-keys': 'admin',
   'DELETE /v1/api-keys/:id': 'admin',
@@ -28,6 +33,9 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /demo/api/connections': 'public',
   'POST /demo/api/connect-sessions': 'public',
 };
+
+/** Routes registered only outside production (the demo). */
+export const DEV_ONLY_ROUTES = new Set(['GET /connect-button.js', 'GET /demo', 'GET /demo/api/connections', 'POST /demo/api/connect-sessions']);
 
 /** Route prefixes served by third-party plugins (Swagger UI's assets). */
 export const PUBLIC_PREFIXES = ['/docs'];

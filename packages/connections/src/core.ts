@@ -16,6 +16,7 @@ import { createRedis } from './redis.js';
 import { createRefresher } from './refresh.js';
 import { createRefreshScheduler } from './scheduler.js';
 import { createResponseStash } from './stash.js';
+import { createTokenAudit } from './token-audit.js';
 import { createTokenService } from './token-service.js';
 
 /**
@@ -68,8 +69,11 @@ export function createCore(config: Readonly<Config>, log: Logger) {
     },
   });
 
+  const tokenAudit = createTokenAudit({ prisma, log });
+
   return {
     config,
+    tokenAudit,
     log,
     database,
     prisma,
@@ -88,6 +92,7 @@ export function createCore(config: Readonly<Config>, log: Logger) {
     connect: createConnectService({ prisma, redis, prefix, cipher, config }),
     apiKeys: createApiKeyService({ prisma }),
     async close() {
+      await tokenAudit.flush();
       refresher.stop();
       await refresher.drain();
       await refreshQueue.close().catch(() => undefined);

@@ -39,3 +39,5 @@ export { createResponseStash, type PendingTokens, type ResponseStash } from './s
 export { upsertTenant } from './tenants.js';
 export { createTokenService, type AccessTokenGrant, type TokenService } from './token-service.js';
 export { createCore, type Core } from './core.js';
+export { disconnectConnections } from './lifecycle.js';
+export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './token-audit.js';

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { writeConnectionEvent, type ConnectionWithTenant } from '@lever-connect/connections';
+import { disconnectConnections, type ConnectionWithTenant } from '@lever-connect/connections';
 import { AppError, NeedsReauthError, NotFoundError } from '@lever-connect/errors';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -152,6 +152,12 @@ export default async function connectionRoutes(app: FastifyInstance) {
         tenantId: request.principal?.tenantId ?? undefined,
         forceRefresh: request.query.forceRefresh,
       });
+      app.core.tokenAudit.record({
+        connectionId: grant.connectionId,
+        apiKeyId: request.principal?.apiKeyId ?? null,
+        requestId: request.id,
+        refreshed: grant.refreshed,
+      });
       void reply.header('cache-control', 'no-store');
       return {
         accessToken: grant.accessToken,
@@ -177,7 +183,13 @@ export default async function connectionRoutes(app: FastifyInstance) {
       const connection = await visibleConnection(app, request, request.params.id);
       if (connection.status === 'needs_reauth') throw new NeedsReauthError(connection.reauthReason);
       if (connection.status === 'disconnected') throw new AppError('connection_disconnected', 'The connection was deleted', 409);
-      await app.core.tokens.getAccessToken(connection.id, { forceRefresh: true });
+      const grant = await app.core.tokens.getAccessToken(connection.id, { forceRefresh: true });
+      app.core.tokenAudit.record({
+        connectionId: connection.id,
+        apiKeyId: request.principal?.apiKeyId ?? null,
+        requestId: request.id,
+        refreshed: grant.refreshed,
+      });
       return connectionView((await app.core.repo.findById(connection.id))!);
     },
   );
@@ -194,26 +206,56 @@ export default async function connectionRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const connection = await visibleConnection(app, request, request.params.id);
-      if (connection.status !== 'disconnected') {
-        await prisma.$transaction(async (tx) => {
-          // Bumping the version makes any refresh in flight lose its fenced write.
-          const updated = await tx.connection.update({
-            where: { id: connection.id },
-            data: {
-              status: 'disconnected',
-              accessTokenCiphertext: null,
-              refreshTokenCiphertext: null,
-              nextRefreshAt: null,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              version: { increment: 1 },
-            },
-            include,
-          });
-          await writeConnectionEvent(tx, 'connection.deleted', updated);
-        });
-      }
+      await disconnectConnections(prisma, { id: connection.id });
       return reply.code(204).send(null);
+    },
+  );
+
+  r.get(
+    '/v1/connections/:id/token-reads',
+    {
+      schema: {
+        tags: ['connections'],
+        summary: 'Audit trail of access tokens handed out for this connection (never the token)',
+        params: IdParams,
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            data: Type.Array(
+              Type.Object({
+                id: Uuid,
+                apiKeyId: Nullable(Uuid),
+                requestId: Type.String(),
+                refreshed: Type.Boolean(),
+                createdAt: DateTime,
+              }),
+            ),
+            nextCursor: Nullable(Type.String()),
+          }),
+          ...errorResponses(400, 401, 404),
+        },
+      },
+    },
+    async (request) => {
+      const connection = await visibleConnection(app, request, request.params.id);
+      await app.core.tokenAudit.flush();
+      const limit = request.query.limit ?? 50;
+      const rows = await prisma.tokenRead.findMany({
+        where: { connectionId: connection.id, ...(request.query.cursor ? { seq: { lt: BigInt(request.query.cursor) } } : {}) },
+        orderBy: { seq: 'desc' },
+        take: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        data: page.map((r) => ({ id: r.id, apiKeyId: r.apiKeyId, requestId: r.requestId, refreshed: r.refreshed, createdAt: r.createdAt.toISOString() })),
+        nextCursor: rows.length > limit ? page[page.length - 1]!.seq.toString() : null,
+      };
     },
   );
 }
