@@ -17,6 +17,7 @@ import demoRoutes from './routes/demo.js';
 import eventRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import tenantRoutes from './routes/tenants.js';
+import webhookEndpointRoutes from './routes/webhook-endpoints.js';
 import { ErrorResponse } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -69,6 +70,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(apiKeyRoutes);
   await app.register(tenantRoutes);
   await app.register(eventRoutes);
+  await app.register(webhookEndpointRoutes);
   if (!config.isProduction) await app.register(demoRoutes);
   return app;
 }

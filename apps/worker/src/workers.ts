@@ -1,6 +1,7 @@
 import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type Core, type RefreshJobData } from '@lever-connect/connections';
 import { Queue, Worker } from 'bullmq';
 import { createRefreshProcessor } from './processors/refresh.js';
+import { startWebhookWorkers } from './webhooks.js';
 
 /**
  * Starts this process's BullMQ workers: refresh jobs (rate-limited globally so a backlog after an outage
@@ -59,6 +60,8 @@ export async function startWorkers(core: Core) {
   const onReady = () => void ensureReconciler();
   connection.on('ready', onReady);
 
+  const webhooks = await startWebhookWorkers(core);
+
   return {
     refreshWorker,
     maintenanceWorker,
@@ -67,7 +70,7 @@ export async function startWorkers(core: Core) {
       clearInterval(timer);
       connection.off('ready', onReady);
       // Stop taking jobs and wait for running ones: refreshes in flight finish and persist (SIGTERM safety).
-      await Promise.all([refreshWorker.close(), maintenanceWorker.close()]);
+      await Promise.all([refreshWorker.close(), maintenanceWorker.close(), webhooks.close()]);
       await maintenance.close();
     },
   };

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { createClientRegistry, type ClientRegistry } from './clients.js';
+import { createClock, type Clock } from './clock.js';
+import { createAccountDirectory, type AccountDirectory } from './data.js';
+import { createFaultQueue, type FaultQueue } from './faults.js';
+import { DEFAULT_AUDIENCES, runtimeConfigFrom, type RuntimeConfig, type SimOptions } from './options.js';
+import { createPendingConsents, type PendingConsents } from './pending-consents.js';
+import { API_RATE, APPLICATIONS_RATE, createRateLimiter, type BucketPolicy, type RateLimiter } from './rate-limit.js';
+import { createStats, type Stats } from './stats.js';
+import { createStore, type Store } from './store.js';
+
+/**
+ * The simulator's composition root: every piece of state of one sim instance. Nothing is module-global, so
+ * several sims can run in one process (tests of other packages boot their own).
+ */
+export interface SimContext {
+  options: SimOptions;
+  /** Mutable through POST /__sim/config. */
+  config: RuntimeConfig;
+  audiences: ReadonlySet<string>;
+  rateLimits: { api: BucketPolicy; applications: BucketPolicy };
+  signingSecret: Uint8Array;
+  clock: Clock;
+  clients: ClientRegistry;
+  store: Store;
+  stats: Stats;
+  faults: FaultQueue;
+  limiter: RateLimiter;
+  accounts: AccountDirectory;
+  pending: PendingConsents;
+  /** Aborted when the app closes, to release requests held by `timeout`/`slow` faults. */
+  shutdown: AbortController;
+  /** Clears state and counters, keeps configuration (POST /__sim/reset). */
+  reset(): void;
+}
+
+export function createSimContext(options: SimOptions): SimContext {
+  const clock = createClock();
+  const context: SimContext = {
+    options,
+    config: runtimeConfigFrom(options),
+    audiences: new Set(options.audiences ?? DEFAULT_AUDIENCES),
+    rateLimits: { api: options.rateLimits?.api ?? API_RATE, applications: options.rateLimits?.applications ?? APPLICATIONS_RATE },
+    signingSecret: options.signingSecret ? Buffer.from(options.signingSecret) : randomBytes(64),
+    clock,
+    clients: createClientRegistry(options.clients),
+    store: createStore(),
+    stats: createStats(),
+    faults: createFaultQueue(),
+    limiter: createRateLimiter(clock),
+    accounts: createAccountDirectory(),
+    pending: createPendingConsents(),
+    shutdown: new AbortController(),
+    reset() {
+      context.store.clear();
+      context.stats.reset();
+      context.faults.clear();
+      context.limiter.clear();
+      context.accounts.clear();
+      context.pending.clear();
+      context.clock.reset();
+    },
+  };
+  return context;
+}

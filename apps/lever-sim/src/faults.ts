@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import { destroyConnection, pause } from './pause.js';
+
+export const FAULT_TARGETS = ['token', 'api'] as const;
+export const FAULT_KINDS = ['503', '500', '429', 'timeout', 'reset', 'timeout_after_rotation', 'invalid_grant', 'slow'] as const;
+export type FaultTarget = (typeof FAULT_TARGETS)[number];
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * A queued failure, consumed by the next `count` matching requests:
+ * - `503`/`500`/`429`: answered at once, nothing processed (`429` carries `Retry-After: 1`);
+ * - `timeout`: held without an answer for `delayMs` (default 30 000) then the socket is destroyed;
+ * - `reset`: the socket is destroyed at once; nothing processed;
+ * - `timeout_after_rotation`: processed (a refresh rotates) then the socket is destroyed: the client lost
+ *   the only copy of the new refresh token, the case that makes refresh "ambiguous";
+ * - `invalid_grant`: the grant behind the request is revoked and the request refused;
+ * - `slow`: processed normally, answered after `delayMs` (default 2 000).
+ */
+export interface Fault {
+  id: string;
+  target: FaultTarget;
+  kind: FaultKind;
+  remaining: number;
+  delayMs?: number;
+  /** Only requests for this Lever account (token endpoint: the account of the code or refresh token's grant). */
+  matchAccount?: string;
+}
+
+export interface FaultQueue {
+  add(input: Omit<Fault, 'id' | 'remaining'> & { count?: number }): Fault;
+  /** Consumes one use of the first fault matching the request, if any. */
+  take(target: FaultTarget, account: string | undefined): Fault | undefined;
+  list(): Fault[];
+  clear(): void;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_SLOW_MS = 2_000;
+
+export function createFaultQueue(): FaultQueue {
+  let faults: Fault[] = [];
+  return {
+    add(input) {
+      const fault: Fault = {
+        id: randomUUID(),
+        target: input.target,
+        kind: input.kind,
+        remaining: input.count ?? 1,
+        ...(input.delayMs !== undefined ? { delayMs: input.delayMs } : {}),
+        ...(input.matchAccount !== undefined ? { matchAccount: input.matchAccount } : {}),
+      };
+      faults.push(fault);
+      return fault;
+    },
+    take(target, account) {
+      const fault = faults.find(
+        (f) => f.target === target && f.remaining > 0 && (f.matchAccount === undefined || f.matchAccount === account),
+      );
+      if (!fault) return undefined;
+      fault.remaining--;
+      if (fault.remaining === 0) faults = faults.filter((f) => f !== fault);
+      return fault;
+    },
+    list: () => faults.map((f) => ({ ...f })),
+    clear() {
+      faults = [];
+    },
+  };
+}
+
+/**
+ * Answers the faults that happen before any processing. Returns true when the request is finished (answered
+ * or dropped); `invalid_grant`, `timeout_after_rotation` and `slow` are left to the endpoint because they
+ * depend on what it processes.
+ */
+export async function answerEarlyFault(
+  fault: Fault,
+  reply: FastifyReply,
+  shutdown: AbortSignal,
+  errorBody: (status: 500 | 503 | 429) => unknown,
+): Promise<boolean> {
+  switch (fault.kind) {
+    case '500':
+    case '503':
+      reply.code(Number(fault.kind)).send(errorBody(Number(fault.kind) as 500 | 503));
+      return true;
+    case '429':
+      reply.code(429).header('retry-after', '1').send(errorBody(429));
+      return true;
+    case 'timeout':
+      await pause(fault.delayMs ?? DEFAULT_TIMEOUT_MS, reply, shutdown);
+      destroyConnection(reply);
+      return true;
+    case 'reset':
+      destroyConnection(reply);
+      return true;
+    default:
+      return false;
+  }
+}

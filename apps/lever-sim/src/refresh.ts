@@ -1,0 +1,64 @@
+import type { MintAccessToken } from './access-tokens.js';
+import type { SimContext } from './context.js';
+import { revokeGrant } from './revoke-grant.js';
+import type { Grant, IssuedTokens } from './store.js';
+
+const DAY_MS = 86_400_000;
+/** Lever: a refresh token lives 1 year from the authorization at most (LEVER.md). */
+export const REFRESH_ABSOLUTE_LIFETIME_MS = 365 * DAY_MS;
+/** ...and dies after 90 days without use. Each rotation issues a fresh token, so "use" = its issue time. */
+export const REFRESH_IDLE_LIFETIME_MS = 90 * DAY_MS;
+
+export type RefreshRejection =
+  | 'unknown_refresh_token'
+  | 'client_mismatch'
+  | 'grant_revoked'
+  | 'refresh_token_reuse'
+  | 'refresh_token_expired'
+  | 'refresh_token_idle_expired';
+
+export type RefreshOutcome =
+  | { ok: true; grant: Grant; tokens: IssuedTokens; replayed: boolean }
+  | { ok: false; reason: RefreshRejection; grant?: Grant };
+
+/**
+ * The refresh_token grant with rotation and reuse detection. Everything from the lookup to the rotation
+ * happens in one synchronous call: of N simultaneous refreshes with one token exactly one rotates, and the
+ * others find a rotated token, which is reuse and revokes the grant — the behaviour lever-connect's
+ * refresh lock exists to avoid.
+ */
+export function refreshGrant(
+  ctx: Pick<SimContext, 'store' | 'stats' | 'clock' | 'config'>,
+  input: { clientId: string; refreshToken: string },
+  mint: MintAccessToken,
+): RefreshOutcome {
+  const now = ctx.clock.now();
+  const record = ctx.store.findRefreshToken(input.refreshToken);
+  const grant = record ? ctx.store.findGrant(record.grantId) : undefined;
+  if (!record || !grant) return { ok: false, reason: 'unknown_refresh_token' };
+  if (grant.clientId !== input.clientId) return { ok: false, reason: 'client_mismatch', grant };
+  if (grant.status !== 'active') return { ok: false, reason: 'grant_revoked', grant };
+
+  if (record.status === 'rotated') {
+    const leewayMs = ctx.config.reuseLeewaySeconds * 1000;
+    if (leewayMs > 0 && record.successor && !record.leewayUsed && now - (record.rotatedAt ?? 0) <= leewayMs) {
+      // Leeway replay answers exactly what the rotation answered (the client most likely lost that
+      // response); it does not rotate again, so the successor stays the family's live token.
+      record.leewayUsed = true;
+      return { ok: true, grant, tokens: record.successor, replayed: true };
+    }
+    revokeGrant(ctx, grant, 'refresh_token_reuse');
+    ctx.stats.increment('refreshTokenReuse');
+    return { ok: false, reason: 'refresh_token_reuse', grant };
+  }
+  if (now - grant.createdAt > REFRESH_ABSOLUTE_LIFETIME_MS) return { ok: false, reason: 'refresh_token_expired', grant };
+  if (now - record.issuedAt > REFRESH_IDLE_LIFETIME_MS) return { ok: false, reason: 'refresh_token_idle_expired', grant };
+
+  record.status = 'rotated';
+  record.rotatedAt = now;
+  const refreshToken = ctx.store.issueRefreshToken(grant, now);
+  grant.refreshCount++;
+  const tokens: IssuedTokens = { ...mint(grant), refreshToken };
+  record.successor = tokens;
+  return { ok: true, grant, tokens, replayed: false };
+}

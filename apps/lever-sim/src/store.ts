@@ -1,0 +1,133 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/**
+ * In-memory state of the auth server: authorization codes, grants (one per completed authorization, each
+ * with its own refresh-token family), refresh tokens and the jti of every access token. All methods are
+ * synchronous on purpose: callers read and mutate in one tick so concurrent requests cannot interleave.
+ */
+
+export type GrantStatus = 'active' | 'revoked';
+
+export interface Grant {
+  id: string;
+  account: string;
+  userId: string;
+  clientId: string;
+  audience: string;
+  scope: string[];
+  createdAt: number;
+  status: GrantStatus;
+  revokedAt?: number;
+  revokedReason?: string;
+  refreshCount: number;
+  /** The one refresh token of the family that still works (undefined without offline_access). */
+  currentRefreshToken?: string;
+}
+
+/** What a successful token request answered, kept so a leeway replay can answer the same. */
+export interface IssuedTokens {
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  refreshToken?: string;
+}
+
+export interface RefreshTokenRecord {
+  grantId: string;
+  issuedAt: number;
+  status: 'live' | 'rotated';
+  rotatedAt?: number;
+  /** The answer of the refresh that rotated this token. */
+  successor?: IssuedTokens;
+  /** A rotated token may be replayed once inside the reuse leeway. */
+  leewayUsed: boolean;
+}
+
+export interface AuthorizationCode {
+  clientId: string;
+  redirectUri: string;
+  account: string;
+  userId: string;
+  audience: string;
+  scope: string[];
+  codeChallenge?: string;
+  createdAt: number;
+  used: boolean;
+  /** Set once exchanged: a second exchange revokes this grant, as Auth0 does. */
+  grantId?: string;
+}
+
+export interface Store {
+  createCode(input: Omit<AuthorizationCode, 'used' | 'grantId'>): string;
+  findCode(code: string): AuthorizationCode | undefined;
+  createGrant(input: Pick<Grant, 'account' | 'userId' | 'clientId' | 'audience' | 'scope' | 'createdAt'>): Grant;
+  findGrant(id: string): Grant | undefined;
+  listGrants(): Grant[];
+  liveGrantCount(): number;
+  /** Returns false when the grant was already revoked (so counters move once). */
+  revokeGrant(grant: Grant, reason: string, at: number): boolean;
+  /** Issues a new refresh token for the grant; the caller marks the previous one rotated. */
+  issueRefreshToken(grant: Grant, at: number): string;
+  findRefreshToken(token: string): RefreshTokenRecord | undefined;
+  recordAccessToken(jti: string, grantId: string): void;
+  grantOfAccessToken(jti: string): Grant | undefined;
+  clear(): void;
+}
+
+export function newOpaqueToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function createStore(): Store {
+  let codes = new Map<string, AuthorizationCode>();
+  let grants = new Map<string, Grant>();
+  let refreshTokens = new Map<string, RefreshTokenRecord>();
+  let accessTokens = new Map<string, string>();
+  let live = 0;
+
+  return {
+    createCode(input) {
+      const code = newOpaqueToken();
+      codes.set(code, { ...input, used: false });
+      return code;
+    },
+    findCode: (code) => codes.get(code),
+    createGrant(input) {
+      const grant: Grant = { ...input, id: `grant_${randomUUID().replaceAll('-', '')}`, status: 'active', refreshCount: 0 };
+      grants.set(grant.id, grant);
+      live++;
+      return grant;
+    },
+    findGrant: (id) => grants.get(id),
+    listGrants: () => [...grants.values()],
+    liveGrantCount: () => live,
+    revokeGrant(grant, reason, at) {
+      if (grant.status === 'revoked') return false;
+      grant.status = 'revoked';
+      grant.revokedAt = at;
+      grant.revokedReason = reason;
+      live--;
+      return true;
+    },
+    issueRefreshToken(grant, at) {
+      const token = newOpaqueToken();
+      refreshTokens.set(token, { grantId: grant.id, issuedAt: at, status: 'live', leewayUsed: false });
+      grant.currentRefreshToken = token;
+      return token;
+    },
+    findRefreshToken: (token) => refreshTokens.get(token),
+    recordAccessToken(jti, grantId) {
+      accessTokens.set(jti, grantId);
+    },
+    grantOfAccessToken(jti) {
+      const grantId = accessTokens.get(jti);
+      return grantId === undefined ? undefined : grants.get(grantId);
+    },
+    clear() {
+      codes = new Map();
+      grants = new Map();
+      refreshTokens = new Map();
+      accessTokens = new Map();
+      live = 0;
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { loadConfig } from '@lever-connect/config';
+import { startSim } from '@lever-connect/lever-sim';
+import { parseTokenResponse } from '@lever-connect/lever';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  randomEncryptionKey,
+  randomRedisPrefix,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from '@lever-connect/testing';
+import pino from 'pino';
+import { createCore, type Core } from '../src/index.js';
+
+export interface Fixture {
+  sim: { url: string; close(): Promise<void> };
+  db: TestDatabase;
+  redisPrefix: string;
+  env: Record<string, string>;
+  /** A core (one "process"); make more to act like several processes. */
+  makeCore(overrides?: Record<string, string>): Core;
+  cores: Core[];
+  simPost(path: string, body?: unknown): Promise<Response>;
+  simStats(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export async function createFixture(overrides: Record<string, string> = {}): Promise<Fixture> {
+  const sim = await startSim({ port: 0 });
+  const db = await createTestDatabase();
+  const redisPrefix = randomRedisPrefix();
+  const env = {
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: redisPrefix,
+    TOKEN_ENCRYPTION_KEY: randomEncryptionKey(),
+    LEVER_SIMULATOR_URL: sim.url,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3999',
+    LEVER_HTTP_TIMEOUT_MS: '2000',
+    ...overrides,
+  };
+  const cores: Core[] = [];
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const simPost = (path: string, body?: unknown) =>
+    fetch(sim.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+    });
+  return {
+    sim,
+    db,
+    redisPrefix,
+    env,
+    cores,
+    makeCore(extra = {}) {
+      const core = createCore(loadConfig({ ...env, ...extra }), log);
+      cores.push(core);
+      return core;
+    },
+    simPost,
+    async simStats() {
+      return (await (await fetch(`${sim.url}/__sim/stats`)).json()) as Record<string, number>;
+    },
+    async close() {
+      await Promise.all(cores.map((c) => c.close()));
+      await sim.close();
+      await db.drop();
+      await deleteRedisPrefix(redisPrefix);
+    },
+  };
+}
+
+/**
+ * Runs Lever's authorization-code flow against the simulator (auto-approved) and stores the result through
+ * the domain's connect service, exactly as the callback route does.
+ */
+export async function connectViaSim(
+  core: Core,
+  simUrl: string,
+  options: { tenant: string; account?: string; environment?: 'sandbox' | 'production' },
+) {
+  const session = await core.connect.createSession({ tenant: { externalId: options.tenant }, environment: options.environment });
+  const env = core.config.lever.environments[session.environment];
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const redirectUri = core.config.connect.callbackUrl;
+  const authorize = new URL('/authorize', simUrl);
+  authorize.search = new URLSearchParams({
+    client_id: env.clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: env.scopes.join(' '),
+    audience: env.audience,
+    state: 'fixture-state',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    sim_auto_approve: '1',
+    ...(options.account ? { sim_account: options.account } : {}),
+  }).toString();
+  const approved = await fetch(authorize, { redirect: 'manual' });
+  const code = new URL(approved.headers.get('location')!).searchParams.get('code');
+  if (!code) throw new Error(`authorize did not return a code: ${approved.status} ${approved.headers.get('location')}`);
+  const tokenRes = await fetch(new URL('/oauth/token', simUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      client_id: env.clientId,
+      client_secret: env.clientSecret,
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    }),
+  });
+  if (!tokenRes.ok) throw new Error(`code exchange failed: ${tokenRes.status} ${await tokenRes.text()}`);
+  const tokens = parseTokenResponse(await tokenRes.json(), new Date());
+  const sessionRow = await core.prisma.connectSession.findFirstOrThrow({ where: { id: session.id } });
+  return core.connect.completeAuthorization(sessionRow.id, tokens);
+}
+
+/** Calls the simulator's API with a token; 200 means Lever would accept it. */
+export async function simAccepts(simUrl: string, accessToken: string, path = '/v1/users'): Promise<number> {
+  const res = await fetch(simUrl + path, { headers: { authorization: `Bearer ${accessToken}` } });
+  await res.body?.cancel();
+  return res.status;
+}

@@ -1,0 +1,202 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Core } from '../src/index.js';
+import { connectViaSim, createFixture, simAccepts, type Fixture } from './fixture.js';
+
+describe('refresh, correctly (against the simulator, real Postgres and Redis)', () => {
+  let f: Fixture;
+  let core: Core;
+
+  beforeAll(async () => {
+    f = await createFixture({ REFRESH_FAILING_AFTER_SECONDS: '1' });
+    core = f.makeCore();
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+  afterEach(async () => {
+    await fetch(`${f.sim.url}/__sim/faults`, { method: 'DELETE' });
+    await f.simPost('/__sim/config', { reuseLeewaySeconds: 0 });
+  });
+
+  const events = async (connectionId: string) =>
+    (await core.prisma.event.findMany({ where: { connectionId }, orderBy: { seq: 'asc' } })).map((e) => e.type);
+
+  it('rotates the refresh token, stores it with a fenced write and the new token works at Lever', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-rotate', account: 'acct_rotate' });
+    const before = await f.simStats();
+    const result = await core.refresher.refresh(connection.id, { trigger: 'manual', force: true });
+    expect(result.outcome).toBe('refreshed');
+    if (result.outcome !== 'refreshed') return;
+    expect(result.connection.version).toBe(connection.version + 1);
+    expect(result.connection.refreshTokenCiphertext).not.toBe(connection.refreshTokenCiphertext);
+    expect(result.connection.leaseOwner).toBeNull();
+    expect(await simAccepts(f.sim.url, result.accessToken)).toBe(200);
+    const after = await f.simStats();
+    expect(after.refreshesOk! - before.refreshesOk!).toBe(1);
+    expect(await events(connection.id)).toEqual(['connection.created', 'connection.refreshed']);
+    // The next generation's job is scheduled at next_refresh_at.
+    const job = await core.refreshQueue.getJob(`refresh-${connection.id}-v${result.connection.version}`);
+    expect(job).toBeDefined();
+  });
+
+  it('never refreshes one connection twice at once, across several processes', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-race', account: 'acct_race' });
+    const processes = [core, f.makeCore(), f.makeCore(), f.makeCore()];
+    const before = await f.simStats();
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => processes[i % processes.length]!.refresher.refresh(connection.id, { trigger: 'schedule', force: true })),
+    );
+    const outcomes = results.map((r) => r.outcome);
+    expect(outcomes).toContain('refreshed');
+    expect(outcomes.every((o) => o === 'refreshed' || o === 'busy')).toBe(true);
+    const after = await f.simStats();
+    expect(after.refreshTokenReuse).toBe(before.refreshTokenReuse);
+    expect(after.grantsRevoked).toBe(before.grantsRevoked);
+    const stored = await core.repo.findById(connection.id);
+    expect(stored!.status).toBe('active');
+    expect(await simAccepts(f.sim.url, core.cipher.decrypt(stored!.accessTokenCiphertext!, stored!.id))).toBe(200);
+  });
+
+  it('marks the connection needs_reauth with an event when Lever answers invalid_grant', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-revoked', account: 'acct_revoked' });
+    const grants = (await (await fetch(`${f.sim.url}/__sim/grants`)).json()) as Array<{ id: string; account: string; status: string }>;
+    const grant = grants.find((g) => g.account === 'acct_revoked' && g.status === 'active')!;
+    expect((await f.simPost(`/__sim/grants/${grant.id}/revoke`)).status).toBeLessThan(300);
+    const result = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(result).toMatchObject({ outcome: 'needs_reauth', reason: 'invalid_grant' });
+    const stored = await core.repo.findById(connection.id);
+    expect(stored).toMatchObject({ status: 'needs_reauth', reauthReason: 'invalid_grant', nextRefreshAt: null });
+    expect(await events(connection.id)).toContain('connection.needs_reauth');
+    await expect(core.tokens.getAccessToken(connection.id)).rejects.toMatchObject({ code: 'needs_reauth', statusCode: 409 });
+  });
+
+  it.each(['503', '500', '429', 'reset', 'timeout'])(
+    'keeps the grant on a transient %s, backs off, then succeeds',
+    async (kind) => {
+      const { connection } = await connectViaSim(core, f.sim.url, { tenant: `t-transient-${kind}`, account: `acct_tr_${kind}` });
+      await f.simPost('/__sim/faults', { target: 'token', kind, count: 1, delayMs: 3000, matchAccount: `acct_tr_${kind}` });
+      const failed = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+      expect(failed.outcome).toBe('failed');
+      if (failed.outcome !== 'failed') return;
+      expect(failed.failure.kind).toBe('transient');
+      expect(failed.retryInMs).toBeGreaterThan(0);
+      const mid = await core.repo.findById(connection.id);
+      expect(mid).toMatchObject({ status: 'active', refreshAttemptCount: 1, leaseOwner: null });
+      const ok = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+      expect(ok.outcome).toBe('refreshed');
+      const stats = await f.simStats();
+      expect(stats.refreshTokenReuse).toBe(0);
+    },
+  );
+
+  it('emits refresh_failing once after failing long enough, then recovered', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-failing', account: 'acct_failing' });
+    await f.simPost('/__sim/faults', { target: 'token', kind: '503', count: 3, matchAccount: 'acct_failing' });
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('failed');
+    await new Promise((r) => setTimeout(r, 1100)); // REFRESH_FAILING_AFTER_SECONDS=1 in this fixture
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('failed');
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('failed');
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('refreshed');
+    const types = await events(connection.id);
+    expect(types.filter((t) => t === 'connection.refresh_failing')).toHaveLength(1);
+    expect(types.indexOf('connection.recovered')).toBeGreaterThan(types.indexOf('connection.refresh_failing'));
+    expect(types).not.toContain('connection.needs_reauth');
+  });
+
+  it('reports a response lost after rotation as refresh_response_lost, not a customer revocation', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-lost', account: 'acct_lost' });
+    await f.simPost('/__sim/faults', { target: 'token', kind: 'timeout_after_rotation', count: 1, matchAccount: 'acct_lost' });
+    const lost = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(lost.outcome).toBe('failed');
+    if (lost.outcome === 'failed') expect(lost.failure.ambiguous).toBe(true);
+    const retry = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(retry).toMatchObject({ outcome: 'needs_reauth', reason: 'refresh_response_lost' });
+  });
+
+  it('recovers a lost response when Lever allows a reuse leeway', async () => {
+    await f.simPost('/__sim/config', { reuseLeewaySeconds: 30 });
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-leeway', account: 'acct_leeway' });
+    await f.simPost('/__sim/faults', { target: 'token', kind: 'timeout_after_rotation', count: 1, matchAccount: 'acct_leeway' });
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('failed');
+    const retry = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(retry.outcome).toBe('refreshed');
+    if (retry.outcome === 'refreshed') expect(await simAccepts(f.sim.url, retry.accessToken)).toBe(200);
+  });
+
+  it('blames a wrong client secret on the operator: no needs_reauth, one invalid_credentials event', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-secret', account: 'acct_secret' });
+    const wrong = f.makeCore({ LEVER_PRODUCTION_CLIENT_ID: 'lever-connect-dev', LEVER_PRODUCTION_CLIENT_SECRET: 'wrong' });
+    for (let i = 0; i < 3; i++) {
+      const r = await wrong.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+      expect(r.outcome).toBe('failed');
+      if (r.outcome === 'failed') expect(r.failure.kind).toBe('operator');
+    }
+    expect((await core.repo.findById(connection.id))!.status).toBe('active');
+    const notices = await core.prisma.event.findMany({ where: { type: 'oauth_app.invalid_credentials' } });
+    expect(notices).toHaveLength(1);
+    expect(JSON.stringify(notices[0]!.data)).not.toContain('wrong');
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('refreshed');
+  });
+
+  it('treats a held lock as someone else refreshing, and an unreachable Redis as unavailable', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-lock', account: 'acct_lock' });
+    const held = await core.locks.acquire(connection.id);
+    try {
+      expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('busy');
+    } finally {
+      await held.release();
+    }
+    const noRedis = f.makeCore({ REDIS_URL: 'redis://127.0.0.1:1' });
+    const r = await noRedis.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(r).toMatchObject({ outcome: 'unavailable', dependency: 'redis' });
+  });
+
+  it('respects a Postgres lease held by another process even when the Redis lock is free', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-lease', account: 'acct_lease' });
+    expect(await core.repo.claimLease(connection.id, connection.version, 'other-process', 30_000)).toBe(true);
+    const before = await f.simStats();
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('busy');
+    expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
+  });
+
+  it('applies a stashed, unsaved rotation before calling Lever again', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-stash', account: 'acct_stash' });
+    // Rotate at Lever by hand, as a worker would before Postgres went away, and stash the answer.
+    const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
+    const res = await fetch(`${f.sim.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
+    });
+    const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
+    const now = Date.now();
+    await core.stash.save({
+      connectionId: connection.id,
+      version: connection.version,
+      accessToken: body.access_token,
+      refreshToken: body.refresh_token,
+      expiresAt: new Date(now + body.expires_in * 1000).toISOString(),
+      issuedAt: new Date(now).toISOString(),
+      scopes: [],
+    });
+    const other = f.makeCore(); // a different process: finds the stash in Redis, not in memory
+    const result = await other.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(result.outcome).toBe('refreshed');
+    const stats = await f.simStats();
+    expect(stats.refreshTokenReuse).toBe(0);
+    const stored = await core.repo.findById(connection.id);
+    expect(core.cipher.decrypt(stored!.refreshTokenCiphertext!, stored!.id)).toBe(body.refresh_token);
+    expect(await other.stash.load(connection.id)).toBeUndefined(); // spent once applied
+  });
+
+  it('refuses to call Lever when switched off or fenced to another deployment', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-fence', account: 'acct_fence' });
+    const off = f.makeCore({ REFRESH_ENABLED: 'false' });
+    expect((await off.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('disabled');
+    await core.fence.owner(); // the first deployment claims the database
+    const staging = f.makeCore({ DEPLOYMENT_ID: 'staging-copy' });
+    const before = await f.simStats();
+    expect((await staging.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('fenced');
+    expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
+  });
+});
