@@ -10,6 +10,7 @@ import authPlugin from './plugins/auth.js';
 import corePlugin from './plugins/core.js';
 import errorsPlugin from './plugins/errors.js';
 import leverOAuthPlugin from './plugins/lever-oauth.js';
+import metricsPlugin from './plugins/metrics.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectRoutes from './routes/connect.js';
 import connectionRoutes, { ConnectionView } from './routes/connections.js';
@@ -60,6 +61,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}` },
   });
   await app.register(authPlugin);
+  await app.register(metricsPlugin);
   await app.register(leverOAuthPlugin);
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

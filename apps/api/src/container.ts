@@ -7,6 +7,6 @@ import { createLogger } from './logger.js';
 export function createContainer(env: RawEnv = process.env, options: { logger?: Logger; config?: Readonly<Config> } = {}) {
   const config = options.config ?? loadConfig(env, { port: 3000 });
   const logger = options.logger ?? createLogger(config, 'api');
-  const core = createCore(config, logger);
+  const core = createCore(config, logger, { processName: 'api' });
   return { config, logger, core };
 }

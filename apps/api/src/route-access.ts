@@ -34,6 +34,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /v1/webhook-endpoints/:id/test': 'admin',
   'GET /v1/webhook-endpoints/:id/deliveries': 'admin',
   'POST /v1/webhook-endpoints/:id/deliveries/:deliveryId/retry': 'admin',
+  'GET /metrics': 'admin',
   'POST /v1/api-keys': 'admin',
   'GET /v1/api-keys': 'admin',
   'DELETE /v1/api-keys/:id': 'admin',

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig } from '@lever-connect/config';
-import { createCore } from '@lever-connect/connections';
+import { createCore, sampleGauges } from '@lever-connect/connections';
 import pino from 'pino';
 import { startWorkers } from './workers.js';
 
@@ -20,17 +20,25 @@ const logger = pino({
   level: config.logLevel,
   redact: { paths: ['*.accessToken', '*.refreshToken', '*.clientSecret', '*.secret', '*.token'], censor: '[redacted]' },
 });
-const core = createCore(config, logger);
+const core = createCore(config, logger, { processName: 'worker' });
 const owner = await core.fence.owner().catch(() => undefined);
 if (owner && owner !== config.deploymentId) {
   logger.error({ owner, deploymentId: config.deploymentId }, 'this database belongs to another deployment: refreshes are fenced off');
 }
 const workers = await startWorkers(core);
 
-// Health endpoint for orchestrators.
+// Health and metrics for orchestrators and Prometheus. Bind it to a private interface: /metrics carries no
+// secret, but it is operational detail (the api's /metrics needs an admin key).
 const server = http.createServer((req, res) => {
   if (req.url === '/healthz') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    return;
+  }
+  if (req.url === '/metrics') {
+    void (async () => {
+      await sampleGauges({ metrics: core.metrics, prisma: core.prisma, queues: [core.refreshQueue] }).catch(() => undefined);
+      res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(await core.metrics.registry.metrics());
+    })();
     return;
   }
   res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"route_not_found","message":"not found"}}');

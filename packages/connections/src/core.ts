@@ -10,6 +10,8 @@ import { createApiKeyService } from './api-keys.js';
 import { createConnectService } from './connect.js';
 import { createConnectionRepo } from './connection-repo.js';
 import { createDeploymentFence } from './fence.js';
+import { createMetrics } from './metrics.js';
+import { observeRefresh } from './refresh-metrics.js';
 import { createConnectionLocks } from './locks.js';
 import { QUEUE_NAMES, type RefreshJobData } from './queues.js';
 import { createRedis } from './redis.js';
@@ -23,7 +25,8 @@ import { createTokenService } from './token-service.js';
  * Builds the domain services shared by the api and the worker from one validated config. Each app's
  * container adds what only it needs (HTTP plugins, BullMQ workers).
  */
-export function createCore(config: Readonly<Config>, log: Logger) {
+export function createCore(config: Readonly<Config>, log: Logger, options: { processName?: 'api' | 'worker' } = {}) {
+  const metrics = createMetrics(options.processName ?? 'api');
   const database = createDatabase({
     url: config.databaseUrl,
     poolSize: config.databasePoolSize,
@@ -63,6 +66,7 @@ export function createCore(config: Readonly<Config>, log: Logger) {
     ownerId,
     log,
     callLever: (env, refreshToken) => refreshAccessToken(env, refreshToken, { timeoutMs: config.lever.httpTimeoutMs }),
+    observe: (result, trigger, durationMs) => observeRefresh(metrics, result, trigger, durationMs),
     onScheduled: async (connection) => {
       // The database already holds next_refresh_at; if Redis is down the reconciler enqueues it later.
       await scheduler.schedule(connection).catch((err) => log.warn({ err, connectionId: connection.id }, 'scheduling failed'));
@@ -73,6 +77,7 @@ export function createCore(config: Readonly<Config>, log: Logger) {
 
   return {
     config,
+    metrics,
     tokenAudit,
     log,
     database,

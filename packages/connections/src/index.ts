@@ -41,3 +41,5 @@ export { createTokenService, type AccessTokenGrant, type TokenService } from './
 export { createCore, type Core } from './core.js';
 export { disconnectConnections } from './lifecycle.js';
 export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './token-audit.js';
+export { createMetrics, type Metrics } from './metrics.js';
+export { observeRefresh, sampleGauges } from './refresh-metrics.js';

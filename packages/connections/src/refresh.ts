@@ -52,8 +52,8 @@ export interface RefresherDeps {
   now?: () => Date;
   /** Identifies this process in leases (host:pid:random). */
   ownerId: string;
-  /** Metrics hook. */
-  observe?(outcome: string, reason: string | undefined, durationMs: number): void;
+  /** Metrics hook, told of every attempt's result. */
+  observe?(result: RefreshResult, trigger: RefreshTrigger, durationMs: number): void;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -343,8 +343,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
           await lock.release();
         }
       })();
-      const reason = result.outcome === 'failed' ? result.failure.reason : result.outcome === 'needs_reauth' ? result.reason : undefined;
-      deps.observe?.(result.outcome, reason, Date.now() - started);
+      deps.observe?.(result, options.trigger, Date.now() - started);
       return result;
     },
     async drain() {

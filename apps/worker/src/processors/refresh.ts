@@ -10,7 +10,7 @@ const PAUSED_RECHECK_MS = 60_000;
  * The refresh job: one call into the domain, then decide what happens to the job. Retries are the domain's
  * decision (backoff computed from Lever's answer), expressed by moving this same job back to delayed.
  */
-export function createRefreshProcessor(core: Pick<Core, 'refresher' | 'repo' | 'scheduler' | 'log'>) {
+export function createRefreshProcessor(core: Pick<Core, 'refresher' | 'repo' | 'scheduler' | 'log' | 'metrics'>) {
   async function later(job: Job<RefreshJobData>, token: string | undefined, delayMs: number): Promise<never> {
     await job.moveToDelayed(Date.now() + delayMs, token);
     // Tells BullMQ the job was moved, not completed (it must not be removed).
@@ -28,6 +28,8 @@ export function createRefreshProcessor(core: Pick<Core, 'refresher' | 'repo' | '
 
   return async function processRefresh(job: Job<RefreshJobData>, token?: string): Promise<RefreshResult['outcome']> {
     const lagMs = Date.now() - Date.parse(job.data.dueAt);
+    // Only the first run of a job measures schedule lag (re-runs after a backoff were due later).
+    if (job.attemptsStarted <= 1) core.metrics.scheduleLag.observe(Math.max(0, lagMs) / 1000);
     const log = core.log.child({ connectionId: job.data.connectionId, jobId: job.id });
     const result = await core.refresher.refresh(job.data.connectionId, { trigger: 'schedule' });
     log.debug({ outcome: result.outcome, lagMs }, 'refresh job');

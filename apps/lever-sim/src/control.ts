@@ -1,0 +1,128 @@
+import type { FastifyInstance } from 'fastify';
+import { checkAccessToken } from './access-tokens.js';
+import type { SimContext } from './context.js';
+import { FAULT_KINDS, FAULT_TARGETS, type FaultKind, type FaultTarget } from './faults.js';
+import type { RuntimeConfig } from './options.js';
+import type { Grant } from './store.js';
+
+function grantView(grant: Grant) {
+  return {
+    id: grant.id,
+    account: grant.account,
+    clientId: grant.clientId,
+    audience: grant.audience,
+    scope: grant.scope.join(' '),
+    status: grant.status,
+    createdAt: new Date(grant.createdAt).toISOString(),
+    ...(grant.revokedAt !== undefined ? { revokedAt: new Date(grant.revokedAt).toISOString() } : {}),
+    ...(grant.revokedReason ? { revokedReason: grant.revokedReason } : {}),
+    refreshCount: grant.refreshCount,
+  };
+}
+
+interface FaultBody {
+  target: FaultTarget;
+  kind: FaultKind;
+  count?: number;
+  delayMs?: number;
+  matchAccount?: string;
+}
+
+const faultSchema = {
+  type: 'object',
+  required: ['target', 'kind'],
+  additionalProperties: false,
+  properties: {
+    target: { type: 'string', enum: [...FAULT_TARGETS] },
+    kind: { type: 'string', enum: [...FAULT_KINDS] },
+    count: { type: 'integer', minimum: 1, default: 1 },
+    delayMs: { type: 'integer', minimum: 0 },
+    matchAccount: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    accessTokenTtlSeconds: { type: 'integer', minimum: 1 },
+    reuseLeewaySeconds: { type: 'number', minimum: 0 },
+    mode: { type: 'string', enum: ['production', 'sandbox'] },
+    latencyMs: { type: 'integer', minimum: 0 },
+    autoApprove: { type: 'boolean' },
+  },
+} as const;
+
+/**
+ * The control plane tests and demos drive: counters, the clock, faults, grants, config, introspection.
+ * Mounted only when enabled (never in production: it can revoke grants and read any token's state).
+ */
+export async function controlRoutes(app: FastifyInstance, { ctx }: { ctx: SimContext }) {
+  const effectiveConfig = () => ({ ...ctx.config, audiences: [...ctx.audiences], publicUrl: ctx.options.publicUrl ?? null });
+
+  app.get('/stats', async () => ctx.stats.snapshot(ctx.store.liveGrantCount()));
+
+  app.get('/clock', async () => ({ now: new Date(ctx.clock.now()).toISOString(), offsetSeconds: ctx.clock.offsetMs() / 1000 }));
+  app.post<{ Body: { advanceSeconds: number } }>(
+    '/clock',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['advanceSeconds'],
+          properties: { advanceSeconds: { type: 'number', minimum: 0 } },
+        },
+      },
+    },
+    async (request) => {
+      ctx.clock.advance(request.body.advanceSeconds);
+      return { now: new Date(ctx.clock.now()).toISOString(), offsetSeconds: ctx.clock.offsetMs() / 1000 };
+    },
+  );
+
+  app.get('/faults', async () => ctx.faults.list());
+  app.post<{ Body: FaultBody }>('/faults', { schema: { body: faultSchema } }, async (request, reply) => {
+    return reply.code(201).send(ctx.faults.add(request.body));
+  });
+  app.delete('/faults', async (_request, reply) => {
+    ctx.faults.clear();
+    return reply.code(204).send();
+  });
+
+  app.get('/grants', async () => ctx.store.listGrants().map(grantView));
+  app.post<{ Params: { id: string } }>('/grants/:id/revoke', async (request, reply) => {
+    const grant = ctx.store.findGrant(request.params.id);
+    if (!grant) return reply.code(404).send({ error: 'not_found', message: `No grant ${request.params.id}` });
+    if (ctx.store.revokeGrant(grant, 'customer_uninstalled', ctx.clock.now())) ctx.stats.increment('grantsRevoked');
+    return grantView(grant);
+  });
+
+  app.post('/reset', async (_request, reply) => {
+    ctx.reset();
+    return reply.code(204).send();
+  });
+
+  app.get('/config', async () => effectiveConfig());
+  app.post<{ Body: Partial<RuntimeConfig> }>('/config', { schema: { body: configSchema } }, async (request) => {
+    Object.assign(ctx.config, request.body);
+    return effectiveConfig();
+  });
+
+  app.post<{ Body: { token: string } }>(
+    '/introspect',
+    { schema: { body: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } },
+    async (request) => {
+      const check = checkAccessToken(ctx, request.body.token);
+      if (!check.ok) return { active: false, reason: check.reason, ...(check.account ? { account: check.account } : {}) };
+      return {
+        active: true,
+        account: check.grant.account,
+        grantId: check.grant.id,
+        clientId: check.grant.clientId,
+        aud: check.claims.aud,
+        scope: check.claims.scope,
+        exp: check.claims.exp,
+      };
+    },
+  );
+}

@@ -1,0 +1,61 @@
+import type { SimMode } from './audiences.js';
+import type { SimOptions } from './options.js';
+
+/** Thrown for a bad environment variable; the message names it, and server.ts exits with it. */
+export class SimEnvError extends Error {
+  override name = 'SimEnvError';
+}
+
+export interface SimServerConfig {
+  port: number;
+  host: string;
+  options: SimOptions;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new SimEnvError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new SimEnvError(`${name} must be 1 or 0, got "${raw}"`);
+}
+
+/**
+ * Every variable the simulator reads, parsed once. Defaults make `node dist/server.js` useful with nothing
+ * set: port 4010, production mode, control plane on (off under NODE_ENV=production unless SIM_CONTROL=1).
+ */
+export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
+  const mode = (env.SIM_MODE || 'production') as SimMode;
+  if (mode !== 'production' && mode !== 'sandbox') throw new SimEnvError(`SIM_MODE must be production or sandbox, got "${mode}"`);
+  const audiences = env.SIM_AUDIENCE?.split(',').map((a) => a.trim()).filter(Boolean);
+  const publicUrl = env.SIM_PUBLIC_URL?.trim();
+  if (publicUrl) {
+    try {
+      new URL(publicUrl);
+    } catch {
+      throw new SimEnvError(`SIM_PUBLIC_URL must be a URL, got "${publicUrl}"`);
+    }
+  }
+  return {
+    port: integer(env, 'PORT', 4010, 0),
+    host: env.HOST || '127.0.0.1',
+    options: {
+      mode,
+      autoApprove: flag(env, 'SIM_AUTO_APPROVE', false),
+      accessTokenTtlSeconds: integer(env, 'SIM_ACCESS_TOKEN_TTL', 3600, 1),
+      reuseLeewaySeconds: integer(env, 'SIM_REUSE_LEEWAY_SECONDS', 0, 0),
+      control: flag(env, 'SIM_CONTROL', env.NODE_ENV !== 'production'),
+      logLevel: env.LOG_LEVEL || 'warn',
+      ...(audiences && audiences.length > 0 ? { audiences } : {}),
+      ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { accessTokenMinter } from './access-tokens.js';
+import { exchangeCode, type CodeRejection } from './code-exchange.js';
+import type { SimContext } from './context.js';
+import { answerEarlyFault, DEFAULT_SLOW_MS, type Fault } from './faults.js';
+import { issuerOf } from './issuer.js';
+import { stringParam } from './params.js';
+import { destroyConnection, pause } from './pause.js';
+import { refreshGrant } from './refresh.js';
+import { revokeGrant } from './revoke-grant.js';
+import type { Grant, IssuedTokens } from './store.js';
+import type { SimClient } from './clients.js';
+
+/** Auth0's exact descriptions; clients must classify on `error`, but matching text keeps the sim honest. */
+const INVALID_REFRESH = 'Unknown or invalid refresh token.';
+const CODE_DESCRIPTIONS: Record<CodeRejection, string> = {
+  invalid_code: 'Invalid authorization code',
+  code_reuse: 'Invalid authorization code',
+  code_expired: 'Invalid authorization code',
+  client_mismatch: 'Invalid authorization code',
+  redirect_uri_mismatch: 'The redirect_uri does not match the one used at /authorize',
+  pkce_failed: 'Failed to verify code verifier',
+};
+
+function oauthError(reply: FastifyReply, status: number, error: string, description: string) {
+  return reply.code(status).header('cache-control', 'no-store').send({ error, error_description: description });
+}
+
+/** client_secret_post (Lever's documented way) or HTTP Basic (RFC 6749 form-encodes both halves). */
+function clientCredentials(request: FastifyRequest, body: unknown): { clientId?: string; clientSecret?: string } {
+  const header = request.headers.authorization;
+  if (header?.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0) {
+      const unescape = (s: string) => {
+        try {
+          return decodeURIComponent(s.replaceAll('+', ' '));
+        } catch {
+          return s;
+        }
+      };
+      return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+    }
+  }
+  return { clientId: stringParam(body, 'client_id'), clientSecret: stringParam(body, 'client_secret') };
+}
+
+function tokenBody(tokens: IssuedTokens, grant: Grant, now: number) {
+  return {
+    access_token: tokens.accessToken,
+    ...(tokens.refreshToken ? { refresh_token: tokens.refreshToken } : {}),
+    token_type: 'Bearer',
+    scope: grant.scope.join(' '),
+    expires_in: Math.max(0, Math.round((tokens.accessTokenExpiresAt - now) / 1000)),
+  };
+}
+
+export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimContext }) {
+  const { stats, store } = ctx;
+
+  app.post('/oauth/token', async (request, reply) => {
+    stats.increment('tokenRequests');
+    const body = request.body;
+    const grantType = stringParam(body, 'grant_type');
+    const reject = (reason: string, status: number, error: string, description: string, isRefresh = false) => {
+      stats.reject(reason);
+      if (isRefresh) stats.increment('refreshesRejected');
+      return oauthError(reply, status, error, description);
+    };
+    if (!grantType) return reject('invalid_request', 400, 'invalid_request', 'Missing required parameter: grant_type');
+    if (grantType !== 'authorization_code' && grantType !== 'refresh_token') {
+      return reject('unsupported_grant_type', 400, 'unsupported_grant_type', `Unsupported grant type: ${grantType}`);
+    }
+    const isRefresh = grantType === 'refresh_token';
+
+    const { clientId, clientSecret } = clientCredentials(request, body);
+    const client: SimClient | undefined = clientId ? ctx.clients.find(clientId) : undefined;
+    if (!client || client.clientSecret !== clientSecret) {
+      return reject('invalid_client', 401, 'access_denied', 'Unauthorized', isRefresh);
+    }
+
+    const code = stringParam(body, 'code');
+    const refreshToken = stringParam(body, 'refresh_token');
+    if (!isRefresh && !code) return reject('invalid_request', 400, 'invalid_request', 'Missing required parameter: code');
+    if (isRefresh && !refreshToken) {
+      return reject('invalid_request', 400, 'invalid_request', 'Missing required parameter: refresh_token', true);
+    }
+
+    // Faults may be aimed at one Lever account: find it without touching any state.
+    const presentedGrant = refreshToken ? store.findGrant(store.findRefreshToken(refreshToken)?.grantId ?? '') : undefined;
+    const account = code ? store.findCode(code)?.account : presentedGrant?.account;
+    const fault: Fault | undefined = ctx.faults.take('token', account);
+    if (fault) {
+      stats.increment('faultsInjected');
+      const answered = await answerEarlyFault(fault, reply, ctx.shutdown.signal, (status) => ({
+        error: status === 429 ? 'too_many_requests' : 'server_error',
+        error_description: status === 429 ? 'Rate limit exceeded' : 'Service unavailable',
+      }));
+      if (answered) return reply;
+    }
+    await pause(ctx.config.latencyMs, reply, ctx.shutdown.signal);
+
+    // From here to the answer nothing awaits: the check and the rotation are one step.
+    const now = ctx.clock.now();
+    const mint = accessTokenMinter(ctx, issuerOf(ctx, request));
+    let answer: { status: number; body: unknown };
+    if (fault?.kind === 'invalid_grant') {
+      if (presentedGrant) revokeGrant(ctx, presentedGrant, 'fault_injected');
+      const found = code ? store.findCode(code) : undefined;
+      if (found) found.used = true;
+      stats.reject('fault_invalid_grant');
+      if (isRefresh) stats.increment('refreshesRejected');
+      answer = { status: 403, body: { error: 'invalid_grant', error_description: isRefresh ? INVALID_REFRESH : CODE_DESCRIPTIONS.invalid_code } };
+    } else if (isRefresh) {
+      const outcome = refreshGrant(ctx, { clientId: client.clientId, refreshToken: refreshToken! }, mint);
+      if (outcome.ok) {
+        stats.increment('refreshesOk');
+        answer = { status: 200, body: tokenBody(outcome.tokens, outcome.grant, now) };
+      } else {
+        stats.reject(outcome.reason);
+        stats.increment('refreshesRejected');
+        answer = { status: 403, body: { error: 'invalid_grant', error_description: INVALID_REFRESH } };
+      }
+    } else {
+      const outcome = exchangeCode(
+        ctx,
+        { clientId: client.clientId, code: code!, redirectUri: stringParam(body, 'redirect_uri'), codeVerifier: stringParam(body, 'code_verifier') },
+        mint,
+      );
+      if (outcome.ok) {
+        stats.increment('codeExchanges');
+        answer = { status: 200, body: tokenBody(outcome.tokens, outcome.grant, now) };
+      } else {
+        stats.reject(outcome.reason);
+        answer = { status: 403, body: { error: 'invalid_grant', error_description: CODE_DESCRIPTIONS[outcome.reason] } };
+      }
+    }
+
+    if (fault?.kind === 'timeout_after_rotation') {
+      destroyConnection(reply);
+      return reply;
+    }
+    if (fault?.kind === 'slow') await pause(fault.delayMs ?? DEFAULT_SLOW_MS, reply, ctx.shutdown.signal);
+    return reply.code(answer.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send(answer.body);
+  });
+}

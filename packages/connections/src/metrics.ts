@@ -1,0 +1,77 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of the domain, one registry per process (api or worker), exposed at `/metrics`.
+ * Labels are bounded sets (outcome, reason, environment): never a connection id.
+ */
+export function createMetrics(processName: 'api' | 'worker') {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: processName });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    refreshAttempts: new Counter({
+      name: 'lever_connect_refresh_attempts_total',
+      help: 'Refresh attempts by outcome (refreshed, not_due, busy, failed, needs_reauth, unavailable...) and reason',
+      labelNames: ['outcome', 'reason', 'trigger'] as const,
+      registers: [registry],
+    }),
+    refreshDuration: new Histogram({
+      name: 'lever_connect_refresh_duration_seconds',
+      help: 'Duration of one refresh (lock, Lever call, fenced write) in seconds',
+      labelNames: ['outcome'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    scheduleLag: new Histogram({
+      name: 'lever_connect_refresh_schedule_lag_seconds',
+      help: 'How late a scheduled refresh job started (fired minus due), in seconds',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
+      registers: [registry],
+    }),
+    lockContention: new Counter({
+      name: 'lever_connect_lock_contention_total',
+      help: 'Refreshes that found the connection locked (Redis lock or Postgres lease) by another refresher',
+      labelNames: ['trigger'] as const,
+      registers: [registry],
+    }),
+    responseLost: new Counter({
+      name: 'lever_connect_refresh_response_lost_total',
+      help: 'Connections marked needs_reauth because a refresh response was lost after Lever rotated',
+      registers: [registry],
+    }),
+    connectionsByStatus: new Gauge({
+      name: 'lever_connect_connections',
+      help: 'Connections by status and environment (sampled from Postgres at scrape time)',
+      labelNames: ['status', 'environment'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'lever_connect_queue_jobs',
+      help: 'BullMQ jobs by queue and state (sampled at scrape time)',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'lever_connect_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (succeeded, retry, failed, disabled)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'lever_connect_http_requests_total',
+      help: 'HTTP requests by route, method and status code',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'lever_connect_http_request_duration_seconds',
+      help: 'HTTP request duration by route and method',
+      labelNames: ['route', 'method'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,33 @@
+import { QUEUE_NAMES } from './queues.js';
+import type { Metrics } from './metrics.js';
+import type { RefreshResult, RefreshTrigger } from './refresh.js';
+import type { PrismaClient } from '@lever-connect/db';
+import type { Queue } from 'bullmq';
+
+export function observeRefresh(metrics: Metrics, result: RefreshResult, trigger: RefreshTrigger, durationMs: number) {
+  const reason =
+    result.outcome === 'failed'
+      ? result.failure.reason
+      : result.outcome === 'needs_reauth'
+        ? result.reason
+        : result.outcome === 'unavailable'
+          ? result.dependency
+          : '';
+  metrics.refreshAttempts.inc({ outcome: result.outcome, reason, trigger });
+  metrics.refreshDuration.observe({ outcome: result.outcome }, durationMs / 1000);
+  if (result.outcome === 'busy') metrics.lockContention.inc({ trigger });
+  if (result.outcome === 'needs_reauth' && result.reason === 'refresh_response_lost') metrics.responseLost.inc();
+}
+
+/** Samples the gauges that live in Postgres and Redis; called right before a scrape is rendered. */
+export async function sampleGauges(deps: { metrics: Metrics; prisma: PrismaClient; queues: Queue[] }) {
+  const groups = await deps.prisma.connection.groupBy({ by: ['status', 'environment'], _count: { _all: true } });
+  deps.metrics.connectionsByStatus.reset();
+  for (const g of groups) deps.metrics.connectionsByStatus.set({ status: g.status, environment: g.environment }, g._count._all);
+  deps.metrics.queueDepth.reset();
+  for (const queue of deps.queues) {
+    const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized');
+    for (const [state, n] of Object.entries(counts)) deps.metrics.queueDepth.set({ queue: queue.name, state }, n);
+  }
+}
+
