@@ -1,5 +1,5 @@
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import { apiRoutes } from './api.js';
 import { authorizeRoutes } from './authorize.js';
 import { createSimContext, type SimContext } from './context.js';
@@ -25,7 +25,7 @@ export function buildSim(options: SimOptions = {}): FastifyInstance {
       level: options.logLevel ?? 'warn',
       redact: { paths: ['req.headers.authorization', '*.access_token', '*.refresh_token', '*.code', '*.client_secret', '*.token'], censor: '[redacted]' },
     },
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // close() must not wait for keep-alive sockets of test clients.
     forceCloseConnections: true,
   });

@@ -168,6 +168,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       return undefined;
     }
     const stored = await persistUntilStored(connection, pending);
+    await deps.stash.clear(connection.id);
     deps.log.info({ connectionId: connection.id }, 'applied stashed rotated tokens');
     return stored ?? undefined;
   }

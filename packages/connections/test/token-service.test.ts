@@ -28,7 +28,7 @@ describe('token service (refresh on read)', () => {
     // Make the stored token look almost expired.
     await core.prisma.connection.update({
       where: { id: connection.id },
-      data: { accessTokenExpiresAt: new Date(Date.now() + 30_000) },
+      data: { accessTokenExpiresAt: new Date(Date.now() + 30_000), refreshTokenIssuedAt: new Date(Date.now() - 3_570_000) },
     });
     const before = await f.simStats();
     const grants = await Promise.all(Array.from({ length: 10 }, () => core.tokens.getAccessToken(connection.id)));
@@ -51,7 +51,7 @@ describe('token service (refresh on read)', () => {
 
   it('answers 503 with Retry-After rather than an expired token when Lever is down', async () => {
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 'ts-down', account: 'acct_ts_down' });
-    await core.prisma.connection.update({ where: { id: connection.id }, data: { accessTokenExpiresAt: new Date(Date.now() + 20_000) } });
+    await core.prisma.connection.update({ where: { id: connection.id }, data: { accessTokenExpiresAt: new Date(Date.now() + 20_000), refreshTokenIssuedAt: new Date(Date.now() - 3_580_000) } });
     await f.simPost('/__sim/faults', { target: 'token', kind: '503', count: 1, matchAccount: 'acct_ts_down' });
     await expect(core.tokens.getAccessToken(connection.id)).rejects.toMatchObject({ statusCode: 503, code: 'refresh_in_progress' });
     expect((await core.repo.findById(connection.id))!.status).toBe('active');
