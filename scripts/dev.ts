@@ -25,6 +25,7 @@ const workerPort = Number(process.env.WORKER_PORT ?? 3001);
 const baseEnv = {
   ...process.env,
   NODE_ENV: process.env.NODE_ENV ?? 'development',
+  LOG_FORMAT: process.env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
   LEVER_SIMULATOR_URL: process.env.LEVER_SIMULATOR_URL ?? `http://127.0.0.1:${simPort}`,
 };
 

@@ -1,7 +1,6 @@
 import { loadConfig, type Config, type RawEnv } from '@lever-connect/config';
-import { createCore } from '@lever-connect/connections';
+import { createCore, createLogger } from '@lever-connect/connections';
 import type { Logger } from 'pino';
-import { createLogger } from './logger.js';
 
 /** The api's composition root: config → logger → domain services. */
 export function createContainer(env: RawEnv = process.env, options: { logger?: Logger; config?: Readonly<Config> } = {}) {

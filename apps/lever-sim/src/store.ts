@@ -36,7 +36,7 @@ export interface RefreshTokenRecord {
   issuedAt: number;
   status: 'live' | 'rotated';
   rotatedAt?: number;
-  /** The answer of the refresh that rotated this token. */
+  /** The answer of the refresh that rotated this token; kept only while a reuse leeway is configured. */
   successor?: IssuedTokens;
   /** A rotated token may be replayed once inside the reuse leeway. */
   leewayUsed: boolean;

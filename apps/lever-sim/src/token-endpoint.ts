@@ -52,7 +52,8 @@ function tokenBody(tokens: IssuedTokens, grant: Grant, now: number) {
     ...(tokens.refreshToken ? { refresh_token: tokens.refreshToken } : {}),
     token_type: 'Bearer',
     scope: grant.scope.join(' '),
-    expires_in: Math.max(0, Math.round((tokens.accessTokenExpiresAt - now) / 1000)),
+    // exp is whole seconds, so ceil gives exactly the TTL for a fresh token and the remainder for a replay.
+    expires_in: Math.max(0, Math.ceil((tokens.accessTokenExpiresAt - now) / 1000)),
   };
 }
 

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig } from '@lever-connect/config';
-import { createCore, sampleGauges } from '@lever-connect/connections';
-import pino from 'pino';
+import { createCore, createLogger, sampleGauges } from '@lever-connect/connections';
 import { startWorkers } from './workers.js';
 
 let config;
@@ -15,11 +14,7 @@ try {
   }
   throw error;
 }
-const logger = pino({
-  name: 'worker',
-  level: config.logLevel,
-  redact: { paths: ['*.accessToken', '*.refreshToken', '*.clientSecret', '*.secret', '*.token'], censor: '[redacted]' },
-});
+const logger = createLogger(config, 'worker');
 const core = createCore(config, logger, { processName: 'worker' });
 const owner = await core.fence.owner().catch(() => undefined);
 if (owner && owner !== config.deploymentId) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import {
   LEVER_ENVIRONMENTS,
@@ -22,6 +23,8 @@ const optionalString = z
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** json (default) or pretty (human-readable, for a terminal). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   PORT: int(0, 65535).optional(),
   HOST: z.string().default('127.0.0.1'),
   PUBLIC_BASE_URL: url.optional(),
@@ -63,6 +66,10 @@ const envSchema = z.object({
   REFRESH_RATE_LIMIT_PER_SECOND: int(1, 100_000).default(50),
   RECONCILE_INTERVAL_SECONDS: int(1, 3600).default(60),
   DEPLOYMENT_ID: z.string().min(1).default('default'),
+  WEBHOOK_RETRY_DELAYS_SECONDS: z.string().default('5,30,120,600,3600,10800,21600,43200'),
+  WEBHOOK_DISABLE_AFTER_SECONDS: int(1).default(259_200),
+  WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
+  WEBHOOK_CONCURRENCY: int(1, 1000).default(10),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -85,6 +92,7 @@ export interface Config {
   nodeEnv: 'development' | 'test' | 'production';
   isProduction: boolean;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  logFormat: 'json' | 'pretty';
   port: number;
   host: string;
   publicBaseUrl: string;
@@ -111,6 +119,16 @@ export interface Config {
     reconcileIntervalSeconds: number;
   };
   deploymentId: string;
+  webhooks: {
+    /** Wait before each retry, seconds: a delivery gets `retryDelaysSeconds.length + 1` attempts, then fails. */
+    retryDelaysSeconds: number[];
+    /** An endpoint whose deliveries keep failing this long (seconds) is disabled. */
+    disableAfterSeconds: number;
+    /** Hostnames or CIDRs exempt from the private-address (SSRF) refusal, for on-prem receivers. */
+    allowedHosts: string[];
+    /** Webhook deliveries in flight at once per worker process. */
+    concurrency: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -134,6 +152,17 @@ function splitList(value: string): string[] {
     .split(/[\s,]+/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+function isHostOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (bits !== undefined) {
+    const max = family === 4 ? 32 : family === 6 ? 128 : -1;
+    return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= max;
+  }
+  return family !== 0 || /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(address);
 }
 
 /**
@@ -220,12 +249,21 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       problems.push(`CONNECT_ALLOWED_ORIGINS: "${origin}" is not an origin (scheme://host[:port], no path)`);
     }
   }
+  const retryDelaysSeconds = splitList(e.WEBHOOK_RETRY_DELAYS_SECONDS).map(Number);
+  if (retryDelaysSeconds.some((d) => !Number.isInteger(d) || d < 0 || d > 7 * 86_400)) {
+    problems.push('WEBHOOK_RETRY_DELAYS_SECONDS: comma-separated whole seconds between 0 and 604800 (e.g. 5,30,120)');
+  }
+  const allowedHosts = splitList(e.WEBHOOK_ALLOWED_HOSTS).map((h) => h.toLowerCase());
+  for (const entry of allowedHosts) {
+    if (!isHostOrCidr(entry)) problems.push(`WEBHOOK_ALLOWED_HOSTS: "${entry}" is neither a hostname nor an IP/CIDR`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
     nodeEnv: e.NODE_ENV,
     isProduction,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     port,
     host: e.HOST,
     publicBaseUrl,
@@ -253,5 +291,11 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     },
     deploymentId: e.DEPLOYMENT_ID,
+    webhooks: {
+      retryDelaysSeconds,
+      disableAfterSeconds: e.WEBHOOK_DISABLE_AFTER_SECONDS,
+      allowedHosts,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
   });
 }

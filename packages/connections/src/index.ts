@@ -43,3 +43,4 @@ export { disconnectConnections } from './lifecycle.js';
 export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './token-audit.js';
 export { createMetrics, type Metrics } from './metrics.js';
 export { observeRefresh, sampleGauges } from './refresh-metrics.js';
+export { createLogger, redactUrl, REDACT_PATHS } from './logger.js';

@@ -1,1 +1,60 @@
-export {};
+export { createDeliverer, DELIVERY_TIMEOUT_MS, type Deliverer, type DelivererDeps, type DeliveryOutcome } from './delivery.js';
+export {
+  createWebhookEndpointService,
+  DEFAULT_OVERLAP_SECONDS,
+  MAX_OVERLAP_SECONDS,
+  type CreateEndpointInput,
+  type DeliveryRecord,
+  type UpdateEndpointInput,
+  type WebhookEndpointRecord,
+  type WebhookEndpointService,
+  type WebhookEndpointServiceDeps,
+} from './endpoints.js';
+export { webhookBody, type WebhookPayload } from './payload.js';
+export { startOutboxPump, type OutboxPump, type OutboxPumpOptions } from './pump.js';
+export {
+  enqueueDeliveries,
+  enqueueDeliveryNow,
+  WEBHOOK_QUEUE_NAME,
+  webhookJobId,
+  type WebhookJobData,
+  type WebhookQueue,
+} from './queue.js';
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from './relay.js';
+export {
+  decideAfterAttempt,
+  describeFailure,
+  isSuccess,
+  retryDelayMs,
+  type AttemptDecision,
+  type AttemptResult,
+  type RetryPolicy,
+} from './retry-policy.js';
+export {
+  generateWebhookSecret,
+  sign,
+  signedHeaders,
+  verifyWebhook,
+  WebhookVerificationError,
+  type VerifyOptions,
+  type WebhookHeaders,
+} from './signature.js';
+export {
+  DEFAULT_EVENT_TYPES,
+  effectiveEventTypes,
+  endpointMatches,
+  isEventType,
+  type RoutableEvent,
+  type SubscribedEndpoint,
+} from './subscriptions.js';
+export {
+  assertWebhookUrlAllowed,
+  isPrivateAddress,
+  lookupAll,
+  parseAllowList,
+  parseWebhookUrl,
+  WebhookUrlNotAllowedError,
+  type AllowList,
+  type LookupAll,
+  type UrlPolicy,
+} from './url-policy.js';

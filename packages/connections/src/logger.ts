@@ -22,7 +22,7 @@ export const REDACT_PATHS = [
   'headers.authorization',
 ];
 
-export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>, name: string): Logger {
+export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {
   return pino({
     name,
     level: config.logLevel,
@@ -34,7 +34,7 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>, name:
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       err: pino.stdSerializers.err,
     },
-    ...(config.nodeEnv === 'development' && process.stdout.isTTY
+    ...(config.logFormat === 'pretty'
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
   });

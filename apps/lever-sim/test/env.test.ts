@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { parseSimEnv } from '../src/env.js';
+
+describe('parseSimEnv', () => {
+  it('works with nothing set', () => {
+    expect(parseSimEnv({})).toEqual({
+      port: 4010,
+      host: '127.0.0.1',
+      options: {
+        mode: 'production',
+        autoApprove: false,
+        accessTokenTtlSeconds: 3600,
+        reuseLeewaySeconds: 0,
+        control: true,
+        logLevel: 'warn',
+      },
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = parseSimEnv({
+      PORT: '5000',
+      HOST: '0.0.0.0',
+      SIM_AUTO_APPROVE: '1',
+      SIM_ACCESS_TOKEN_TTL: '30',
+      SIM_AUDIENCE: 'https://api.lever.co/v1/, https://custom.example/',
+      SIM_MODE: 'sandbox',
+      SIM_REUSE_LEEWAY_SECONDS: '5',
+      SIM_CONTROL: '0',
+      SIM_PUBLIC_URL: 'https://sim.example/',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toEqual({
+      port: 5000,
+      host: '0.0.0.0',
+      options: {
+        mode: 'sandbox',
+        autoApprove: true,
+        accessTokenTtlSeconds: 30,
+        reuseLeewaySeconds: 5,
+        control: false,
+        logLevel: 'debug',
+        audiences: ['https://api.lever.co/v1/', 'https://custom.example/'],
+        publicUrl: 'https://sim.example',
+      },
+    });
+  });
+
+  it('turns the control plane off under NODE_ENV=production unless SIM_CONTROL=1', () => {
+    expect(parseSimEnv({ NODE_ENV: 'production' }).options.control).toBe(false);
+    expect(parseSimEnv({ NODE_ENV: 'production', SIM_CONTROL: '1' }).options.control).toBe(true);
+  });
+
+  it.each([
+    ['SIM_MODE', 'staging'],
+    ['SIM_ACCESS_TOKEN_TTL', '0'],
+    ['SIM_REUSE_LEEWAY_SECONDS', 'soon'],
+    ['SIM_AUTO_APPROVE', 'yes'],
+    ['PORT', 'x'],
+    ['SIM_PUBLIC_URL', 'not a url'],
+  ])('names %s when its value %j is bad', (name, value) => {
+    expect(() => parseSimEnv({ [name]: value })).toThrow(name);
+  });
+});

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bootSim, type TestSim } from './helpers.js';
+
+/** fetch rejects (no HTTP answer at all) when the sim destroys the socket. */
+async function expectNoAnswer(promise: Promise<unknown>) {
+  await expect(promise).rejects.toThrow();
+}
+
+describe('faults (/__sim/faults)', () => {
+  let sim: TestSim;
+  beforeAll(async () => {
+    sim = await bootSim();
+  });
+  afterAll(() => sim.close());
+  beforeEach(() => sim.control('POST', '/reset'));
+
+  describe('at the token endpoint', () => {
+    for (const status of [503, 500] as const) {
+      it(`answers ${status} without processing the refresh`, async () => {
+        const { refreshToken } = await sim.connect();
+        await sim.fault({ target: 'token', kind: String(status) });
+        const res = await sim.refresh(refreshToken);
+        expect(res.status).toBe(status);
+        expect(res.body.error).toBe('server_error');
+        // Nothing rotated: the same token still works and is not reuse.
+        expect((await sim.refresh(refreshToken)).status).toBe(200);
+        const stats = await sim.stats();
+        expect(stats.faultsInjected).toBe(1);
+        expect(stats.refreshTokenReuse).toBe(0);
+      });
+    }
+
+    it('answers 429 with Retry-After: 1', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: '429' });
+      const res = await fetch(`${sim.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
+      });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect((await sim.refresh(refreshToken)).status).toBe(200);
+    });
+
+    it('timeout: holds the request until the client gives up, and processes nothing', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: 'timeout', delayMs: 10_000 });
+      const started = Date.now();
+      await expectNoAnswer(sim.refresh(refreshToken, { signal: AbortSignal.timeout(200) }));
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect((await sim.refresh(refreshToken)).status).toBe(200);
+    });
+
+    it('timeout: destroys the socket after delayMs when the client waits longer', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: 'timeout', delayMs: 100 });
+      await expectNoAnswer(sim.refresh(refreshToken));
+      expect((await sim.refresh(refreshToken)).status).toBe(200);
+    });
+
+    it('reset: drops the connection at once, nothing processed', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: 'reset' });
+      await expectNoAnswer(sim.refresh(refreshToken));
+      expect((await sim.refresh(refreshToken)).status).toBe(200);
+    });
+
+    it('timeout_after_rotation: rotates, then drops the answer; the retry with the old token is reuse', async () => {
+      const { refreshToken, accessToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: 'timeout_after_rotation' });
+      await expectNoAnswer(sim.refresh(refreshToken));
+      expect((await sim.stats()).refreshesOk).toBe(1);
+      expect(await sim.refresh(refreshToken)).toMatchObject({ status: 403, body: { error: 'invalid_grant' } });
+      expect((await sim.introspect(accessToken)).active).toBe(false);
+      expect((await sim.stats()).refreshTokenReuse).toBe(1);
+    });
+
+    it('timeout_after_rotation with a reuse leeway: the retry gets the lost tokens', async () => {
+      await sim.control('POST', '/config', { reuseLeewaySeconds: 10 });
+      try {
+        const { refreshToken } = await sim.connect();
+        await sim.fault({ target: 'token', kind: 'timeout_after_rotation' });
+        await expectNoAnswer(sim.refresh(refreshToken));
+        const retry = await sim.refresh(refreshToken);
+        expect(retry.status).toBe(200);
+        expect((await sim.refresh(retry.body.refresh_token!)).status).toBe(200);
+        expect((await sim.stats()).grantsRevoked).toBe(0);
+      } finally {
+        await sim.control('POST', '/config', { reuseLeewaySeconds: 0 });
+      }
+    });
+
+    it('invalid_grant: revokes the grant and answers 403 invalid_grant', async () => {
+      const { refreshToken, accessToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: 'invalid_grant' });
+      expect(await sim.refresh(refreshToken)).toEqual({
+        status: 403,
+        body: { error: 'invalid_grant', error_description: 'Unknown or invalid refresh token.' },
+      });
+      expect((await sim.introspect(accessToken)).active).toBe(false);
+      expect((await sim.grants())[0]).toMatchObject({ status: 'revoked', revokedReason: 'fault_injected' });
+      expect((await sim.refresh(refreshToken)).status).toBe(403);
+    });
+
+    it('slow: processes normally and answers after delayMs', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: 'slow', delayMs: 300 });
+      const started = Date.now();
+      const res = await sim.refresh(refreshToken);
+      expect(res.status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    });
+
+    it('consumes `count` faults and then answers normally', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: '503', count: 2 });
+      expect((await sim.refresh(refreshToken)).status).toBe(503);
+      expect((await sim.refresh(refreshToken)).status).toBe(503);
+      expect((await sim.refresh(refreshToken)).status).toBe(200);
+      expect((await sim.stats()).faultsInjected).toBe(2);
+    });
+
+    it('matchAccount restricts a fault to the account behind the refresh token', async () => {
+      const other = await sim.connect({ sim_account: 'acct_other' });
+      const target = await sim.connect({ sim_account: 'acct_target' });
+      await sim.fault({ target: 'token', kind: '503', matchAccount: 'acct_target' });
+      expect((await sim.refresh(other.refreshToken)).status).toBe(200);
+      expect((await sim.refresh(target.refreshToken)).status).toBe(503);
+    });
+
+    it('matchAccount also matches the account behind an authorization code', async () => {
+      await sim.fault({ target: 'token', kind: '503', matchAccount: 'acct_target' });
+      expect((await sim.exchange(await sim.code({ sim_account: 'acct_other' }))).status).toBe(200);
+      expect((await sim.exchange(await sim.code({ sim_account: 'acct_target' }))).status).toBe(503);
+    });
+
+    it('DELETE /__sim/faults clears queued faults', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'token', kind: '503', count: 5 });
+      expect(await sim.control('GET', '/faults')).toHaveLength(1);
+      await sim.control('DELETE', '/faults');
+      expect((await sim.refresh(refreshToken)).status).toBe(200);
+    });
+
+    it('rejects an unknown fault kind with 400', async () => {
+      const res = await fetch(`${sim.url}/__sim/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'token', kind: 'explode' }),
+      });
+      expect(res.status).toBe(400);
+    });
+  });
+
+  describe('at the API', () => {
+    it('503 and 429 (with Retry-After: 1) are answered before anything else', async () => {
+      const { accessToken } = await sim.connect();
+      await sim.fault({ target: 'api', kind: '503' });
+      await sim.fault({ target: 'api', kind: '429' });
+      expect((await sim.api('/v1/users', accessToken)).status).toBe(503);
+      const limited = await sim.api('/v1/users', accessToken);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('1');
+      expect((await sim.api('/v1/users', accessToken)).status).toBe(200);
+    });
+
+    it('reset and timeout drop the connection', async () => {
+      const { accessToken } = await sim.connect();
+      await sim.fault({ target: 'api', kind: 'reset' });
+      await expectNoAnswer(sim.api('/v1/users', accessToken));
+      await sim.fault({ target: 'api', kind: 'timeout', delayMs: 50 });
+      await expectNoAnswer(sim.api('/v1/users', accessToken));
+      await sim.fault({ target: 'api', kind: 'timeout_after_rotation' });
+      await expectNoAnswer(sim.api('/v1/users', accessToken));
+      expect((await sim.api('/v1/users', accessToken)).status).toBe(200);
+    });
+
+    it('invalid_grant revokes the grant behind the token', async () => {
+      const { accessToken, refreshToken } = await sim.connect();
+      await sim.fault({ target: 'api', kind: 'invalid_grant' });
+      expect((await sim.api('/v1/users', accessToken)).status).toBe(401);
+      expect((await sim.refresh(refreshToken)).status).toBe(403);
+    });
+
+    it('slow answers after delayMs; matchAccount spares other accounts', async () => {
+      const spared = await sim.connect({ sim_account: 'acct_spared' });
+      const slowed = await sim.connect({ sim_account: 'acct_slowed' });
+      await sim.fault({ target: 'api', kind: 'slow', delayMs: 200, matchAccount: 'acct_slowed' });
+      let started = Date.now();
+      expect((await sim.api('/v1/users', spared.accessToken)).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(200);
+      started = Date.now();
+      expect((await sim.api('/v1/users', slowed.accessToken)).status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(180);
+    });
+  });
+
+  it('closing the sim releases requests held by a timeout fault', async () => {
+    const own = await bootSim();
+    const { refreshToken } = await own.connect();
+    await own.fault({ target: 'token', kind: 'timeout', delayMs: 60_000 });
+    const held = own.refresh(refreshToken).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await held).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/index.js';
+
+const key = randomBytes(32).toString('base64');
+
+describe('loadConfig', () => {
+  it('works with nothing but a key in development, pointing both environments at the simulator', () => {
+    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key });
+    expect(config.lever.mode).toBe('simulator');
+    expect(config.lever.environments.production).toMatchObject({
+      authUrl: 'http://127.0.0.1:4010',
+      apiBaseUrl: 'http://127.0.0.1:4010/v1',
+      audience: 'https://api.lever.co/v1/',
+      clientId: 'lever-connect-dev',
+    });
+    expect(config.lever.environments.sandbox).toMatchObject({
+      apiBaseUrl: 'http://127.0.0.1:4010/sandbox/v1',
+      audience: 'https://api.sandbox.lever.co/v1/',
+    });
+    expect(config.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/lever_connect');
+    expect(config.connect.callbackUrl).toBe('http://localhost:3000/oauth/callback');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('always adds offline_access to the configured scopes', () => {
+    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, LEVER_SCOPES: 'users:read:admin,opportunities:read:admin' });
+    expect(config.lever.environments.production.scopes).toEqual(['users:read:admin', 'opportunities:read:admin', 'offline_access']);
+  });
+
+  it('uses Lever’s real hosts in live mode and lets one environment be overridden', () => {
+    const config = loadConfig({
+      TOKEN_ENCRYPTION_KEY: key,
+      LEVER_ENV: 'live',
+      LEVER_PRODUCTION_CLIENT_ID: 'id',
+      LEVER_PRODUCTION_CLIENT_SECRET: 'secret',
+      LEVER_SANDBOX_AUTH_URL: 'http://127.0.0.1:9999',
+    });
+    expect(config.lever.environments.production).toMatchObject({ authUrl: 'https://auth.lever.co', apiBaseUrl: 'https://api.lever.co/v1' });
+    expect(config.lever.environments.sandbox.authUrl).toBe('http://127.0.0.1:9999');
+    expect(config.lever.environments.sandbox.clientId).toBe('');
+  });
+
+  it('reports every bad variable at once, by name', () => {
+    try {
+      loadConfig({ TOKEN_ENCRYPTION_KEY: 'short', PORT: 'eighty', REDIS_URL: 'nope' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toContain('PORT');
+      expect(message).toContain('REDIS_URL');
+    }
+    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: 'c2hvcnQ=' })).toThrow(/TOKEN_ENCRYPTION_KEY/);
+    expect(() => loadConfig({})).toThrow(/TOKEN_ENCRYPTION_KEY: required/);
+  });
+
+  it('refuses the simulator, http callbacks and missing credentials in production', () => {
+    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, NODE_ENV: 'production', LEVER_ENV: 'simulator' })).toThrow(/simulator mode refuses/);
+    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, NODE_ENV: 'production' })).toThrow(/LEVER_PRODUCTION_CLIENT_ID/);
+    expect(() =>
+      loadConfig({
+        TOKEN_ENCRYPTION_KEY: key,
+        NODE_ENV: 'production',
+        LEVER_PRODUCTION_CLIENT_ID: 'id',
+        LEVER_PRODUCTION_CLIENT_SECRET: 's',
+        PUBLIC_BASE_URL: 'http://connect.example.com',
+      }),
+    ).toThrow(/PUBLIC_BASE_URL/);
+  });
+
+  it('validates CONNECT_ALLOWED_ORIGINS as origins and always allows its own', () => {
+    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com/path' })).toThrow(
+      /CONNECT_ALLOWED_ORIGINS/,
+    );
+    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com' });
+    expect(config.connect.allowedOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
+  });
+});

@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '@lever-connect/config';
+import { upsertTenant } from '@lever-connect/connections';
+import type { TokenCipher } from '@lever-connect/crypto';
+import type { Prisma, PrismaClient } from '@lever-connect/db';
+import { ConflictError, NotFoundError, ValidationError } from '@lever-connect/errors';
+import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isEventType } from './subscriptions.js';
+import { generateWebhookSecret } from './signature.js';
+import { assertWebhookUrlAllowed, parseAllowList, type LookupAll } from './url-policy.js';
+
+/** How long the previous secret keeps signing after a rotation, by default (seconds). */
+export const DEFAULT_OVERLAP_SECONDS = 86_400;
+export const MAX_OVERLAP_SECONDS = 7 * 86_400;
+
+export interface WebhookEndpointRecord {
+  id: string;
+  url: string;
+  description: string | null;
+  /** The effective subscription (the default set when the endpoint names none). */
+  eventTypes: string[];
+  tenantExternalId: string | null;
+  enabled: boolean;
+  disabledReason: string | null;
+  failingSince: Date | null;
+  previousSecretExpiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CreateEndpointInput {
+  url: string;
+  /** Omitted: the default set (all but connection.refreshed). */
+  eventTypes?: string[] | undefined;
+  tenantExternalId?: string | undefined;
+  enabled?: boolean | undefined;
+  description?: string | undefined;
+}
+
+export interface UpdateEndpointInput {
+  url?: string | undefined;
+  /** null resets to the default set. */
+  eventTypes?: string[] | null | undefined;
+  tenantExternalId?: string | null | undefined;
+  enabled?: boolean | undefined;
+  description?: string | null | undefined;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  eventId: string;
+  eventType: string | null;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  responseStatus: number | null;
+  durationMs: number | null;
+  lastError: string | null;
+  nextAttemptAt: Date | null;
+  lastAttemptAt: Date | null;
+  createdAt: Date;
+  seq: string;
+}
+
+export interface WebhookEndpointServiceDeps {
+  prisma: PrismaClient;
+  cipher: Pick<TokenCipher, 'encrypt'>;
+  config: Pick<Config, 'isProduction' | 'webhooks'>;
+  /** Hands deliveries to the queue now. Failure is tolerated: the worker's sweep finds the rows. */
+  enqueueNow?: (deliveryId: string) => Promise<void>;
+  lookup?: LookupAll;
+  now?: () => Date;
+}
+
+const include = { tenant: { select: { externalId: true } } } as const;
+type EndpointRow = Prisma.WebhookEndpointGetPayload<{ include: typeof include }>;
+
+function toRecord(row: EndpointRow): WebhookEndpointRecord {
+  return {
+    id: row.id,
+    url: row.url,
+    description: row.description,
+    eventTypes: [...effectiveEventTypes(row.eventTypes)],
+    tenantExternalId: row.tenant?.externalId ?? null,
+    enabled: row.enabled,
+    disabledReason: row.disabledReason,
+    failingSince: row.failingSince,
+    previousSecretExpiresAt: row.previousSecretExpiresAt,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function checkEventTypes(eventTypes: string[]): string[] {
+  const unknown = eventTypes.filter((t) => !isEventType(t));
+  if (unknown.length) throw new ValidationError(`eventTypes: unknown event type "${unknown[0]}"`, { field: 'eventTypes', unknown });
+  const unique = [...new Set(eventTypes)];
+  // Naming exactly the default set is stored as "default", so it follows new event types as they are added.
+  const isDefault = unique.length === DEFAULT_EVENT_TYPES.length && DEFAULT_EVENT_TYPES.every((t) => unique.includes(t));
+  return isDefault ? [] : unique;
+}
+
+/**
+ * Webhook endpoints: CRUD, secret rotation, the deliveries view and manual retry, test events. The signing
+ * secret is returned only by `create` and `rotateSecret`, and stored encrypted, bound to the endpoint's id.
+ */
+export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
+  const { prisma, cipher } = deps;
+  const now = deps.now ?? (() => new Date());
+  const urlPolicy = {
+    isProduction: deps.config.isProduction,
+    allowList: parseAllowList(deps.config.webhooks.allowedHosts),
+    ...(deps.lookup ? { lookup: deps.lookup } : {}),
+  };
+
+  async function find(id: string): Promise<EndpointRow> {
+    const row = await prisma.webhookEndpoint.findUnique({ where: { id }, include });
+    if (!row) throw new NotFoundError('Webhook endpoint');
+    return row;
+  }
+
+  async function tenantIdOf(externalId: string | null | undefined): Promise<string | null | undefined> {
+    if (externalId === undefined) return undefined;
+    if (externalId === null) return null;
+    // Tenants are created on first use, so an endpoint may subscribe before the tenant's first connection.
+    return (await upsertTenant(prisma, { externalId })).id;
+  }
+
+  async function enqueue(deliveryId: string) {
+    await deps.enqueueNow?.(deliveryId).catch(() => undefined);
+  }
+
+  return {
+    async create(input: CreateEndpointInput): Promise<{ endpoint: WebhookEndpointRecord; secret: string }> {
+      const url = (await assertWebhookUrlAllowed(input.url, urlPolicy)).toString();
+      const eventTypes = input.eventTypes ? checkEventTypes(input.eventTypes) : [];
+      const tenantId = await tenantIdOf(input.tenantExternalId);
+      const id = randomUUID();
+      const secret = generateWebhookSecret();
+      const row = await prisma.webhookEndpoint.create({
+        data: {
+          id,
+          url,
+          description: input.description ?? null,
+          eventTypes,
+          tenantId: tenantId ?? null,
+          enabled: input.enabled ?? true,
+          secretCiphertext: cipher.encrypt(secret, id),
+        },
+        include,
+      });
+      return { endpoint: toRecord(row), secret };
+    },
+
+    async list(): Promise<WebhookEndpointRecord[]> {
+      const rows = await prisma.webhookEndpoint.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], include });
+      return rows.map(toRecord);
+    },
+
+    async get(id: string): Promise<WebhookEndpointRecord> {
+      return toRecord(await find(id));
+    },
+
+    async update(id: string, input: UpdateEndpointInput): Promise<WebhookEndpointRecord> {
+      const current = await find(id);
+      const url = input.url !== undefined ? (await assertWebhookUrlAllowed(input.url, urlPolicy)).toString() : undefined;
+      const tenantId = await tenantIdOf(input.tenantExternalId);
+      const reenable = input.enabled === true && !current.enabled;
+      const row = await prisma.webhookEndpoint.update({
+        where: { id },
+        data: {
+          ...(url !== undefined ? { url } : {}),
+          ...(input.eventTypes !== undefined ? { eventTypes: input.eventTypes === null ? [] : checkEventTypes(input.eventTypes) } : {}),
+          ...(tenantId !== undefined ? { tenantId } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+          // Re-enabling starts a fresh failure clock; the old reason no longer applies.
+          ...(reenable ? { disabledReason: null, failingSince: null } : {}),
+          ...(input.enabled === false && current.enabled ? { disabledReason: 'disabled by the operator' } : {}),
+        },
+        include,
+      });
+      return toRecord(row);
+    },
+
+    async remove(id: string): Promise<void> {
+      const { count } = await prisma.webhookEndpoint.deleteMany({ where: { id } });
+      if (count === 0) throw new NotFoundError('Webhook endpoint');
+    },
+
+    /**
+     * A new secret, returned once. The previous one keeps signing alongside it for `overlapSeconds`, so
+     * receivers can switch without dropping a message. A second rotation within the window drops the oldest.
+     */
+    async rotateSecret(id: string, options: { overlapSeconds?: number | undefined } = {}) {
+      const overlapSeconds = options.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS;
+      if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_OVERLAP_SECONDS) {
+        throw new ValidationError(`overlapSeconds: must be a whole number from 0 to ${MAX_OVERLAP_SECONDS}`, { field: 'overlapSeconds' });
+      }
+      const current = await find(id);
+      const secret = generateWebhookSecret();
+      const row = await prisma.webhookEndpoint.update({
+        where: { id },
+        data: {
+          secretCiphertext: cipher.encrypt(secret, id),
+          previousSecretCiphertext: overlapSeconds > 0 ? current.secretCiphertext : null,
+          previousSecretExpiresAt: overlapSeconds > 0 ? new Date(now().getTime() + overlapSeconds * 1000) : null,
+        },
+        include,
+      });
+      return { endpoint: toRecord(row), secret };
+    },
+
+    /** Deliveries to one endpoint, newest first, paginated by `seq` (pass the returned cursor back). */
+    async listDeliveries(
+      endpointId: string,
+      query: { status?: 'pending' | 'succeeded' | 'failed' | undefined; limit?: number | undefined; cursor?: string | undefined } = {},
+    ): Promise<{ data: DeliveryRecord[]; nextCursor: string | null }> {
+      await find(endpointId);
+      const limit = query.limit ?? 50;
+      const rows = await prisma.webhookDelivery.findMany({
+        where: { endpointId, ...(query.status ? { status: query.status } : {}), ...(query.cursor ? { seq: { lt: BigInt(query.cursor) } } : {}) },
+        orderBy: { seq: 'desc' },
+        take: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const events = await prisma.event.findMany({ where: { id: { in: page.map((r) => r.eventId) } }, select: { id: true, type: true } });
+      const typeOf = new Map(events.map((e) => [e.id, e.type]));
+      return {
+        data: page.map((r) => ({
+          id: r.id,
+          seq: r.seq.toString(),
+          eventId: r.eventId,
+          eventType: typeOf.get(r.eventId) ?? null,
+          status: r.status,
+          attempts: r.attempts,
+          responseStatus: r.responseStatus,
+          durationMs: r.durationMs,
+          lastError: r.lastError,
+          nextAttemptAt: r.nextAttemptAt,
+          lastAttemptAt: r.lastAttemptAt,
+          createdAt: r.createdAt,
+        })),
+        nextCursor: rows.length > limit ? page[page.length - 1]!.seq.toString() : null,
+      };
+    },
+
+    /** Re-arms a failed or pending delivery to be attempted now (a failed one gets one more attempt). */
+    async retryDelivery(endpointId: string, deliveryId: string): Promise<void> {
+      const endpoint = await find(endpointId);
+      const delivery = await prisma.webhookDelivery.findFirst({ where: { id: deliveryId, endpointId } });
+      if (!delivery) throw new NotFoundError('Webhook delivery');
+      if (delivery.status === 'succeeded') throw new ConflictError('delivery_already_succeeded', 'This delivery already succeeded');
+      if (!endpoint.enabled) throw new ConflictError('webhook_endpoint_disabled', 'Enable the endpoint before retrying its deliveries');
+      await prisma.webhookDelivery.updateMany({
+        where: { id: deliveryId, status: { not: 'succeeded' } },
+        data: { status: 'pending', nextAttemptAt: now() },
+      });
+      await enqueue(deliveryId);
+    },
+
+    /**
+     * Writes a `webhook.test` event for this endpoint only, with its delivery, in one transaction (the relay
+     * skips it: it is born relayed), then hands the delivery to the queue.
+     */
+    async sendTest(endpointId: string): Promise<{ eventId: string; deliveryId: string }> {
+      const endpoint = await find(endpointId);
+      if (!endpoint.enabled) throw new ConflictError('webhook_endpoint_disabled', 'Enable the endpoint before sending it a test event');
+      const at = now();
+      const result = await prisma.$transaction(async (tx) => {
+        const event = await tx.event.create({
+          data: { type: 'webhook.test', tenantId: endpoint.tenantId, data: { endpointId }, relayedAt: at },
+        });
+        const delivery = await tx.webhookDelivery.create({ data: { eventId: event.id, endpointId, nextAttemptAt: at } });
+        return { eventId: event.id, deliveryId: delivery.id };
+      });
+      await enqueue(result.deliveryId);
+      return result;
+    },
+  };
+}
+
+export type WebhookEndpointService = ReturnType<typeof createWebhookEndpointService>;

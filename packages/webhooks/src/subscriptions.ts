@@ -1,0 +1,42 @@
+import { EVENT_TYPES, type EventType } from '@lever-connect/connections';
+
+/**
+ * What an endpoint receives when it names no event types: everything except `connection.refreshed`,
+ * which fires about hourly per connection and is noise for most operators (subscribe to it explicitly).
+ */
+export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'connection.refreshed');
+
+export const isEventType = (value: string): value is EventType => (EVENT_TYPES as readonly string[]).includes(value);
+
+export interface SubscribedEndpoint {
+  id: string;
+  enabled: boolean;
+  /** Empty means DEFAULT_EVENT_TYPES. */
+  eventTypes: readonly string[];
+  /** Only this tenant's events when set. */
+  tenantId: string | null;
+}
+
+export interface RoutableEvent {
+  type: string;
+  tenantId: string | null;
+  data: unknown;
+}
+
+export function effectiveEventTypes(eventTypes: readonly string[]): readonly string[] {
+  return eventTypes.length > 0 ? eventTypes : DEFAULT_EVENT_TYPES;
+}
+
+/**
+ * Whether an event goes to an endpoint. `webhook.test` goes only to the endpoint it names, whatever it
+ * subscribes to. A tenant filter admits only that tenant's events, never tenant-less ones.
+ */
+export function endpointMatches(endpoint: SubscribedEndpoint, event: RoutableEvent): boolean {
+  if (!endpoint.enabled) return false;
+  if (event.type === 'webhook.test') {
+    const target = (event.data as { endpointId?: unknown } | null)?.endpointId;
+    return target === endpoint.id;
+  }
+  if (!effectiveEventTypes(endpoint.eventTypes).includes(event.type)) return false;
+  return endpoint.tenantId === null || endpoint.tenantId === event.tenantId;
+}
