@@ -1,7 +1,81 @@
 import type { Core } from '@lever-connect/connections';
+import {
+  createDeliverer,
+  createOutboxRelay,
+  startOutboxPump,
+  WEBHOOK_QUEUE_NAME,
+  type DelivererDeps,
+  type WebhookJobData,
+} from '@lever-connect/webhooks';
+import { Queue, Worker } from 'bullmq';
+import { createWebhookDeliveryProcessor } from './processors/webhook-delivery.js';
 
-/** Starts the outbox relay and webhook delivery workers: filled in by the webhooks work. */
-export async function startWebhookWorkers(core: Core): Promise<{ close(): Promise<void> }> {
-  void core;
-  return { async close() {} };
+/** Knobs for tests; production uses the defaults. */
+export interface WebhookWorkerOptions {
+  relayIntervalMs?: number;
+  sweepIntervalMs?: number;
+  sweepGraceMs?: number;
+  /** Per-attempt timeout, ms (default 10 s). */
+  timeoutMs?: number;
+  /** BullMQ job lock; a crashed worker's job is re-run after about this long (default 30 s). */
+  lockDurationMs?: number;
+  fetch?: DelivererDeps['fetch'];
+  lookup?: DelivererDeps['lookup'];
+}
+
+/**
+ * Starts the outbox relay (Postgres → deliveries → queue), the sweep for deliveries whose job was lost,
+ * and the delivery worker. Safe to run in any number of processes.
+ */
+export async function startWebhookWorkers(core: Core, options: WebhookWorkerOptions = {}): Promise<{ close(): Promise<void> }> {
+  const { config, log, prisma, cipher, queueRedis: connection } = core;
+  const prefix = config.redisPrefix;
+  const wlog = log.child({ component: 'webhooks' });
+
+  const queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE_NAME, { connection, prefix });
+  queue.on('error', (err) => wlog.warn({ err: { message: err.message } }, 'webhook queue error'));
+
+  const deliverer = createDeliverer({
+    prisma,
+    cipher,
+    config,
+    log: wlog,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE_NAME, createWebhookDeliveryProcessor(deliverer), {
+    connection,
+    prefix,
+    concurrency: config.webhooks.concurrency,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    ...(options.lockDurationMs ? { stalledInterval: options.lockDurationMs } : {}),
+    // A stalled delivery is re-run, never failed: the row's attempt fence makes a second run harmless.
+    maxStalledCount: 1_000_000,
+  });
+  worker.on('error', (err) => wlog.warn({ err: { message: err.message } }, 'webhook worker error'));
+  worker.on('failed', (job, err) => wlog.error({ jobId: job?.id, err }, 'webhook job failed unexpectedly'));
+
+  const pump = startOutboxPump({
+    relay: createOutboxRelay({ prisma }),
+    queue,
+    log: wlog,
+    ...(options.relayIntervalMs ? { relayIntervalMs: options.relayIntervalMs } : {}),
+    ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
+    ...(options.sweepGraceMs !== undefined ? { sweepGraceMs: options.sweepGraceMs } : {}),
+  });
+  await pump.started;
+
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= (async () => {
+        await pump.stop();
+        // Waits for attempts in flight, so their outcome is recorded (SIGTERM safety).
+        await worker.close();
+        await queue.close();
+      })();
+      return closing;
+    },
+  };
 }

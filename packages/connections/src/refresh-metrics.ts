@@ -1,4 +1,3 @@
-import { QUEUE_NAMES } from './queues.js';
 import type { Metrics } from './metrics.js';
 import type { RefreshResult, RefreshTrigger } from './refresh.js';
 import type { PrismaClient } from '@lever-connect/db';

@@ -1,6 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { CONNECT_BUTTON_SCRIPT } from '@lever-connect/connect-button';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { demoPage } from '../pages/demo-page.js';
+import { DateTime, errorResponses, LeverEnvironmentSchema, Nullable, Uuid } from '../schemas.js';
 
-/** Development-only demo page (apps/api serves it outside production). Filled in by the connect-button work. */
+const TenantExternalId = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s].*$', description: "The tenant's externalId" });
+
+const DemoConnection = Type.Object(
+  {
+    id: Uuid,
+    status: Type.Union([Type.Literal('active'), Type.Literal('needs_reauth'), Type.Literal('disconnected')]),
+    environment: LeverEnvironmentSchema,
+    leverAccountId: Type.String(),
+    accessTokenExpiresAt: Nullable(DateTime),
+    nextRefreshAt: Nullable(DateTime),
+    lastRefreshedAt: Nullable(DateTime),
+    reauthReason: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+const DemoSessionBody = Type.Object(
+  {
+    tenant: TenantExternalId,
+    environment: Type.Optional(LeverEnvironmentSchema),
+    connectionId: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/**
+ * The development-only demo: a page with the connect button, and the two calls an operator's backend would
+ * make (create a connect session, list connections). Public on purpose, which is why app.ts registers it
+ * only outside production: anyone reaching it could create connections for any tenant.
+ */
 export default async function demoRoutes(app: FastifyInstance) {
-  void app;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { config } = app.core;
+  // Read once per process: the file only changes with a deploy (or a dev restart).
+  let script: Promise<string> | undefined;
+
+  r.get(
+    '/connect-button.js',
+    {
+      schema: {
+        tags: ['demo'],
+        summary: 'The <lever-connect-button> browser module (development only)',
+        response: { 200: Type.String() },
+      },
+    },
+    async (_request, reply) => {
+      script ??= readFile(CONNECT_BUTTON_SCRIPT, 'utf8').catch((error: unknown) => {
+        script = undefined;
+        throw error;
+      });
+      return reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', config.nodeEnv === 'development' ? 'no-cache' : 'public, max-age=300')
+        .header('x-content-type-options', 'nosniff')
+        .send(await script);
+    },
+  );
+
+  r.get(
+    '/demo',
+    {
+      schema: {
+        tags: ['demo'],
+        summary: 'The demo page: connect a Lever (simulator) account for a tenant (development only)',
+        querystring: Type.Object({ tenant: Type.Optional(Type.String({ maxLength: 200 })) }),
+        response: { 200: Type.String() },
+      },
+    },
+    async (request, reply) => {
+      const nonce = randomBytes(16).toString('base64');
+      const html = demoPage({
+        nonce,
+        tenant: request.query.tenant?.trim() || 'demo-tenant',
+        leverMode: config.lever.mode,
+        environments: (['production', 'sandbox'] as const).filter((e) => config.lever.environments[e].clientId !== ''),
+      });
+      return reply
+        .header(
+          'content-security-policy',
+          `default-src 'none'; script-src 'self' 'nonce-${nonce}'; connect-src 'self'; style-src 'unsafe-inline'; ` +
+            `img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
+        )
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('x-content-type-options', 'nosniff')
+        .type('text/html; charset=utf-8')
+        .send(html);
+    },
+  );
+
+  r.get(
+    '/demo/api/connections',
+    {
+      schema: {
+        tags: ['demo'],
+        summary: "A tenant's connections for the demo table (never a token)",
+        querystring: Type.Object({ tenant: TenantExternalId }, { additionalProperties: false }),
+        response: { 200: Type.Object({ data: Type.Array(DemoConnection) }), ...errorResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      // An explicit select: token columns are never even read.
+      const rows = await app.core.prisma.connection.findMany({
+        where: { tenant: { externalId: request.query.tenant } },
+        select: {
+          id: true,
+          status: true,
+          environment: true,
+          leverAccountId: true,
+          accessTokenExpiresAt: true,
+          nextRefreshAt: true,
+          lastRefreshedAt: true,
+          reauthReason: true,
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: 100,
+      });
+      void reply.header('cache-control', 'no-store');
+      return {
+        data: rows.map((c) => ({
+          ...c,
+          accessTokenExpiresAt: iso(c.accessTokenExpiresAt),
+          nextRefreshAt: iso(c.nextRefreshAt),
+          lastRefreshedAt: iso(c.lastRefreshedAt),
+        })),
+      };
+    },
+  );
+
+  r.post(
+    '/demo/api/connect-sessions',
+    {
+      schema: {
+        tags: ['demo'],
+        summary: 'Create a connect session for the demo button (what an operator backend does with POST /v1/connect-sessions)',
+        body: DemoSessionBody,
+        response: {
+          201: Type.Object({ connectUrl: Type.String(), expiresAt: DateTime }),
+          ...errorResponses(400, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { tenant, environment, connectionId } = request.body;
+      // The redirect fallback (popup blocked) comes back to the demo page, which reads ?status=.
+      const returnUrl = `${config.publicBaseUrl}/demo?tenant=${encodeURIComponent(tenant)}`;
+      const session = await app.core.connect.createSession({ tenant: { externalId: tenant }, environment, connectionId, returnUrl });
+      return reply.code(201).header('cache-control', 'no-store').send({ connectUrl: session.connectUrl, expiresAt: session.expiresAt.toISOString() });
+    },
+  );
 }
