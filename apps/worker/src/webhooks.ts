@@ -2,12 +2,13 @@ import type { Core } from '@lever-connect/connections';
 import {
   createDeliverer,
   createOutboxRelay,
+  createWebhookQueue,
   startOutboxPump,
   WEBHOOK_QUEUE_NAME,
   type DelivererDeps,
   type WebhookJobData,
 } from '@lever-connect/webhooks';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { createWebhookDeliveryProcessor } from './processors/webhook-delivery.js';
 
 /** Knobs for tests; production uses the defaults. */
@@ -27,12 +28,12 @@ export interface WebhookWorkerOptions {
  * Starts the outbox relay (Postgres → deliveries → queue), the sweep for deliveries whose job was lost,
  * and the delivery worker. Safe to run in any number of processes.
  */
-export async function startWebhookWorkers(core: Core, options: WebhookWorkerOptions = {}): Promise<{ close(): Promise<void> }> {
+export async function startWebhookWorkers(core: Core, options: WebhookWorkerOptions = {}): Promise<{ close(): Promise<void>; kill(): Promise<void> }> {
   const { config, log, prisma, cipher, queueRedis: connection } = core;
   const prefix = config.redisPrefix;
   const wlog = log.child({ component: 'webhooks' });
 
-  const queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE_NAME, { connection, prefix });
+  const queue = createWebhookQueue(connection, prefix);
   queue.on('error', (err) => wlog.warn({ err: { message: err.message } }, 'webhook queue error'));
 
   const deliverer = createDeliverer({
@@ -76,6 +77,15 @@ export async function startWebhookWorkers(core: Core, options: WebhookWorkerOpti
         await queue.close();
       })();
       return closing;
+    },
+    /** Stops at once without waiting for attempts in flight, as a crash would (tests). */
+    async kill() {
+      closing ??= (async () => {
+        await pump.stop();
+        await worker.close(true);
+        await queue.close();
+      })();
+      await closing;
     },
   };
 }

@@ -16,18 +16,22 @@ export function createConnectionRepo(prisma: PrismaClient) {
      * version we read, while the connection is active and no unexpired lease is held. Uses the database's
      * clock so process clocks cannot disagree about expiry. Also records the attempt.
      */
-    async claimLease(id: string, version: number, owner: string, ttlMs: number): Promise<boolean> {
-      const count = await prisma.$executeRaw`
+    async claimLease(id: string, version: number, owner: string, ttlMs: number): Promise<{ lastAttemptAmbiguous: boolean } | null> {
+      const rows = await prisma.$queryRaw<Array<{ lastAttemptAmbiguous: boolean }>>`
         UPDATE "connections"
            SET "leaseOwner" = ${owner},
                "leaseExpiresAt" = now() + make_interval(secs => ${ttlMs / 1000}::double precision),
                "lastRefreshAttemptAt" = now(),
+               -- Taking over an expired lease means its holder died mid-refresh (SIGKILL, crash): Lever may
+               -- have rotated the token we hold, so a later invalid_grant is our loss, not the customer's.
+               "lastAttemptAmbiguous" = "lastAttemptAmbiguous" OR "leaseOwner" IS NOT NULL,
                "refreshTokenLastUsedAt" = now()
          WHERE "id" = ${id}::uuid
            AND "version" = ${version}
            AND "status" = 'active'
-           AND ("leaseOwner" IS NULL OR "leaseExpiresAt" < now())`;
-      return count === 1;
+           AND ("leaseOwner" IS NULL OR "leaseExpiresAt" < now())
+        RETURNING "lastAttemptAmbiguous"`;
+      return rows[0] ?? null;
     },
 
     async releaseLease(id: string, owner: string): Promise<void> {

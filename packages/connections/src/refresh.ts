@@ -263,9 +263,9 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       const reason = await markNeedsReauth(connection, { kind: 'permanent', reason: 'invalid_grant', description: 'no refresh token stored (offline_access missing)', ambiguous: false });
       return { outcome: 'needs_reauth', reason };
     }
-    if (!(await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, leaseTtlMs))) {
-      return { outcome: 'busy' };
-    }
+    const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, leaseTtlMs);
+    if (!lease) return { outcome: 'busy' };
+    connection = { ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous };
     if (signal.aborted) {
       await deps.repo.releaseLease(connection.id, deps.ownerId);
       return { outcome: 'busy' };

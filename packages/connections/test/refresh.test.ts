@@ -153,10 +153,26 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
 
   it('respects a Postgres lease held by another process even when the Redis lock is free', async () => {
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-lease', account: 'acct_lease' });
-    expect(await core.repo.claimLease(connection.id, connection.version, 'other-process', 30_000)).toBe(true);
+    expect(await core.repo.claimLease(connection.id, connection.version, 'other-process', 30_000)).toEqual({ lastAttemptAmbiguous: false });
     const before = await f.simStats();
     expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('busy');
     expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
+  });
+
+  it('reports refresh_response_lost after taking over the lease of a refresher that died mid-call', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-died', account: 'acct_died' });
+    // A worker claimed the lease, sent the refresh (Lever rotated) and was SIGKILLed before storing it.
+    expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).toEqual({ lastAttemptAmbiguous: false });
+    const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
+    const rotated = await fetch(`${f.sim.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
+    });
+    expect(rotated.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 20)); // the 1 ms lease has expired
+    const result = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(result).toMatchObject({ outcome: 'needs_reauth', reason: 'refresh_response_lost' });
   });
 
   it('applies a stashed, unsaved rotation before calling Lever again', async () => {

@@ -13,6 +13,7 @@ export {
 export { webhookBody, type WebhookPayload } from './payload.js';
 export { startOutboxPump, type OutboxPump, type OutboxPumpOptions } from './pump.js';
 export {
+  createWebhookQueue,
   enqueueDeliveries,
   enqueueDeliveryNow,
   WEBHOOK_QUEUE_NAME,

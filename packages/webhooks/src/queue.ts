@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import { Queue, type ConnectionOptions } from 'bullmq';
 
 /** The BullMQ queue carrying webhook deliveries (prefix = REDIS_PREFIX). It only carries work: the rows are the truth. */
 export const WEBHOOK_QUEUE_NAME = 'webhooks';
@@ -45,4 +45,9 @@ export async function enqueueDeliveryNow(queue: WebhookQueue, deliveryId: string
     return;
   }
   await enqueueDeliveries(queue, [deliveryId]);
+}
+
+/** The queue handle for producers (the api's test sends and retries, the worker's relay). */
+export function createWebhookQueue(connection: ConnectionOptions, prefix: string): WebhookQueue {
+  return new Queue<WebhookJobData>(WEBHOOK_QUEUE_NAME, { connection, prefix });
 }

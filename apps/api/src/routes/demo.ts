@@ -61,7 +61,7 @@ export default async function demoRoutes(app: FastifyInstance) {
       });
       return reply
         .type('text/javascript; charset=utf-8')
-        .header('cache-control', config.nodeEnv === 'development' ? 'no-cache' : 'public, max-age=300')
+        .header('cache-control', 'no-cache')
         .header('x-content-type-options', 'nosniff')
         .send(await script);
     },
