@@ -65,6 +65,7 @@ const envSchema = z.object({
   REFRESH_CONCURRENCY: int(1, 1000).default(20),
   REFRESH_RATE_LIMIT_PER_SECOND: int(1, 100_000).default(50),
   RECONCILE_INTERVAL_SECONDS: int(1, 3600).default(60),
+  REFRESH_LOCK_TTL_MS: int(500, 600_000).optional(),
   DEPLOYMENT_ID: z.string().min(1).default('default'),
   WEBHOOK_RETRY_DELAYS_SECONDS: z.string().default('5,30,120,600,3600,10800,21600,43200'),
   WEBHOOK_DISABLE_AFTER_SECONDS: int(1).default(259_200),
@@ -117,6 +118,8 @@ export interface Config {
     concurrency: number;
     rateLimitPerSecond: number;
     reconcileIntervalSeconds: number;
+    /** Redlock TTL; extended while the holder works. Default: the Lever timeout + 20 s. */
+    lockTtlMs: number;
   };
   deploymentId: string;
   webhooks: {
@@ -289,6 +292,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       concurrency: e.REFRESH_CONCURRENCY,
       rateLimitPerSecond: e.REFRESH_RATE_LIMIT_PER_SECOND,
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+      lockTtlMs: e.REFRESH_LOCK_TTL_MS ?? e.LEVER_HTTP_TIMEOUT_MS + 20_000,
     },
     deploymentId: e.DEPLOYMENT_ID,
     webhooks: {

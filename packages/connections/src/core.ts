@@ -47,8 +47,8 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const locks = createConnectionLocks({
     redis: [redis],
     prefix,
-    // Longer than one Lever request (DESIGN.md): the lock is also extended while the holder works.
-    ttlMs: config.lever.httpTimeoutMs + 20_000,
+    // Longer than one Lever request by default (DESIGN.md); also extended while the holder works.
+    ttlMs: config.refresh.lockTtlMs,
     onExtendFailed: (connectionId) => log.warn({ connectionId }, 'lock extension failed'),
   });
   const stash = createResponseStash({ redis, prefix, cipher });
