@@ -60,3 +60,22 @@ export async function connectLever(options: ConnectOptions): Promise<ConnectOutc
   const result = (await resultRes.json()) as ConnectOutcome['result'];
   return { sessionToken: session.token, authorizeUrl, callbackUrl, callbackStatus: callback.status, callbackBody, result };
 }
+
+/** Connects `count` tenants (one Lever account each), a few at a time; returns their connection ids. */
+export async function connectMany(
+  options: Omit<ConnectOptions, 'tenant' | 'simAccount'> & { count: number; prefix?: string; parallel?: number },
+): Promise<string[]> {
+  const ids: string[] = new Array(options.count);
+  let next = 0;
+  const worker = async () => {
+    while (next < options.count) {
+      const i = next++;
+      const name = `${options.prefix ?? 'tenant'}-${i}`;
+      const outcome = await connectLever({ ...options, tenant: name, simAccount: `acct_${name}` });
+      if (outcome.result.status !== 'success') throw new Error(`connect ${name}: ${JSON.stringify(outcome.result)}`);
+      ids[i] = outcome.result.connectionId!;
+    }
+  };
+  await Promise.all(Array.from({ length: options.parallel ?? 8 }, worker));
+  return ids;
+}

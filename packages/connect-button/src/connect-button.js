@@ -7,24 +7,8 @@
  * unit tests and for CONNECT_BUTTON_SCRIPT).
  */
 
-/**
- * The outcome of one connect flow.
- * @typedef {{ status: 'success', connectionId: string }
- *   | { status: 'error', error: string }
- *   | { status: 'cancel' }} LeverConnectResult
- */
-
-/**
- * @typedef {object} OpenLeverConnectOptions
- * @property {number} [width] Popup width in CSS pixels (default 500).
- * @property {number} [height] Popup height in CSS pixels (default 700).
- * @property {number} [pollIntervalMs] How often `GET <session>/result` is polled while the popup is open (default 1000).
- * @property {number} [closedCheckIntervalMs] How often `popup.closed` is checked (default 500).
- * @property {string} [staleError] An error this session already reported in an earlier attempt. The server keeps a
- *   session's last error until it succeeds, so polling ignores this code (a postMessage from the popup is still
- *   believed). The button passes it on retry.
- * @property {AbortSignal} [signal] Aborting closes the popup and settles the flow as `cancel`.
- */
+/** @typedef {import('./index.js').LeverConnectResult} LeverConnectResult */
+/** @typedef {import('./index.js').OpenLeverConnectOptions} OpenLeverConnectOptions */
 
 /** `type` of the message the connect result page posts to its opener. */
 export const RESULT_MESSAGE_TYPE = 'lever-connect:result';

@@ -9,7 +9,9 @@ export class WebhookUrlNotAllowedError extends AppError {
 }
 
 /** Addresses a webhook must never reach in production: it would let an API caller probe our own network. */
-const PRIVATE = new BlockList();
+// Two lists: Node matches IPv4 addresses against IPv4-mapped IPv6 rules too, so ::ffff:0:0/96 would cover all of IPv4.
+const PRIVATE_V4 = new BlockList();
+const PRIVATE_V6 = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8], // "this network"
   ['10.0.0.0', 8],
@@ -23,7 +25,7 @@ for (const [net, bits] of [
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, broadcast
 ] as const) {
-  PRIVATE.addSubnet(net, bits, 'ipv4');
+  PRIVATE_V4.addSubnet(net, bits, 'ipv4');
 }
 for (const [net, bits] of [
   ['::', 128], // unspecified
@@ -33,13 +35,13 @@ for (const [net, bits] of [
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
 ] as const) {
-  PRIVATE.addSubnet(net, bits, 'ipv6');
+  PRIVATE_V6.addSubnet(net, bits, 'ipv6');
 }
 
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return true; // not an address: refuse rather than guess
-  return PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  return family === 4 ? PRIVATE_V4.check(address, 'ipv4') : PRIVATE_V6.check(address, 'ipv6');
 }
 
 export interface AllowList {
