@@ -237,6 +237,7 @@ button.retry {
   border-radius: 4px; cursor: pointer; text-decoration: underline; text-underline-offset: 2px;
 }
 button.retry:hover { color: #28339a; }
+button.retry:disabled { color: #8a92a6; cursor: default; }
 `;
 
 /** @type {CSSStyleSheet | undefined} */
@@ -290,6 +291,8 @@ export class LeverConnectButton extends ElementBase {
   #label;
   /** @type {HTMLSpanElement} */
   #message;
+  /** @type {HTMLButtonElement} */
+  #retry;
 
   constructor() {
     super();
@@ -320,12 +323,12 @@ export class LeverConnectButton extends ElementBase {
     error.setAttribute('role', 'alert');
     error.setAttribute('part', 'error');
     this.#message = document.createElement('span');
-    const retry = document.createElement('button');
-    retry.type = 'button';
-    retry.className = 'retry';
-    retry.textContent = 'Try again';
-    retry.addEventListener('click', () => void this.connect());
-    error.append(this.#message, retry);
+    this.#retry = document.createElement('button');
+    this.#retry.type = 'button';
+    this.#retry.className = 'retry';
+    this.#retry.textContent = 'Try again';
+    this.#retry.addEventListener('click', () => void this.connect());
+    error.append(this.#message, this.#retry);
 
     wrap.append(this.#button, error);
     root.append(wrap);
@@ -414,7 +417,9 @@ export class LeverConnectButton extends ElementBase {
     const label = this.getAttribute('label') || 'Connect Lever';
     this.dataset.state = this.#state;
     this.#label.textContent = busy ? 'Waiting for Lever…' : this.#state === 'success' ? 'Lever connected' : label;
-    this.#button.disabled = busy || this.#state === 'success' || !this.session || this.hasAttribute('disabled');
+    const unusable = !this.session || this.hasAttribute('disabled');
+    this.#button.disabled = busy || this.#state === 'success' || unusable;
+    this.#retry.disabled = unusable;
     this.#button.setAttribute('aria-busy', String(busy));
   }
 }

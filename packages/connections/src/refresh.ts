@@ -8,7 +8,7 @@ import type { ConnectionRepo, ConnectionWithTenant } from './connection-repo.js'
 import { writeConnectionEvent, writeEvent } from './events.js';
 import type { DeploymentFence } from './fence.js';
 import { LockBusyError, LockUnavailableError, type ConnectionLocks } from './locks.js';
-import { backoffMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
+import { backoffMs, DEFAULT_BACKOFF, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
 import type { PendingTokens, ResponseStash } from './stash.js';
 
 export type RefreshTrigger = 'schedule' | 'read' | 'manual';
@@ -175,7 +175,16 @@ export function createRefresher(deps: RefresherDeps): Refresher {
 
   async function recordFailure(connection: ConnectionWithTenant, failure: TokenFailure): Promise<number> {
     const attempt = connection.refreshAttemptCount + 1;
-    const retryInMs = backoffMs(attempt, failure.retryAfterMs);
+    // Never back off longer than a third of the token's lifetime: short tokens must still be refreshed
+    // soon after Lever comes back (the global rate limit, not the backoff, protects Lever from a storm).
+    const lifetimeMs =
+      connection.accessTokenExpiresAt && connection.refreshTokenIssuedAt
+        ? connection.accessTokenExpiresAt.getTime() - connection.refreshTokenIssuedAt.getTime()
+        : 3600_000;
+    const retryInMs = backoffMs(attempt, failure.retryAfterMs, {
+      ...DEFAULT_BACKOFF,
+      capMs: Math.max(DEFAULT_BACKOFF.baseMs, Math.min(DEFAULT_BACKOFF.capMs, lifetimeMs / 3)),
+    });
     const failingSince = connection.failingSince ?? now();
     const failingLongEnough = now().getTime() - failingSince.getTime() >= deps.config.refresh.failingAfterSeconds * 1000;
     const notify = failingLongEnough && !connection.refreshFailingNotified;

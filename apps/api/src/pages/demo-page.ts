@@ -258,7 +258,11 @@ document.addEventListener('lever-connect:success', (event) => {
   void loadConnections();
   if (isReconnect) reconnectButtons.delete(event.target.dataset.connectionId);
   // Let "Lever connected" show for a moment, then arm the button with a fresh session.
-  else setTimeout(refreshSession, 2500);
+  else {
+    sessionNote.className = 'note';
+    sessionNote.textContent = 'That session is used up; a fresh one follows in a moment.';
+    setTimeout(refreshSession, 2500);
+  }
 });
 document.addEventListener('lever-connect:error', (event) => {
   if (event.target === button) void refreshSession();
@@ -306,7 +310,7 @@ export function demoPage(input: DemoPageInput): string {
     : 'This page runs against real Lever (LEVER_ENV=live): approving in the popup connects a real Lever account to this lever-connect instance. It shows what your customers see when they click “Connect Lever” inside your app.';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">
 <title>lever-connect demo</title><style>${STYLE}</style>
 <script type="module" src="/connect-button.js"></script>
 </head>
@@ -355,10 +359,14 @@ export function demoPage(input: DemoPageInput): string {
   <section class="card" aria-labelledby="howto-title">
     <h2 id="howto-title">In your app</h2>
     <p class="hint">Your backend creates a connect session with an API key; your page puts its <code class="mono">connectUrl</code> into the button.</p>
-<pre>POST /v1/connect-sessions
-{ "tenant": { "externalId": "acme" } }  →  { "connectUrl": … }
+<pre>// 1. your backend, with an API key
+POST /v1/connect-sessions
+{ "tenant": { "externalId": "acme" } }
+  → { "connectUrl": "…", "expiresAt": "…" }
 
-&lt;lever-connect-button session="{connectUrl}"&gt;&lt;/lever-connect-button&gt;
+// 2. your page
+&lt;lever-connect-button session="{connectUrl}"&gt;
+&lt;/lever-connect-button&gt;
 button.addEventListener('lever-connect:success',
   (e) =&gt; save(e.detail.connectionId));</pre>
   </section>

@@ -210,7 +210,8 @@ export default async function webhookEndpointRoutes(app: FastifyInstance) {
         tags: ['webhooks'],
         summary: 'New signing secret (in this response only); the old one keeps signing during the overlap',
         params: IdParams,
-        body: Type.Optional(
+        // The body is optional: a bare POST rotates with the default overlap.
+        body: Nullable(
           Type.Object(
             {
               overlapSeconds: Type.Optional(

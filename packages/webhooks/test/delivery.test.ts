@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { upsertTenant, writeConnectionEvent, writeEvent } from '@lever-connect/connections';
+import { createTokenCipher } from '@lever-connect/crypto';
+import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
+import pino from 'pino';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDeliverer, createOutboxRelay, createWebhookEndpointService, type LookupAll } from '../src/index.js';
+import { startReceiver, type Receiver } from './receiver.js';
+
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const cipher = createTokenCipher({ currentKey: randomBytes(32) });
+const webhooksConfig = { retryDelaysSeconds: [1, 1, 1], disableAfterSeconds: 259_200, allowedHosts: [], concurrency: 10 };
+const config = { isProduction: false, webhooks: webhooksConfig };
+
+describe('webhook fan-out and delivery', () => {
+  let db: TestDatabase;
+  let receiver: Receiver;
+  let clock: number;
+  const now = () => new Date(clock);
+  const prisma = () => db.db.prisma;
+  const service = () => createWebhookEndpointService({ prisma: prisma(), cipher, config, now });
+  const deliverer = (over: Partial<Parameters<typeof createDeliverer>[0]> = {}) =>
+    createDeliverer({ prisma: prisma(), cipher, config, log, now, random: () => 0.5, timeoutMs: 2_000, ...over });
+  const relay = () => createOutboxRelay({ prisma: prisma(), now });
+
+  const subject = async (externalId: string) => {
+    const tenant = await upsertTenant(prisma(), { externalId });
+    return {
+      id: crypto.randomUUID(),
+      environment: 'production',
+      status: 'needs_reauth',
+      tenantId: tenant.id,
+      tenant: { externalId },
+    };
+  };
+
+  /** Relays the outbox and returns the deliveries of one endpoint. */
+  const deliveriesOf = async (endpointId: string) => {
+    await relay().relayAll(async () => undefined);
+    return prisma().webhookDelivery.findMany({ where: { endpointId }, orderBy: { seq: 'asc' } });
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  beforeEach(async () => {
+    clock = Date.now();
+    receiver = await startReceiver();
+    await prisma().webhookDelivery.deleteMany();
+    await prisma().webhookEndpoint.deleteMany();
+    await prisma().event.deleteMany();
+  });
+  afterEach(async () => {
+    await receiver.close();
+  });
+
+  it('fans each event out once per matching endpoint, even when relays run concurrently and repeat', async () => {
+    const all = (await service().create({ url: receiver.url })).endpoint;
+    const onlyA = (await service().create({ url: receiver.url, tenantExternalId: 'tenant-a' })).endpoint;
+    const onlyB = (await service().create({ url: receiver.url, tenantExternalId: 'tenant-b' })).endpoint;
+    const refreshedOnly = (await service().create({ url: receiver.url, eventTypes: ['connection.refreshed'] })).endpoint;
+    const a = await subject('tenant-a');
+    for (let i = 0; i < 30; i++) await writeConnectionEvent(prisma(), 'connection.needs_reauth', a, { reason: 'revoked' });
+
+    const relays = Array.from({ length: 4 }, () => createOutboxRelay({ prisma: prisma(), batchSize: 7, now }));
+    await Promise.all(relays.map((r) => r.relayAll(async () => undefined)));
+    await relay().relayAll(async () => undefined);
+
+    const count = (endpointId: string) => prisma().webhookDelivery.count({ where: { endpointId } });
+    expect(await count(all.id)).toBe(30);
+    expect(await count(onlyA.id)).toBe(30);
+    expect(await count(onlyB.id)).toBe(0);
+    expect(await count(refreshedOnly.id)).toBe(0);
+    expect(await prisma().event.count({ where: { relayedAt: null } })).toBe(0);
+  });
+
+  it('delivers a signed payload {id, type, createdAt, data} that the standardwebhooks library verifies', async () => {
+    const { endpoint, secret } = await service().create({ url: receiver.url });
+    const a = await subject('tenant-a');
+    await writeConnectionEvent(prisma(), 'connection.needs_reauth', a, { reason: 'revoked_by_customer' });
+    const [delivery] = await deliveriesOf(endpoint.id);
+
+    expect(await deliverer().deliver(delivery!.id)).toEqual({ outcome: 'succeeded' });
+
+    expect(receiver.received).toHaveLength(1);
+    const { headers, body } = receiver.received[0]!;
+    const event = await prisma().event.findUniqueOrThrow({ where: { id: delivery!.eventId } });
+    expect(headers['webhook-id']).toBe(event.id);
+    expect(headers['content-type']).toBe('application/json');
+    expect(new Webhook(secret).verify(body, headers)).toEqual({
+      id: event.id,
+      type: 'connection.needs_reauth',
+      createdAt: event.createdAt.toISOString(),
+      data: { connection: { id: a.id, tenant: { externalId: 'tenant-a' }, environment: 'production', status: 'needs_reauth', reason: 'revoked_by_customer' } },
+    });
+    const row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+    expect(row).toMatchObject({ status: 'succeeded', attempts: 1, responseStatus: 200, lastError: null, nextAttemptAt: null });
+    expect(row.durationMs).toBeGreaterThanOrEqual(0);
+    // Delivering again is a no-op: at most one success per delivery.
+    expect(await deliverer().deliver(delivery!.id)).toEqual({ outcome: 'skipped' });
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('retries a failed attempt with backoff, clears the failure run on success, and fails after the last retry', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'production', clientId: 'abc' } });
+    const [delivery] = await deliveriesOf(endpoint.id);
+    receiver.setResponder(() => 500);
+
+    const first = await deliverer().deliver(delivery!.id);
+    expect(first).toEqual({ outcome: 'retry', nextAttemptAt: new Date(clock + 1_000) });
+    let row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+    expect(row).toMatchObject({ status: 'pending', attempts: 1, responseStatus: 500, lastError: 'HTTP 500' });
+    expect((await prisma().webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).failingSince).toEqual(new Date(clock));
+
+    // Not due yet: no request.
+    expect(await deliverer().deliver(delivery!.id)).toMatchObject({ outcome: 'not_due' });
+    expect(receiver.received).toHaveLength(1);
+
+    for (const attempt of [2, 3]) {
+      clock += 1_000;
+      expect(await deliverer().deliver(delivery!.id)).toMatchObject({ outcome: 'retry' });
+      row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+      expect(row.attempts).toBe(attempt);
+    }
+    clock += 1_000;
+    expect(await deliverer().deliver(delivery!.id)).toEqual({ outcome: 'failed' });
+    row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+    expect(row).toMatchObject({ status: 'failed', attempts: 4, nextAttemptAt: null, lastError: 'HTTP 500' });
+    expect(receiver.received).toHaveLength(4);
+    // Every attempt carries the same event id and body, so receivers can de-duplicate.
+    expect(new Set(receiver.received.map((r) => r.body)).size).toBe(1);
+
+    // A manual retry gets one more attempt; success ends the endpoint's failure run.
+    receiver.setResponder(() => 204);
+    await service().retryDelivery(endpoint.id, delivery!.id);
+    expect(await deliverer().deliver(delivery!.id)).toEqual({ outcome: 'succeeded' });
+    expect((await prisma().webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).failingSince).toBeNull();
+  });
+
+  it('records a timeout without an answer as a failed attempt', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+    const [delivery] = await deliveriesOf(endpoint.id);
+    receiver.setResponder(() => 'hold');
+    expect(await deliverer({ timeoutMs: 300 }).deliver(delivery!.id)).toMatchObject({ outcome: 'retry' });
+    const row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+    expect(row).toMatchObject({ responseStatus: null, lastError: 'no answer within 300 ms' });
+  });
+
+  it('disables the endpoint at once on 410 Gone, emits webhook_endpoint.disabled, and fails its other deliveries', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    const other = (await service().create({ url: receiver.url, eventTypes: ['webhook_endpoint.disabled'] })).endpoint;
+    const a = await subject('tenant-a');
+    await writeConnectionEvent(prisma(), 'connection.needs_reauth', a);
+    await writeConnectionEvent(prisma(), 'connection.deleted', a);
+    const [first, second] = await deliveriesOf(endpoint.id);
+    receiver.setResponder(() => 410);
+
+    expect(await deliverer().deliver(first!.id)).toEqual({ outcome: 'disabled', reason: 'endpoint answered 410 Gone' });
+    const after = await prisma().webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
+    expect(after).toMatchObject({ enabled: false, disabledReason: 'endpoint answered 410 Gone' });
+    const disabledEvent = await prisma().event.findFirstOrThrow({ where: { type: 'webhook_endpoint.disabled' } });
+    expect(disabledEvent.data).toEqual({ endpointId: endpoint.id, reason: 'endpoint answered 410 Gone' });
+
+    expect(await deliverer().deliver(second!.id)).toEqual({ outcome: 'failed' });
+    expect(receiver.received).toHaveLength(1);
+    expect((await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: second!.id } })).lastError).toMatch(/^endpoint disabled/);
+    // The notice goes to the endpoints subscribed to it, never to the disabled one.
+    expect(await deliveriesOf(other.id)).toHaveLength(1);
+    expect(await prisma().webhookDelivery.count({ where: { endpointId: endpoint.id } })).toBe(2);
+  });
+
+  it('disables an endpoint whose deliveries have been failing for 3 days', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    await prisma().webhookEndpoint.update({ where: { id: endpoint.id }, data: { failingSince: new Date(clock - 259_200_000) } });
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+    const [delivery] = await deliveriesOf(endpoint.id);
+    receiver.setResponder(() => 503);
+    expect(await deliverer().deliver(delivery!.id)).toMatchObject({ outcome: 'disabled' });
+    expect((await prisma().webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).enabled).toBe(false);
+    expect(await prisma().event.count({ where: { type: 'webhook_endpoint.disabled' } })).toBe(1);
+  });
+
+  it('signs with both secrets during a rotation overlap and only with the new one after', async () => {
+    const { endpoint, secret: oldSecret } = await service().create({ url: receiver.url });
+    const { secret: newSecret, endpoint: rotated } = await service().rotateSecret(endpoint.id, { overlapSeconds: 3600 });
+    expect(newSecret).not.toBe(oldSecret);
+    expect(rotated.previousSecretExpiresAt).toEqual(new Date(clock + 3_600_000));
+
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+    const [during] = await deliveriesOf(endpoint.id);
+    await deliverer().deliver(during!.id);
+    const overlap = receiver.received[0]!;
+    expect(overlap.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(() => new Webhook(oldSecret).verify(overlap.body, overlap.headers)).not.toThrow();
+    expect(() => new Webhook(newSecret).verify(overlap.body, overlap.headers)).not.toThrow();
+
+    // The overlap ends: only the new secret signs.
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'y' } });
+    const [, later] = await deliveriesOf(endpoint.id);
+    await prisma().webhookEndpoint.update({ where: { id: endpoint.id }, data: { previousSecretExpiresAt: new Date(clock - 1) } });
+    await prisma().webhookDelivery.update({ where: { id: later!.id }, data: { nextAttemptAt: new Date(clock) } });
+    await deliverer().deliver(later!.id);
+    const after = receiver.received[1]!;
+    expect(after.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(() => new Webhook(newSecret).verify(after.body, after.headers)).not.toThrow();
+    expect(() => new Webhook(oldSecret).verify(after.body, after.headers)).toThrow();
+  });
+
+  it('in production, re-resolves the host before each attempt and refuses a private address without sending', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+    const [delivery] = await deliveriesOf(endpoint.id);
+    // The endpoint was saved when its host was public; its DNS now points inside.
+    await prisma().webhookEndpoint.update({ where: { id: endpoint.id }, data: { url: 'https://hooks.example.com/lc' } });
+    const lookup: LookupAll = async () => [{ address: '10.0.0.7', family: 4 }];
+    const production = deliverer({ config: { isProduction: true, webhooks: webhooksConfig }, lookup });
+    expect(await production.deliver(delivery!.id)).toMatchObject({ outcome: 'retry' });
+    const row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+    expect(row.lastError).toMatch(/private or reserved address \(10\.0\.0\.7\)/);
+    expect(receiver.received).toHaveLength(0);
+  });
+
+  it('lets a stale worker neither re-send nor overwrite a newer attempt', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+    const [delivery] = await deliveriesOf(endpoint.id);
+    receiver.setResponder((_r, i) => (i === 0 ? 'hold' : 200));
+    const slow = deliverer({ timeoutMs: 1_500 }).deliver(delivery!.id);
+    await expect.poll(() => receiver.received.length).toBe(1);
+    // While the first attempt is in flight its lease keeps others off.
+    expect(await deliverer().deliver(delivery!.id)).toMatchObject({ outcome: 'not_due' });
+    // Once the lease is over (the first worker presumed dead), another worker takes over and succeeds.
+    clock += 10_000;
+    expect(await deliverer().deliver(delivery!.id)).toEqual({ outcome: 'succeeded' });
+    expect(await slow).toEqual({ outcome: 'skipped' });
+    const row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
+    expect(row).toMatchObject({ status: 'succeeded', attempts: 2, responseStatus: 200 });
+  });
+
+  it('delivers webhook.test only to its endpoint, born relayed', async () => {
+    const { endpoint, secret } = await service().create({ url: receiver.url, eventTypes: ['connection.created'] });
+    await service().create({ url: receiver.url });
+    const { eventId, deliveryId } = await service().sendTest(endpoint.id);
+    expect(await relay().relayAll(async () => undefined)).toBe(0);
+    expect(await prisma().webhookDelivery.count()).toBe(1);
+    expect(await deliverer().deliver(deliveryId)).toEqual({ outcome: 'succeeded' });
+    const { headers, body } = receiver.received[0]!;
+    expect(new Webhook(secret).verify(body, headers)).toMatchObject({ id: eventId, type: 'webhook.test', data: { endpointId: endpoint.id } });
+  });
+});
