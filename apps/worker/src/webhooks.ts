@@ -41,6 +41,7 @@ export async function startWebhookWorkers(core: Core, options: WebhookWorkerOpti
     cipher,
     config,
     log: wlog,
+    onAttempt: (outcome) => core.metrics.webhookDeliveries.inc({ outcome }),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),

@@ -151,6 +151,14 @@ export function createConnectService(deps: {
       );
       const value: OAuthState = { sessionId: session.id, environment: session.environment, mode };
       await deps.redis.set(stateKey(state), JSON.stringify(value), 'EX', ttl);
+      // A new attempt (retry after a denial or a closed popup) makes the outcome pending again, so the
+      // button's polling never reads the previous attempt's error as this one's.
+      if (session.resultStatus) {
+        await deps.prisma.connectSession.updateMany({
+          where: { id: session.id, usedAt: null },
+          data: { resultStatus: null, resultError: null },
+        });
+      }
       return state;
     },
 

@@ -157,6 +157,11 @@ export default async function connectRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const { returnUrl: _returnUrl, ...result } = await connect.sessionResult(request.params.token);
+      // The button polls this from the operator's page, which may live on another allowed origin.
+      const origin = request.headers.origin;
+      if (origin && app.core.config.connect.allowedOrigins.includes(origin)) {
+        void reply.header('access-control-allow-origin', origin).header('vary', 'origin');
+      }
       return reply.header('cache-control', 'no-store').send(result);
     },
   );
