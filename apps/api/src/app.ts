@@ -11,6 +11,7 @@ import corePlugin from './plugins/core.js';
 import errorsPlugin from './plugins/errors.js';
 import leverOAuthPlugin from './plugins/lever-oauth.js';
 import metricsPlugin from './plugins/metrics.js';
+import queueDashboardPlugin from './plugins/queue-dashboard.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectRoutes from './routes/connect.js';
 import connectionRoutes, { ConnectionView } from './routes/connections.js';
@@ -62,6 +63,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   });
   await app.register(authPlugin);
   await app.register(metricsPlugin);
+  await app.register(queueDashboardPlugin);
   await app.register(leverOAuthPlugin);
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

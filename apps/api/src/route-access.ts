@@ -47,13 +47,15 @@ export const ROUTE_ACCESS: Record<string, Access> = {
 /** Routes registered only outside production (the demo). */
 export const DEV_ONLY_ROUTES = new Set(['GET /connect-button.js', 'GET /demo', 'GET /demo/api/connections', 'POST /demo/api/connect-sessions']);
 
-/** Route prefixes served by third-party plugins (Swagger UI's assets). */
+/** Route prefixes served by third-party plugins: Swagger UI's assets, the queue dashboard (bull-board). */
 export const PUBLIC_PREFIXES = ['/docs'];
+export const ADMIN_PREFIXES = ['/admin/queues'];
 
 export function accessOf(method: string, url: string): Access | undefined {
   if (method === 'HEAD') method = 'GET';
   const exact = ROUTE_ACCESS[`${method} ${url}`];
   if (exact) return exact;
   if (PUBLIC_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`))) return 'public';
+  if (ADMIN_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`))) return 'admin';
   return undefined;
 }
