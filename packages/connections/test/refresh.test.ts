@@ -206,6 +206,34 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     expect(await other.stash.load(connection.id)).toBeUndefined(); // spent once applied
   });
 
+  it('warns once, before the grant’s year ends, that the customer must reconnect (connection.expiring)', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-expiring', account: 'acct_expiring' });
+    const day = 24 * 3600 * 1000;
+    await core.prisma.connection.update({ where: { id: connection.id }, data: { grantCreatedAt: new Date(Date.now() - 300 * day) } });
+    await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    expect(await events(connection.id)).not.toContain('connection.expiring');
+    await core.prisma.connection.update({ where: { id: connection.id }, data: { grantCreatedAt: new Date(Date.now() - 355 * day) } });
+    await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    const expiring = (await events(connection.id)).filter((t) => t === 'connection.expiring');
+    expect(expiring).toHaveLength(1);
+  });
+
+  it('lets a reconnect win over a refresh in flight (fenced write), without reuse', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-fence-write', account: 'acct_fence_write' });
+    // Lever answers this refresh slowly (it has rotated by then); the customer reconnects meanwhile.
+    await f.simPost('/__sim/faults', { target: 'token', kind: 'slow', delayMs: 1500, count: 1, matchAccount: 'acct_fence_write' });
+    const inflight = core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    await new Promise((r) => setTimeout(r, 300));
+    const { connection: reconnected } = await connectViaSim(core, f.sim.url, { tenant: 't-fence-write', account: 'acct_fence_write' });
+    expect(reconnected.id).toBe(connection.id);
+    const result = await inflight;
+    expect(result.outcome).toBe('busy');
+    const stored = await core.repo.findById(connection.id);
+    expect(stored!.version).toBe(reconnected.version);
+    expect(stored!.refreshTokenCiphertext).toBe(reconnected.refreshTokenCiphertext);
+  });
+
   it('refuses to call Lever when switched off or fenced to another deployment', async () => {
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-fence', account: 'acct_fence' });
     const off = f.makeCore({ REFRESH_ENABLED: 'false' });
