@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { ratio, runBenchmarks, SIZES } from '../../../bench/index.js';
+
+// The benchmarks of `pnpm bench` (bench/) at their smoke size: they must run and produce sane figures.
+// No timing assertions here: the figures themselves are judged by `pnpm bench` on an idle machine.
+describe('benchmarks at smoke size', () => {
+  it('runs every benchmark and produces finite figures, positive rates and finite ratios', async () => {
+    const results = await runBenchmarks(SIZES.smoke);
+    expect(results.map((r) => r.name).sort()).toEqual([
+      '1. refresh throughput',
+      '2. schedule accuracy',
+      '3. token endpoint',
+      '4. connect flow',
+      '5. simulator refresh',
+    ]);
+    for (const r of results) {
+      expect(r.figures.length, r.name).toBeGreaterThan(0);
+      for (const f of r.figures) {
+        const label = `${r.name}: ${f.figure}`;
+        expect(Number.isFinite(f.value), label).toBe(true);
+        expect(f.value, label).toBeGreaterThanOrEqual(0);
+        if (f.unit === '/s' || f.unit === 'rps' || f.unit === 'B') expect(f.value, label).toBeGreaterThan(0);
+        if (f.floor !== undefined) {
+          expect(f.floor, label).toBeGreaterThan(0);
+          expect(Number.isFinite(ratio(f)), label).toBe(true);
+        }
+      }
+    }
+  }, 90_000);
+});
