@@ -1,0 +1,62 @@
+import { benchConnectFlow, type ConnectFlowSize } from './connect-flow.js';
+import { benchRefreshThroughput, type RefreshThroughputSize } from './refresh-throughput.js';
+import type { BenchResult } from './lib/report.js';
+import { startBenchStack } from './lib/stack.js';
+import { benchScheduleAccuracy, type ScheduleAccuracySize } from './schedule-accuracy.js';
+import { benchSimRefresh, type SimRefreshSize } from './sim-refresh.js';
+import { benchTokenEndpoint, type TokenEndpointSize } from './token-endpoint.js';
+
+export { renderReport, renderTable, ratio, type BenchResult, type Figure } from './lib/report.js';
+
+export interface BenchSizes {
+  refresh: RefreshThroughputSize;
+  schedule: ScheduleAccuracySize;
+  token: TokenEndpointSize;
+  connect: ConnectFlowSize;
+  sim: SimRefreshSize;
+}
+
+export type BenchName = keyof BenchSizes;
+export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connect', 'sim'];
+
+/** `full` is what `pnpm bench` runs (a few minutes on 2 cores); `smoke` runs in `pnpm test` (seconds). */
+export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
+  smoke: {
+    refresh: { connections: 20, concurrency: 10, timeoutMs: 20_000 },
+    schedule: { jobs: 300, windowMs: 2_000, leadMs: 1_500, concurrency: 50 },
+    token: { durationSeconds: 1, fixedRate: 200, connections: 4, workers: 0 },
+    connect: { connects: 4, parallel: 2 },
+    sim: { grants: 8, durationMs: 500 },
+  },
+  full: {
+    refresh: { connections: 2_000, concurrency: 50, timeoutMs: 120_000 },
+    schedule: { jobs: 100_000, windowMs: 90_000, leadMs: 15_000, concurrency: 100 },
+    token: { durationSeconds: 10, fixedRate: 1_000, connections: 10, workers: 1 },
+    connect: { connects: 300, parallel: 16 },
+    sim: { grants: 64, durationMs: 5_000 },
+  },
+};
+
+/**
+ * Runs the chosen benchmarks in order over one stack (simulator child process + fresh database); the
+ * schedule benchmark brings its own private Redis. Everything started here is stopped here.
+ */
+export async function runBenchmarks(sizes: BenchSizes, only: BenchName[] = BENCH_NAMES, onResult?: (r: BenchResult) => void): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const add = (r: BenchResult) => {
+    results.push(r);
+    onResult?.(r);
+  };
+  const stack = await startBenchStack();
+  try {
+    // The simulator first: the figure every other one leans on.
+    if (only.includes('sim')) add(await benchSimRefresh(stack, sizes.sim));
+    if (only.includes('refresh')) add(await benchRefreshThroughput(stack, sizes.refresh));
+    if (only.includes('token')) add(await benchTokenEndpoint(stack, sizes.token));
+    if (only.includes('connect')) add(await benchConnectFlow(stack, sizes.connect));
+    if (only.includes('schedule')) add(await benchScheduleAccuracy(sizes.schedule));
+  } finally {
+    await stack.close();
+  }
+  return results;
+}

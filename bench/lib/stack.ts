@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createCore, type Core } from '@lever-connect/connections';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  freePort,
+  randomEncryptionKey,
+  randomRedisPrefix,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from '@lever-connect/testing';
+import { loadConfig, type Config } from '../../packages/config/src/index.js';
+import { startApp } from '../../test/support/processes.js';
+import { pino } from './deps.js';
+
+/** The simulator (a child process: on 2 cores it then gets a core of its own, as Lever would) and a fresh database. */
+export interface BenchStack {
+  simUrl: string;
+  simKind: 'child process';
+  /** The simulator's pid, to read its CPU time from /proc. */
+  simPid: number;
+  db: TestDatabase;
+  /** Redis prefixes handed out by `core()`; removed (SCAN + UNLINK) on close. */
+  prefixes: string[];
+  /** A core over this stack's database and a private prefix on the shared Redis (or `redisUrl`). */
+  core(env?: Record<string, string>): Promise<{ core: Core; config: Readonly<Config> }>;
+  close(): Promise<void>;
+}
+
+export const PRODUCTION_AUDIENCE = 'https://api.lever.co/v1/';
+const SIM_CLIENT = { id: 'lever-connect-dev', secret: 'lever-connect-dev-secret' };
+const SIM_REDIRECT = 'http://127.0.0.1:9/oauth/callback';
+const SCOPES = 'opportunities:read:admin users:read:admin offline_access';
+
+export async function startBenchStack(): Promise<BenchStack> {
+  const [db, simPort] = await Promise.all([createTestDatabase(), freePort()]);
+  const sim = await startApp({
+    name: 'bench-lever-sim',
+    entry: 'apps/lever-sim/src/server.ts',
+    port: simPort,
+    healthPath: '/__sim/stats',
+    env: { LOG_LEVEL: 'warn', SIM_AUTO_APPROVE: '1' },
+  });
+  const prefixes: string[] = [];
+  const cores: Core[] = [];
+  const encryptionKey = randomEncryptionKey();
+  return {
+    simUrl: sim.url,
+    simKind: 'child process',
+    simPid: sim.child.pid!,
+    db,
+    prefixes,
+    async core(env = {}) {
+      const redisPrefix = randomRedisPrefix();
+      prefixes.push(redisPrefix);
+      const config = loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: db.url,
+        DATABASE_POOL_SIZE: '20',
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_PREFIX: redisPrefix,
+        TOKEN_ENCRYPTION_KEY: encryptionKey,
+        LEVER_ENV: 'simulator',
+        LEVER_SIMULATOR_URL: sim.url,
+        PUBLIC_BASE_URL: 'http://127.0.0.1:3999',
+        ...env,
+      });
+      const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
+      const core = createCore(config, logger, { processName: 'worker' });
+      cores.push(core);
+      return { core, config };
+    },
+    async close() {
+      await Promise.allSettled(cores.map((c) => c.close()));
+      await sim.stop();
+      await db.drop().catch(() => undefined);
+      await Promise.allSettled(prefixes.map((p) => deleteRedisPrefix(p)));
+    },
+  };
+}
+
+export interface SimGrant {
+  account: string;
+  accessToken: string;
+  refreshToken: string;
+  expiresInSeconds: number;
+  scopes: string[];
+}
+
+async function tokenRequest(simUrl: string, params: Record<string, string>) {
+  const res = await fetch(`${simUrl}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: SIM_CLIENT.id, client_secret: SIM_CLIENT.secret, ...params }),
+  });
+  const body = (await res.json()) as { access_token?: string; refresh_token?: string; expires_in?: number; scope?: string; error?: string };
+  if (!res.ok || !body.access_token) throw new Error(`sim token ${params.grant_type}: ${res.status} ${body.error ?? ''}`);
+  return body;
+}
+
+/** One authorize + code exchange on the simulator: a new grant (its own refresh-token family) for `account`. */
+export async function issueGrant(simUrl: string, account: string): Promise<SimGrant> {
+  const authorize = new URL('/authorize', simUrl);
+  for (const [k, v] of Object.entries({
+    client_id: SIM_CLIENT.id,
+    redirect_uri: SIM_REDIRECT,
+    response_type: 'code',
+    scope: SCOPES,
+    audience: PRODUCTION_AUDIENCE,
+    state: 'bench',
+    sim_account: account,
+    sim_auto_approve: '1',
+  })) {
+    authorize.searchParams.set(k, v);
+  }
+  const approved = await fetch(authorize, { redirect: 'manual' });
+  await approved.arrayBuffer();
+  const code = new URL(approved.headers.get('location') ?? SIM_REDIRECT).searchParams.get('code');
+  if (!code) throw new Error(`sim authorize: ${approved.status} ${approved.headers.get('location') ?? ''}`);
+  const body = await tokenRequest(simUrl, { grant_type: 'authorization_code', code, redirect_uri: SIM_REDIRECT });
+  return {
+    account,
+    accessToken: body.access_token!,
+    refreshToken: body.refresh_token!,
+    expiresInSeconds: body.expires_in ?? 3600,
+    scopes: (body.scope ?? '').split(' ').filter(Boolean),
+  };
+}
+
+/** A refresh_token grant on the simulator; returns the rotated pair. */
+export async function simRefresh(simUrl: string, refreshToken: string) {
+  const body = await tokenRequest(simUrl, { grant_type: 'refresh_token', refresh_token: refreshToken });
+  return { accessToken: body.access_token!, refreshToken: body.refresh_token! };
+}
+
+/** Runs `task(i)` for i in [0, count) with at most `parallel` at once. */
+export async function pool(count: number, parallel: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, lane));
+}
+
+export async function issueGrants(simUrl: string, count: number, accountPrefix: string, parallel = 32): Promise<SimGrant[]> {
+  const grants: SimGrant[] = new Array(count);
+  await pool(count, parallel, async (i) => {
+    grants[i] = await issueGrant(simUrl, `${accountPrefix}_${i}`);
+  });
+  return grants;
+}
+
+/**
+ * Inserts connections straight into Postgres (one tenant), tokens encrypted and bound to each row as the
+ * product does. `due` rows have 60 s of access token left and next_refresh_at = now: every one is due.
+ */
+export async function insertConnections(core: Core, tenantExternalId: string, grants: SimGrant[], options: { due: boolean }): Promise<string[]> {
+  const tenant = await core.prisma.tenant.create({ data: { externalId: tenantExternalId } });
+  const now = Date.now();
+  const lifetimeMs = 3600_000;
+  const expiresAt = new Date(options.due ? now + 60_000 : now + lifetimeMs);
+  const issuedAt = new Date(expiresAt.getTime() - lifetimeMs);
+  const rows = grants.map((g) => {
+    const id = randomUUID();
+    return {
+      id,
+      tenantId: tenant.id,
+      environment: 'production' as const,
+      status: 'active' as const,
+      leverAccountId: g.account,
+      scopes: g.scopes,
+      accessTokenCiphertext: core.cipher.encrypt(g.accessToken, id),
+      refreshTokenCiphertext: core.cipher.encrypt(g.refreshToken, id),
+      accessTokenExpiresAt: expiresAt,
+      refreshTokenIssuedAt: issuedAt,
+      grantCreatedAt: issuedAt,
+      nextRefreshAt: options.due ? new Date(now) : new Date(expiresAt.getTime() - 600_000),
+    };
+  });
+  for (let i = 0; i < rows.length; i += 1_000) await core.prisma.connection.createMany({ data: rows.slice(i, i + 1_000) });
+  return rows.map((r) => r.id);
+}
+
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name), in clock ticks.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}

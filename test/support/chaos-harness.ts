@@ -1,0 +1,434 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { waitFor } from '@lever-connect/testing';
+import { createTokenCipher } from '../../packages/crypto/src/index.js';
+import { census, type ConnectionCensus } from './checks.js';
+import { ROOT, startApp, type ManagedProcess } from './processes.js';
+import type { Stack } from './stack.js';
+
+const run = promisify(execFile);
+export const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'chaos');
+
+// ---------------------------------------------------------------------------------------------------------
+// Webhook receiver: the operator's endpoint, a plain node:http server on 127.0.0.1.
+// ---------------------------------------------------------------------------------------------------------
+
+export interface ReceivedWebhook {
+  id: string;
+  type: string;
+  connectionId?: string;
+}
+
+export interface WebhookReceiver {
+  url: string;
+  /** De-duplicated on `webhook-id`, as a receiver must. */
+  received: Map<string, ReceivedWebhook>;
+  deliveries: number;
+  close(): Promise<void>;
+}
+
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const received = new Map<string, ReceivedWebhook>();
+  const state = { deliveries: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.deliveries++;
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          id: string;
+          type: string;
+          data?: { connection?: { id?: string } };
+        };
+        received.set(body.id, { id: body.id, type: body.type, connectionId: body.data?.connection?.id });
+      } catch {
+        // a malformed delivery is counted as a delivery but recorded nowhere: the "missing" check catches it
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}/hooks`,
+    received,
+    get deliveries() {
+      return state.deliveries;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Registers the receiver for the default event set (everything but connection.refreshed). */
+export async function registerWebhook(stack: Stack, url: string): Promise<{ id: string; secret: string }> {
+  const res = await fetch(`${stack.api.url}/v1/webhook-endpoints`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url, description: 'chaos receiver' }),
+  });
+  if (res.status !== 201) throw new Error(`webhook endpoint: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { id?: string; secret: string; endpoint?: { id: string } };
+  return { id: body.id ?? body.endpoint!.id, secret: body.secret };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Token readers: the operator's services asking for tokens, through whichever api process is alive.
+// ---------------------------------------------------------------------------------------------------------
+
+export interface ReaderStats {
+  reads: number;
+  statuses: Record<number, number>;
+}
+
+export interface Readers {
+  stats: ReaderStats;
+  stop(): Promise<ReaderStats>;
+}
+
+/**
+ * Reads access tokens for random connections from `concurrency` loops until stopped; every token seen is
+ * added to `seenTokens` (for the secrets scan). Status 0 = no answer (a killed api): not a 5xx.
+ */
+export function startReaders(
+  stack: Stack,
+  ids: string[],
+  options: { concurrency: number; forceEvery?: number; pauseMs?: number; seenTokens?: Set<string> },
+): Readers {
+  const stats: ReaderStats = { reads: 0, statuses: {} };
+  let stopped = false;
+  const auth = { authorization: `Bearer ${stack.adminKey}` };
+  const loop = async () => {
+    while (!stopped) {
+      const id = ids[Math.floor(Math.random() * ids.length)]!;
+      const live = stack.apis.filter((a) => a.child.exitCode === null && a.child.signalCode === null);
+      const api = live[Math.floor(Math.random() * live.length)];
+      if (!api) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const force = options.forceEvery && stats.reads % options.forceEvery === 0 ? '?forceRefresh=true' : '';
+      const res = await fetch(`${api.url}/v1/connections/${id}/access-token${force}`, {
+        headers: auth,
+        signal: AbortSignal.timeout(40_000),
+      }).catch(() => undefined);
+      stats.reads++;
+      const status = res?.status ?? 0;
+      stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+      if (res?.status === 200) {
+        const body = (await res.json().catch(() => undefined)) as { accessToken?: string } | undefined;
+        if (body?.accessToken && options.seenTokens && options.seenTokens.size < 5000) options.seenTokens.add(body.accessToken);
+      } else {
+        await res?.body?.cancel();
+      }
+      await new Promise((r) => setTimeout(r, options.pauseMs ?? 25));
+    }
+  };
+  const loops = Promise.all(Array.from({ length: options.concurrency }, loop));
+  return {
+    stats,
+    async stop() {
+      stopped = true;
+      await loops;
+      return stats;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes: kill and restart on the same port (so `stack.api`, the callback host, stays valid).
+// ---------------------------------------------------------------------------------------------------------
+
+const ENTRIES: Record<string, string> = { api: 'apps/api/src/server.ts', worker: 'apps/worker/src/server.ts' };
+
+/** Every log file a stack's processes wrote, including processes since replaced. */
+export function trackLogs(stack: Stack): Set<string> {
+  const files = new Set<string>([stack.sim.logFile]);
+  for (const p of [...stack.apis, ...stack.workers]) files.add(p.logFile);
+  return files;
+}
+
+export async function restartOnSamePort(stack: Stack, victim: ManagedProcess, env: Record<string, string> = stack.env): Promise<ManagedProcess> {
+  const port = Number(new URL(victim.url).port);
+  const fresh = await startApp({ name: victim.name, entry: ENTRIES[victim.name]!, port, env, timeoutMs: 60_000 });
+  const list = victim.name === 'api' ? stack.apis : stack.workers;
+  const at = list.indexOf(victim);
+  if (at >= 0) list[at] = fresh;
+  else list.push(fresh);
+  if (stack.api === victim) stack.api = fresh;
+  return fresh;
+}
+
+export interface Killer {
+  kills: { api: number; worker: number };
+  stop(): Promise<void>;
+}
+
+/** SIGKILLs a random api or worker every `everyMs` (± half), then restarts it, until stopped. */
+export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs: number }): Killer {
+  const kills = { api: 0, worker: 0 };
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, options.everyMs / 2 + Math.random() * options.everyMs);
+      });
+      if (stopped) break;
+      const all = [...stack.apis, ...stack.workers];
+      const victim = all[Math.floor(Math.random() * all.length)]!;
+      await victim.stop('SIGKILL');
+      kills[victim.name as 'api' | 'worker']++;
+      const fresh = await restartOnSamePort(stack, victim);
+      logs.add(fresh.logFile);
+    }
+  })();
+  return {
+    kills,
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Secrets: collect what must never appear in plain text, then grep the database dump and the logs for it.
+// ---------------------------------------------------------------------------------------------------------
+
+export interface SecretSet {
+  accessTokens: Set<string>;
+  refreshTokens: Set<string>;
+  other: Map<string, string>;
+}
+
+export function newSecretSet(stack: Stack): SecretSet {
+  const other = new Map<string, string>([
+    ['client secret', 'lever-connect-dev-secret'],
+    ['admin API key', stack.adminKey],
+    ['token encryption key', stack.env.TOKEN_ENCRYPTION_KEY!],
+  ]);
+  return { accessTokens: new Set(), refreshTokens: new Set(), other };
+}
+
+/** Decrypts every connection's tokens with the run's key (refresh tokens are only ever seen this way). */
+export async function collectDbTokens(stack: Stack, secrets: SecretSet): Promise<void> {
+  const cipher = createTokenCipher({ currentKey: Buffer.from(stack.env.TOKEN_ENCRYPTION_KEY!, 'base64') });
+  const rows = await stack.db.db.prisma.connection.findMany({
+    select: { id: true, accessTokenCiphertext: true, refreshTokenCiphertext: true },
+  });
+  for (const row of rows) {
+    if (row.refreshTokenCiphertext) secrets.refreshTokens.add(cipher.decrypt(row.refreshTokenCiphertext, row.id));
+    if (row.accessTokenCiphertext && secrets.accessTokens.size < 5000) secrets.accessTokens.add(cipher.decrypt(row.accessTokenCiphertext, row.id));
+  }
+}
+
+export interface SecretLeak {
+  kind: string;
+  file: string;
+}
+
+/**
+ * pg_dump of the stack's database + every log file, searched with `grep -F -f` (Aho-Corasick: thousands of
+ * tokens against megabytes of logs in well under a second).
+ */
+export async function scanForSecrets(stack: Stack, secrets: SecretSet, logFiles: Iterable<string>, label: string): Promise<{ leaks: SecretLeak[]; scanned: number; secrets: number }> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const dumpFile = path.join(ARTIFACTS, `${label}.dump.sql`);
+  const { stdout } = await run('pg_dump', ['--no-owner', '--data-only', '--inserts', stack.db.url], { maxBuffer: 1 << 30 });
+  writeFileSync(dumpFile, stdout);
+  const kindOf = new Map<string, string>();
+  for (const t of secrets.accessTokens) kindOf.set(t, 'access token');
+  for (const t of secrets.refreshTokens) kindOf.set(t, 'refresh token');
+  for (const [kind, value] of secrets.other) kindOf.set(value, kind);
+  const patternFile = path.join(ARTIFACTS, `${label}.patterns`);
+  writeFileSync(patternFile, [...kindOf.keys()].join('\n') + '\n');
+  const files = [dumpFile, ...logFiles];
+  const leaks: SecretLeak[] = [];
+  try {
+    const { stdout: hits } = await run('grep', ['-F', '-o', '-H', '-f', patternFile, ...files], { maxBuffer: 1 << 28 });
+    for (const line of hits.split('\n').filter(Boolean)) {
+      const at = line.indexOf(':');
+      const file = line.slice(0, at);
+      const value = line.slice(at + 1);
+      leaks.push({ kind: kindOf.get(value) ?? 'secret', file: path.relative(ROOT, file) });
+    }
+  } catch (error) {
+    if ((error as { code?: number }).code !== 1) throw error; // grep exits 1 when nothing matched
+  }
+  // Patterns hold live secrets: never leave them on disk.
+  writeFileSync(patternFile, '');
+  return { leaks, scanned: files.length, secrets: kindOf.size };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The verdict after a scenario.
+// ---------------------------------------------------------------------------------------------------------
+
+export interface SimGrant {
+  id: string;
+  account: string;
+  status: string;
+  revokedReason?: string;
+}
+
+export async function simGrants(stack: Stack): Promise<SimGrant[]> {
+  return (await (await fetch(`${stack.sim.url}/__sim/grants`)).json()) as SimGrant[];
+}
+
+export interface Verdict {
+  census: ConnectionCensus;
+  /** needs_reauth whose grant we revoked (or expired on purpose) with reason invalid_grant. */
+  expectedReauth: number;
+  /** needs_reauth with reason refresh_response_lost (an injected lost response). */
+  responsesLost: number;
+  falseReauth: string[];
+  /** Grants revoked by reuse detection that no lost response explains. */
+  unexplainedReuse: string[];
+  lostTokens: string[];
+  eventsMissing: string[];
+  webhooksReceived: number;
+}
+
+/**
+ * Checks every connection: active with a token the simulator accepts, or needs_reauth for a reason the
+ * scenario caused; each needs_reauth has its event, and every outbox event (default subscription) reached
+ * the receiver.
+ */
+export async function verdict(
+  stack: Stack,
+  receiver: WebhookReceiver,
+  options: { expectedReauthAccounts?: Set<string>; allReauthExpected?: boolean; webhookWaitMs?: number } = {},
+): Promise<Verdict> {
+  const prisma = stack.db.db.prisma;
+  const c = await census(stack);
+  const grants = await simGrants(stack);
+  const rows = await prisma.connection.findMany({ select: { id: true, leverAccountId: true, status: true, reauthReason: true } });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const revokedByUs = new Set(
+    grants.filter((g) => g.status === 'revoked' && (g.revokedReason === 'customer_uninstalled' || g.revokedReason === 'fault_injected')).map((g) => g.account),
+  );
+  for (const a of options.expectedReauthAccounts ?? []) revokedByUs.add(a);
+  let expectedReauth = 0;
+  let responsesLost = 0;
+  const falseReauth: string[] = [];
+  const lostAccounts = new Set<string>();
+  for (const n of c.needsReauth) {
+    const row = byId.get(n.id)!;
+    if (n.reason === 'refresh_response_lost') {
+      responsesLost++;
+      lostAccounts.add(row.leverAccountId);
+    } else if (n.reason === 'invalid_grant' && (options.allReauthExpected || revokedByUs.has(row.leverAccountId))) expectedReauth++;
+    else falseReauth.push(`${n.id} (${row.leverAccountId}): ${n.reason}`);
+  }
+  const unexplainedReuse = grants
+    .filter((g) => g.revokedReason === 'refresh_token_reuse' && !lostAccounts.has(g.account))
+    .map((g) => `${g.id} (${g.account})`);
+  // Every needs_reauth has its event; every event of the default subscription reached the receiver.
+  const events = await prisma.event.findMany({ select: { id: true, type: true, connectionId: true } });
+  const eventsMissing: string[] = [];
+  for (const n of c.needsReauth) {
+    if (!events.some((e) => e.type === 'connection.needs_reauth' && e.connectionId === n.id)) eventsMissing.push(`no connection.needs_reauth event for ${n.id}`);
+  }
+  const deliverable = events.filter((e) => e.type !== 'connection.refreshed' && e.type !== 'webhook.test');
+  const notReceived = () => deliverable.filter((e) => !receiver.received.has(e.id));
+  await waitFor('every webhook to be delivered', () => notReceived().length === 0, { timeoutMs: options.webhookWaitMs ?? 60_000, intervalMs: 500 }).catch(
+    () => undefined,
+  );
+  for (const e of notReceived()) eventsMissing.push(`webhook ${e.type} ${e.id} not received`);
+  return {
+    census: c,
+    expectedReauth,
+    responsesLost,
+    falseReauth,
+    unexplainedReuse,
+    lostTokens: c.rejected,
+    eventsMissing,
+    webhooksReceived: receiver.received.size,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The table.
+// ---------------------------------------------------------------------------------------------------------
+
+export interface ReliabilityRow {
+  scenario: string;
+  durationS: number;
+  refreshesDone: number;
+  reuseDetections: number;
+  lostTokens: number;
+  responsesLost: number;
+  falseReauth: number;
+  eventsMissing: number;
+  answers5xx: number;
+  /** What was done and what happened, one line. */
+  notes: string;
+}
+
+export const ZERO_COLUMNS = ['reuseDetections', 'lostTokens', 'falseReauth', 'eventsMissing', 'answers5xx'] as const;
+
+/** 5xx answers of the token endpoint other than 503: a 503 is its documented "retry shortly" (Retry-After). */
+export function count5xx(...stats: ReaderStats[]): { hard: number; retryable: number } {
+  let hard = 0;
+  let retryable = 0;
+  for (const s of stats) {
+    for (const [status, n] of Object.entries(s.statuses)) {
+      if (Number(status) === 503) retryable += n;
+      else if (Number(status) >= 500) hard += n;
+    }
+  }
+  return { hard, retryable };
+}
+
+export function renderTable(rows: ReliabilityRow[]): string {
+  const head =
+    '| scenario | duration | refreshes done | reuse detections | lost tokens | responses lost to injected faults | false needs_reauth | events missing | 5xx answers |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map(
+    (r) =>
+      `| ${r.scenario} | ${r.durationS} s | ${r.refreshesDone} | ${r.reuseDetections} | ${r.lostTokens} | ${r.responsesLost} | ${r.falseReauth} | ${r.eventsMissing} | ${r.answers5xx} |`,
+  );
+  return [head, sep, ...body].join('\n');
+}
+
+export function renderReport(rows: ReliabilityRow[], size: string, startedAt: Date): string {
+  const notes = rows.map((r) => `- **${r.scenario}**: ${r.notes}`).join('\n');
+  return `# Reliability run (${size})
+
+Generated by \`${size === 'full' ? 'pnpm test:chaos' : 'pnpm test (e2e project, smoke sizes)'}\` on ${startedAt.toISOString()}.
+Real processes: the Lever simulator, api and worker processes (tsx, from sources), Postgres and Redis.
+
+${renderTable(rows)}
+
+Columns: *refreshes done* = refreshes the simulator answered with new tokens; *reuse detections* = grants the
+simulator revoked for refresh-token reuse that no injected lost response explains; *lost tokens* = active
+connections whose token the simulator refused at the end (census); *responses lost to injected faults* =
+connections in \`needs_reauth\` with reason \`refresh_response_lost\` (only the leeway-0 variants may have them);
+*false needs_reauth* = \`needs_reauth\` not caused by a revocation or expiry the scenario made; *events missing*
+= needs_reauth without its \`connection.needs_reauth\` event, plus outbox events (default subscription) the
+webhook receiver never got; *5xx answers* = token-endpoint answers >= 500 other than 503 (503 + Retry-After
+is the documented "being refreshed / Lever unavailable, retry" answer, counted in the notes).
+
+## What each scenario did
+${notes}
+`;
+}
+
+/** Hand-written notes below this marker survive a re-run (findings, explanations). */
+export const NOTES_MARKER = '<!-- notes: kept across runs -->';
+
+export function writeReport(file: string, content: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const at = previous.indexOf(NOTES_MARKER);
+  writeFileSync(file, at >= 0 ? `${content}\n${previous.slice(at)}` : content);
+}
