@@ -1,5 +1,5 @@
 export { createDatabase, type Database, type DatabaseOptions, type Db } from './client.js';
-export { isNotFound, isUniqueViolation, prismaErrorCode } from './errors.js';
+export { isDatabaseUnavailable, isNotFound, isUniqueViolation, prismaErrorCode } from './errors.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export type {
   ApiKey,

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '@lever-connect/db';
 import { AppError, TemporarilyUnavailableError } from '@lever-connect/errors';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -30,6 +31,20 @@ export function toErrorResponse(error: unknown, requestId: string): { status: nu
       body: { error: { code: 'validation_failed', message: `${field}: ${message}`, details: { field } }, requestId },
     };
   }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      body: { error: { code: 'database_unavailable', message: 'The database is unavailable; retry shortly' }, requestId },
+      retryAfter: 2,
+    };
+  }
+  if (isRedisUnavailable(error)) {
+    return {
+      status: 503,
+      body: { error: { code: 'redis_unavailable', message: 'Redis is unavailable; retry shortly' }, requestId },
+      retryAfter: 2,
+    };
+  }
   const status = typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
   if (status < 500) {
     const code =
@@ -45,9 +60,18 @@ export function toErrorResponse(error: unknown, requestId: string): { status: nu
   return { status: 500, body: { error: { code: 'internal_error', message: 'Internal server error' }, requestId } };
 }
 
+/** ioredis gives up on a command when Redis is gone (offline queue off, retries exhausted, closed). */
+function isRedisUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  return e.name === 'MaxRetriesPerRequestError' || /^(Connection is closed|Stream isn't writeable)/.test(String(e.message ?? ''));
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown) {
   const { status, body, retryAfter } = toErrorResponse(error, request.id);
-  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  // A 503 is an outage or a retry signal the caller is told to wait out, not a bug: no stack at error level.
+  if (status === 503) request.log.warn({ code: body.error.code }, 'request answered 503');
+  else if (status >= 500) request.log.error({ err: error }, 'request failed');
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
