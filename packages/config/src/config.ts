@@ -66,6 +66,8 @@ const envSchema = z.object({
   REFRESH_RATE_LIMIT_PER_SECOND: int(1, 100_000).default(50),
   RECONCILE_INTERVAL_SECONDS: int(1, 3600).default(60),
   REFRESH_LOCK_TTL_MS: int(500, 600_000).optional(),
+  /** How long the api may answer a token read from memory (0 turns the cache off). */
+  TOKEN_CACHE_TTL_MS: int(0, 300_000).default(15_000),
   DEPLOYMENT_ID: z.string().min(1).default('default'),
   WEBHOOK_RETRY_DELAYS_SECONDS: z.string().default('5,30,120,600,3600,10800,21600,43200'),
   WEBHOOK_DISABLE_AFTER_SECONDS: int(1).default(259_200),
@@ -120,6 +122,8 @@ export interface Config {
     reconcileIntervalSeconds: number;
     /** Redlock TTL; extended while the holder works. Default: the Lever timeout + 20 s. */
     lockTtlMs: number;
+    /** How long (ms) an api process may serve a token read from memory; invalidated on every change. */
+    tokenCacheTtlMs: number;
   };
   deploymentId: string;
   webhooks: {
@@ -173,7 +177,9 @@ function isHostOrCidr(entry: string): boolean {
  * its variable, so an operator fixes them in one go.
  */
 export function loadConfig(env: RawEnv = process.env, defaults: { port?: number } = {}): Readonly<Config> {
-  const parsed = envSchema.safeParse(env);
+  // `VAR=` (as in a copied .env.example) means "not set": every default applies, nothing parses ''.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
@@ -260,6 +266,9 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
   for (const entry of allowedHosts) {
     if (!isHostOrCidr(entry)) problems.push(`WEBHOOK_ALLOWED_HOSTS: "${entry}" is neither a hostname nor an IP/CIDR`);
   }
+  // Longer than one Lever request by default, so the lock holds even if an extension is missed; a shorter
+  // TTL is allowed (tests use one to prove extension works) because the Postgres lease covers the request.
+  const lockTtlMs = e.REFRESH_LOCK_TTL_MS ?? e.LEVER_HTTP_TIMEOUT_MS + 20_000;
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -292,7 +301,8 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       concurrency: e.REFRESH_CONCURRENCY,
       rateLimitPerSecond: e.REFRESH_RATE_LIMIT_PER_SECOND,
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
-      lockTtlMs: e.REFRESH_LOCK_TTL_MS ?? e.LEVER_HTTP_TIMEOUT_MS + 20_000,
+      lockTtlMs,
+      tokenCacheTtlMs: e.TOKEN_CACHE_TTL_MS,
     },
     deploymentId: e.DEPLOYMENT_ID,
     webhooks: {

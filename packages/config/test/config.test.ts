@@ -76,4 +76,20 @@ describe('loadConfig', () => {
     const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com' });
     expect(config.connect.allowedOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
   });
+
+  it('treats an empty value as unset, so a copied .env.example works as is', async () => {
+    const { readFileSync } = await import('node:fs');
+    const example = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');
+    const env: Record<string, string> = {};
+    for (const line of example.split('\n')) {
+      const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m) env[m[1]!] = m[2]!;
+    }
+    expect(Object.keys(env).length).toBeGreaterThan(10);
+    const config = loadConfig({ ...env, TOKEN_ENCRYPTION_KEY: key });
+    expect(config.port).toBe(3000);
+    expect(config.lever.environments.production.authUrl).toBe('http://127.0.0.1:4010');
+    expect(config.refresh.lockTtlMs).toBe(config.lever.httpTimeoutMs + 20_000);
+    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key, PORT: '', LEVER_AUTH_URL: '  ' }).port).toBe(3000);
+  });
 });
