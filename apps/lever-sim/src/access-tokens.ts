@@ -30,7 +30,7 @@ export function accessTokenMinter(ctx: Pick<SimContext, 'clock' | 'config' | 'si
       },
       ctx.signingSecret,
     );
-    ctx.store.recordAccessToken(jti, grant.id);
+    ctx.store.recordAccessToken(jti, grant.id, accessToken);
     return { accessToken, accessTokenExpiresAt: exp * 1000 };
   };
 }

@@ -10,7 +10,7 @@ import { destroyConnection, pause } from './pause.js';
 import type { BucketPolicy } from './rate-limit.js';
 import { revokeGrant } from './revoke-grant.js';
 
-type Answer = { status: number; body: unknown };
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 type Handler = (account: AccountData, request: FastifyRequest) => Answer;
 
 const UNAUTHORIZED_MESSAGES = {
@@ -35,6 +35,11 @@ function list<T>(items: readonly T[], request: FastifyRequest): Answer {
  * Lever's API for one environment, mounted at /v1 (production) and /sandbox/v1 (sandbox). Each mount
  * accepts only tokens minted for its own audience. Every request goes through `serve`: bearer check,
  * faults, per-account rate limits, then the handler.
+ *
+ * Faults come first and a taken fault is always applied: `503`/`500`/`429`/`timeout`/`reset` answer
+ * before auth and rate limits (the request never reaches them), while `slow` and `timeout_after_rotation`
+ * act on whatever answer the request gets, a rate-limit 429 or a 401 included. So a fault with `count: n`
+ * hits exactly the next n matching requests, whether the account's bucket is empty or not.
  */
 export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ctx: SimContext; environment: ApiEnvironment }) {
   const audience = API_AUDIENCE[environment];
@@ -68,11 +73,12 @@ export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ct
       const key = `${environment}:${check.grant.account}`;
       const limited = ctx.limiter.take(key, ctx.rateLimits.api);
       const limitedExtra = limited.ok && extraLimit ? ctx.limiter.take(`${key}:${request.routeOptions.url}`, extraLimit) : limited;
-      if (!limitedExtra.ok) {
+      if (limitedExtra.ok) {
+        answer = handler(ctx.accounts.get(check.grant.account), request);
+      } else {
         ctx.stats.increment('rateLimited');
-        return reply.code(429).header('retry-after', String(limitedExtra.retryAfterSeconds)).send({ code: 'TooManyRequests', message: 'Rate limit exceeded' });
+        answer = { ...lever(429, 'TooManyRequests', 'Rate limit exceeded'), headers: { 'retry-after': String(limitedExtra.retryAfterSeconds) } };
       }
-      answer = handler(ctx.accounts.get(check.grant.account), request);
     }
 
     if (fault?.kind === 'timeout_after_rotation') {
@@ -80,7 +86,7 @@ export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ct
       return reply;
     }
     if (fault?.kind === 'slow') await pause(fault.delayMs ?? DEFAULT_SLOW_MS, reply, ctx.shutdown.signal);
-    return reply.code(answer.status).send(answer.body);
+    return reply.code(answer.status).headers(answer.headers ?? {}).send(answer.body);
   };
 
   app.get('/users', (request, reply) => serve(request, reply, (data) => list(data.users, request)));

@@ -5,6 +5,7 @@ import { authorizeRoutes } from './authorize.js';
 import { createSimContext, type SimContext } from './context.js';
 import { controlRoutes } from './control.js';
 import type { SimOptions } from './options.js';
+import { revokeEndpoint } from './revoke-endpoint.js';
 import { tokenEndpoint } from './token-endpoint.js';
 
 declare module 'fastify' {
@@ -66,6 +67,7 @@ export function buildSim(options: SimOptions = {}): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   void app.register(authorizeRoutes, { ctx });
   void app.register(tokenEndpoint, { ctx });
+  void app.register(revokeEndpoint, { ctx });
   void app.register(apiRoutes, { ctx, environment: 'production', prefix: '/v1' });
   void app.register(apiRoutes, { ctx, environment: 'sandbox', prefix: '/sandbox/v1' });
   if (options.control ?? true) void app.register(controlRoutes, { ctx, prefix: '/__sim' });

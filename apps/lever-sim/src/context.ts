@@ -44,7 +44,7 @@ export function createSimContext(options: SimOptions): SimContext {
     signingSecret: options.signingSecret ? Buffer.from(options.signingSecret) : randomBytes(64),
     clock,
     clients: createClientRegistry(options.clients),
-    store: createStore(),
+    store: createStore({ secretsLimit: options.secretsLimit }),
     stats: createStats(),
     faults: createFaultQueue(),
     limiter: createRateLimiter(clock),

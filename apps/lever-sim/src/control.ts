@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { checkAccessToken } from './access-tokens.js';
 import type { SimContext } from './context.js';
 import { FAULT_KINDS, FAULT_TARGETS, type FaultKind, type FaultTarget } from './faults.js';
+import { countRefreshableGrants } from './grant-lifetime.js';
 import type { RuntimeConfig } from './options.js';
 import type { Grant } from './store.js';
 
@@ -54,13 +55,24 @@ const configSchema = {
 } as const;
 
 /**
- * The control plane tests and demos drive: counters, the clock, faults, grants, config, introspection.
- * Mounted only when enabled (never in production: it can revoke grants and read any token's state).
+ * The control plane tests and demos drive: counters, the clock, faults, grants, config, introspection,
+ * issued secrets. Mounted only when enabled (never in production: it can revoke grants, read any token's
+ * state and list every token it issued).
  */
 export async function controlRoutes(app: FastifyInstance, { ctx }: { ctx: SimContext }) {
   const effectiveConfig = () => ({ ...ctx.config, audiences: [...ctx.audiences], publicUrl: ctx.options.publicUrl ?? null });
 
-  app.get('/stats', async () => ctx.stats.snapshot(ctx.store.liveGrantCount()));
+  app.get('/stats', async () => ctx.stats.snapshot(countRefreshableGrants(ctx.store, ctx.clock.now())));
+
+  // For leak scans (grep a database dump or a log for any of these). The lists are bounded per kind
+  // (SimOptions.secretsLimit); the header says how many were dropped, so a scan can tell it was partial.
+  app.get('/secrets', async (_request, reply) => {
+    const dropped = ctx.store.secrets.dropped();
+    return reply
+      .header('cache-control', 'no-store')
+      .header('x-sim-secrets-dropped', String(dropped.accessTokens + dropped.refreshTokens + dropped.codes))
+      .send(ctx.store.secrets.list());
+  });
 
   app.get('/clock', async () => ({ now: new Date(ctx.clock.now()).toISOString(), offsetSeconds: ctx.clock.offsetMs() / 1000 }));
   app.post<{ Body: { advanceSeconds: number } }>(

@@ -44,6 +44,7 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
       throw new SimEnvError(`SIM_PUBLIC_URL must be a URL, got "${publicUrl}"`);
     }
   }
+  const secretsLimit = env.SIM_SECRETS_LIMIT ? integer(env, 'SIM_SECRETS_LIMIT', 0, 0) : undefined;
   return {
     port: integer(env, 'PORT', 4010, 0),
     host: env.HOST || '127.0.0.1',
@@ -56,6 +57,7 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
       logLevel: env.LOG_LEVEL || 'warn',
       ...(audiences && audiences.length > 0 ? { audiences } : {}),
       ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
+      ...(secretsLimit !== undefined ? { secretsLimit } : {}),
     },
   };
 }

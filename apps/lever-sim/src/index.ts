@@ -9,6 +9,8 @@ export { DEV_CLIENT } from './clients.js';
 export { PRODUCTION_AUDIENCE, SANDBOX_AUDIENCE } from './audiences.js';
 export { CLAIM_ACCOUNT_ID, CLAIM_CLIENT_ID, CLAIM_USER_ID } from './access-tokens.js';
 export type { FaultKind, FaultTarget } from './faults.js';
+export type { StatsSnapshot as SimStats } from './stats.js';
+export type { IssuedSecretsView as SimSecrets } from './issued-secrets.js';
 
 export interface RunningSim {
   /** Base URL, e.g. http://127.0.0.1:41234 (auth at /authorize and /oauth/token, APIs at /v1 and /sandbox/v1). */

@@ -28,6 +28,11 @@ export interface SimOptions {
   logLevel?: string;
   /** HS512 key for access tokens; default random per process (nobody outside may verify them, as at Lever). */
   signingSecret?: string;
+  /**
+   * How many access tokens, refresh tokens and codes (each) `/__sim/secrets` keeps; the oldest are dropped
+   * beyond it. Default 200 000; 0 keeps none (long benchmarks that scan nothing).
+   */
+  secretsLimit?: number;
   /** Per-account API limits; default Lever's 10/s burst 20, and 2/s for creating applications. */
   rateLimits?: { api?: BucketPolicy; applications?: BucketPolicy };
 }

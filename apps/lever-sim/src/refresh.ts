@@ -1,21 +1,15 @@
 import type { MintAccessToken } from './access-tokens.js';
 import type { SimContext } from './context.js';
+import { lifetimeRejection, type LifetimeRejection } from './grant-lifetime.js';
 import { revokeGrant } from './revoke-grant.js';
 import type { Grant, IssuedTokens } from './store.js';
-
-const DAY_MS = 86_400_000;
-/** Lever: a refresh token lives 1 year from the authorization at most (LEVER.md). */
-export const REFRESH_ABSOLUTE_LIFETIME_MS = 365 * DAY_MS;
-/** ...and dies after 90 days without use. Each rotation issues a fresh token, so "use" = its issue time. */
-export const REFRESH_IDLE_LIFETIME_MS = 90 * DAY_MS;
 
 export type RefreshRejection =
   | 'unknown_refresh_token'
   | 'client_mismatch'
   | 'grant_revoked'
   | 'refresh_token_reuse'
-  | 'refresh_token_expired'
-  | 'refresh_token_idle_expired';
+  | LifetimeRejection;
 
 export type RefreshOutcome =
   | { ok: true; grant: Grant; tokens: IssuedTokens; replayed: boolean }
@@ -41,7 +35,12 @@ export function refreshGrant(
 
   if (record.status === 'rotated') {
     const leewayMs = ctx.config.reuseLeewaySeconds * 1000;
-    if (leewayMs > 0 && record.successor && !record.leewayUsed && now - (record.rotatedAt ?? 0) <= leewayMs) {
+    const rotatedAt = record.rotatedAt ?? 0;
+    if (leewayMs > 0 && record.successor && !record.leewayUsed && now - rotatedAt <= leewayMs) {
+      // A replay hands out the successor issued at the rotation, so it is bound by the same lives as that
+      // successor: a long leeway must not stretch a grant past its year or its 90 idle days.
+      const expired = lifetimeRejection(grant, rotatedAt, now);
+      if (expired) return { ok: false, reason: expired, grant };
       // Leeway replay answers exactly what the rotation answered (the client most likely lost that
       // response); it does not rotate again, so the successor stays the family's live token.
       record.leewayUsed = true;
@@ -51,8 +50,8 @@ export function refreshGrant(
     ctx.stats.increment('refreshTokenReuse');
     return { ok: false, reason: 'refresh_token_reuse', grant };
   }
-  if (now - grant.createdAt > REFRESH_ABSOLUTE_LIFETIME_MS) return { ok: false, reason: 'refresh_token_expired', grant };
-  if (now - record.issuedAt > REFRESH_IDLE_LIFETIME_MS) return { ok: false, reason: 'refresh_token_idle_expired', grant };
+  const expired = lifetimeRejection(grant, record.issuedAt, now);
+  if (expired) return { ok: false, reason: expired, grant };
 
   record.status = 'rotated';
   record.rotatedAt = now;

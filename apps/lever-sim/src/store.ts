@@ -1,9 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createIssuedSecrets, type IssuedSecrets } from './issued-secrets.js';
 
 /**
  * In-memory state of the auth server: authorization codes, grants (one per completed authorization, each
  * with its own refresh-token family), refresh tokens and the jti of every access token. All methods are
  * synchronous on purpose: callers read and mutate in one tick so concurrent requests cannot interleave.
+ * Every code and token is also recorded in `secrets` where it is issued, so none can escape a leak scan.
  */
 
 export type GrantStatus = 'active' | 'revoked';
@@ -62,14 +64,15 @@ export interface Store {
   createGrant(input: Pick<Grant, 'account' | 'userId' | 'clientId' | 'audience' | 'scope' | 'createdAt'>): Grant;
   findGrant(id: string): Grant | undefined;
   listGrants(): Grant[];
-  liveGrantCount(): number;
   /** Returns false when the grant was already revoked (so counters move once). */
   revokeGrant(grant: Grant, reason: string, at: number): boolean;
   /** Issues a new refresh token for the grant; the caller marks the previous one rotated. */
   issueRefreshToken(grant: Grant, at: number): string;
   findRefreshToken(token: string): RefreshTokenRecord | undefined;
-  recordAccessToken(jti: string, grantId: string): void;
+  recordAccessToken(jti: string, grantId: string, accessToken: string): void;
   grantOfAccessToken(jti: string): Grant | undefined;
+  /** Every code and token issued since the last clear (bounded, oldest dropped). */
+  secrets: Pick<IssuedSecrets, 'list' | 'dropped'>;
   clear(): void;
 }
 
@@ -77,57 +80,58 @@ export function newOpaqueToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-export function createStore(): Store {
+export function createStore(options: { secretsLimit?: number } = {}): Store {
   let codes = new Map<string, AuthorizationCode>();
   let grants = new Map<string, Grant>();
   let refreshTokens = new Map<string, RefreshTokenRecord>();
   let accessTokens = new Map<string, string>();
-  let live = 0;
+  const secrets = createIssuedSecrets(options.secretsLimit);
 
   return {
     createCode(input) {
       const code = newOpaqueToken();
       codes.set(code, { ...input, used: false });
+      secrets.record('codes', code);
       return code;
     },
     findCode: (code) => codes.get(code),
     createGrant(input) {
       const grant: Grant = { ...input, id: `grant_${randomUUID().replaceAll('-', '')}`, status: 'active', refreshCount: 0 };
       grants.set(grant.id, grant);
-      live++;
       return grant;
     },
     findGrant: (id) => grants.get(id),
     listGrants: () => [...grants.values()],
-    liveGrantCount: () => live,
     revokeGrant(grant, reason, at) {
       if (grant.status === 'revoked') return false;
       grant.status = 'revoked';
       grant.revokedAt = at;
       grant.revokedReason = reason;
-      live--;
       return true;
     },
     issueRefreshToken(grant, at) {
       const token = newOpaqueToken();
       refreshTokens.set(token, { grantId: grant.id, issuedAt: at, status: 'live', leewayUsed: false });
       grant.currentRefreshToken = token;
+      secrets.record('refreshTokens', token);
       return token;
     },
     findRefreshToken: (token) => refreshTokens.get(token),
-    recordAccessToken(jti, grantId) {
+    recordAccessToken(jti, grantId, accessToken) {
       accessTokens.set(jti, grantId);
+      secrets.record('accessTokens', accessToken);
     },
     grantOfAccessToken(jti) {
       const grantId = accessTokens.get(jti);
       return grantId === undefined ? undefined : grants.get(grantId);
     },
+    secrets,
     clear() {
       codes = new Map();
       grants = new Map();
       refreshTokens = new Map();
       accessTokens = new Map();
-      live = 0;
+      secrets.clear();
     },
   };
 }

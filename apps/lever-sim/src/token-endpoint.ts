@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { accessTokenMinter } from './access-tokens.js';
+import { authenticateClient, oauthError, UNAUTHORIZED_CLIENT } from './client-auth.js';
 import { exchangeCode, type CodeRejection } from './code-exchange.js';
 import type { SimContext } from './context.js';
 import { answerEarlyFault, DEFAULT_SLOW_MS, type Fault } from './faults.js';
@@ -8,8 +9,8 @@ import { stringParam } from './params.js';
 import { destroyConnection, pause } from './pause.js';
 import { refreshGrant } from './refresh.js';
 import { revokeGrant } from './revoke-grant.js';
+import type { RejectionReason } from './stats.js';
 import type { Grant, IssuedTokens } from './store.js';
-import type { SimClient } from './clients.js';
 
 /** Auth0's exact descriptions; clients must classify on `error`, but matching text keeps the sim honest. */
 const INVALID_REFRESH = 'Unknown or invalid refresh token.';
@@ -21,30 +22,6 @@ const CODE_DESCRIPTIONS: Record<CodeRejection, string> = {
   redirect_uri_mismatch: 'The redirect_uri does not match the one used at /authorize',
   pkce_failed: 'Failed to verify code verifier',
 };
-
-function oauthError(reply: FastifyReply, status: number, error: string, description: string) {
-  return reply.code(status).header('cache-control', 'no-store').send({ error, error_description: description });
-}
-
-/** client_secret_post (Lever's documented way) or HTTP Basic (RFC 6749 form-encodes both halves). */
-function clientCredentials(request: FastifyRequest, body: unknown): { clientId?: string; clientSecret?: string } {
-  const header = request.headers.authorization;
-  if (header?.toLowerCase().startsWith('basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon > 0) {
-      const unescape = (s: string) => {
-        try {
-          return decodeURIComponent(s.replaceAll('+', ' '));
-        } catch {
-          return s;
-        }
-      };
-      return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
-    }
-  }
-  return { clientId: stringParam(body, 'client_id'), clientSecret: stringParam(body, 'client_secret') };
-}
 
 function tokenBody(tokens: IssuedTokens, grant: Grant, now: number) {
   return {
@@ -64,7 +41,7 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
     stats.increment('tokenRequests');
     const body = request.body;
     const grantType = stringParam(body, 'grant_type');
-    const reject = (reason: string, status: number, error: string, description: string, isRefresh = false) => {
+    const reject = (reason: RejectionReason, status: number, error: string, description: string, isRefresh = false) => {
       stats.reject(reason);
       if (isRefresh) stats.increment('refreshesRejected');
       return oauthError(reply, status, error, description);
@@ -75,11 +52,8 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
     }
     const isRefresh = grantType === 'refresh_token';
 
-    const { clientId, clientSecret } = clientCredentials(request, body);
-    const client: SimClient | undefined = clientId ? ctx.clients.find(clientId) : undefined;
-    if (!client || client.clientSecret !== clientSecret) {
-      return reject('invalid_client', 401, 'access_denied', 'Unauthorized', isRefresh);
-    }
+    const client = authenticateClient(ctx, request, body);
+    if (!client) return reject('invalid_client', UNAUTHORIZED_CLIENT.status, UNAUTHORIZED_CLIENT.error, UNAUTHORIZED_CLIENT.description, isRefresh);
 
     const code = stringParam(body, 'code');
     const refreshToken = stringParam(body, 'refresh_token');

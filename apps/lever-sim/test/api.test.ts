@@ -116,6 +116,6 @@ describe('Lever API (/v1)', () => {
     await sim.api('/v1/users', undefined);
     const stats = await sim.stats();
     expect(stats.apiCalls).toBe(2);
-    expect(stats.rejectedByReason.api_missing).toBe(1);
+    expect(stats.rejectedApiMissing).toBe(1);
   });
 });

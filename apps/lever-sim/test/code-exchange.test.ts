@@ -108,7 +108,7 @@ describe('POST /oauth/token, grant_type=authorization_code', () => {
     const code = await sim.code();
     await sim.advance(10 * 60 + 1);
     expect(await sim.exchange(code)).toEqual({ status: 403, body: INVALID_CODE });
-    expect((await sim.stats()).rejectedByReason.code_expired).toBe(1);
+    expect((await sim.stats()).rejectedCodeExpired).toBe(1);
   });
 
   it('still accepts a code 9 minutes old', async () => {
@@ -152,7 +152,7 @@ describe('POST /oauth/token, grant_type=authorization_code', () => {
       code_verifier: pkce.verifier,
     });
     expect(right.status).toBe(200);
-    expect((await sim.stats()).rejectedByReason.pkce_failed).toBe(2);
+    expect((await sim.stats()).rejectedPkceFailed).toBe(2);
   });
 
   it('creates one grant per completed authorization, each with its own refresh-token family', async () => {

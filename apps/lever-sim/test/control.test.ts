@@ -2,6 +2,48 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildSim } from '../src/index.js';
 import { bootSim, DAY, type TestSim } from './helpers.js';
 
+/** Every key /__sim/stats has, as documented in the README; `rejected*` are the reasons a request was refused. */
+const ZERO_STATS = Object.fromEntries(
+  [
+    'tokenRequests',
+    'authorizations',
+    'codeExchanges',
+    'refreshesOk',
+    'refreshesRejected',
+    'refreshTokenReuse',
+    'grantsRevoked',
+    'revocations',
+    'apiCalls',
+    'rateLimited',
+    'faultsInjected',
+    'liveGrants',
+    'rejectedInvalidRequest',
+    'rejectedUnsupportedGrantType',
+    'rejectedInvalidClient',
+    'rejectedFaultInvalidGrant',
+    'rejectedUnknownRefreshToken',
+    'rejectedClientMismatch',
+    'rejectedGrantRevoked',
+    'rejectedRefreshTokenReuse',
+    'rejectedRefreshTokenExpired',
+    'rejectedRefreshTokenIdleExpired',
+    'rejectedInvalidCode',
+    'rejectedCodeReuse',
+    'rejectedCodeExpired',
+    'rejectedRedirectUriMismatch',
+    'rejectedPkceFailed',
+    'rejectedRevokeInvalidRequest',
+    'rejectedRevokeInvalidClient',
+    'rejectedApiMissing',
+    'rejectedApiMalformed',
+    'rejectedApiExpired',
+    'rejectedApiWrongAudience',
+    'rejectedApiUnknown',
+    'rejectedApiRevoked',
+    'rejectedApiFaultInvalidGrant',
+  ].map((name) => [name, 0]),
+) as Record<string, number>;
+
 describe('control plane (/__sim)', () => {
   let sim: TestSim;
   beforeAll(async () => {
@@ -45,6 +87,13 @@ describe('control plane (/__sim)', () => {
     expect(res.status).toBe(404);
   });
 
+  it('serves /__sim/stats as one flat object of numbers, every counter present from the start', async () => {
+    const stats = await sim.stats();
+    expect(Object.keys(stats).sort()).toEqual(Object.keys(ZERO_STATS).sort());
+    for (const [name, value] of Object.entries(stats)) expect(typeof value, name).toBe('number');
+    expect(stats).toEqual(ZERO_STATS);
+  });
+
   it('counts what happened since the last reset', async () => {
     const { refreshToken, accessToken } = await sim.connect();
     const rotated = await sim.refresh(refreshToken);
@@ -52,6 +101,7 @@ describe('control plane (/__sim)', () => {
     await sim.api('/v1/users', accessToken);
     expect(rotated.status).toBe(200);
     expect(await sim.stats()).toEqual({
+      ...ZERO_STATS,
       tokenRequests: 3,
       authorizations: 1,
       codeExchanges: 1,
@@ -61,9 +111,70 @@ describe('control plane (/__sim)', () => {
       grantsRevoked: 1,
       liveGrants: 0,
       apiCalls: 1,
-      rateLimited: 0,
-      faultsInjected: 0,
-      rejectedByReason: { refresh_token_reuse: 1, api_revoked: 1 },
+      rejectedRefreshTokenReuse: 1,
+      rejectedApiRevoked: 1,
+    });
+  });
+
+  it('counts as liveGrants only grants a refresh could still extend', async () => {
+    let kept = (await sim.connect()).refreshToken;
+    await sim.connect({ scope: 'opportunities:read:admin' }); // no offline_access: no refresh token
+    await sim.connect(); // goes idle
+    await sim.connect(); // revoked below
+    const revoked = (await sim.grants())[3]!;
+    await sim.control('POST', `/grants/${revoked.id}/revoke`);
+    expect((await sim.stats()).liveGrants).toBe(2);
+
+    for (let day = 80; day <= 320; day += 80) {
+      await sim.advance(80 * DAY);
+      const res = await sim.refresh(kept);
+      expect(res.status, `refresh on day ${day}`).toBe(200);
+      kept = res.body.refresh_token!;
+      // From day 160 the idle grant is past its 90 days, though nobody presented its token since.
+      expect((await sim.stats()).liveGrants, `day ${day}`).toBe(day < 90 ? 2 : 1);
+    }
+    await sim.advance(46 * DAY); // day 366: past the absolute year, only 46 days idle
+    expect((await sim.stats()).liveGrants).toBe(0);
+    await sim.connect();
+    expect((await sim.stats()).liveGrants).toBe(1);
+    // None of this was a revocation: the grants simply cannot be refreshed any more.
+    expect((await sim.stats()).grantsRevoked).toBe(1);
+  });
+
+  describe('GET /__sim/secrets', () => {
+    it('lists every access token, refresh token and code issued since the last reset', async () => {
+      await sim.control('POST', '/config', { reuseLeewaySeconds: 30 });
+      try {
+        const unused = await sim.code();
+        const code = await sim.code();
+        const first = await sim.exchange(code);
+        const rotated = await sim.refresh(first.body.refresh_token!);
+        await sim.refresh(first.body.refresh_token!); // a leeway replay issues nothing new
+        expect(await sim.secrets()).toEqual({
+          accessTokens: [first.body.access_token, rotated.body.access_token],
+          refreshTokens: [first.body.refresh_token, rotated.body.refresh_token],
+          codes: [unused, code],
+        });
+        await sim.control('POST', '/reset');
+        expect(await sim.secrets()).toEqual({ accessTokens: [], refreshTokens: [], codes: [] });
+      } finally {
+        await sim.control('POST', '/config', { reuseLeewaySeconds: 0 });
+      }
+    });
+
+    it('keeps at most secretsLimit of each kind, dropping the oldest, and says how many it dropped', async () => {
+      const small = await bootSim({ secretsLimit: 2 });
+      try {
+        const connections = [await small.connect(), await small.connect(), await small.connect()];
+        const res = await fetch(`${small.url}/__sim/secrets`);
+        expect(res.headers.get('x-sim-secrets-dropped')).toBe('3');
+        const secrets = (await res.json()) as { accessTokens: string[]; refreshTokens: string[]; codes: string[] };
+        expect(secrets.accessTokens).toEqual(connections.slice(1).map((c) => c.accessToken));
+        expect(secrets.refreshTokens).toEqual(connections.slice(1).map((c) => c.refreshToken));
+        expect(secrets.codes).toHaveLength(2);
+      } finally {
+        await small.close();
+      }
     });
   });
 
@@ -139,6 +250,7 @@ describe('control plane switched off', () => {
     try {
       const res = await app.inject({ method: 'GET', url: '/__sim/stats' });
       expect(res.statusCode).toBe(404);
+      expect((await app.inject({ method: 'GET', url: '/__sim/secrets' })).statusCode).toBe(404);
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     } finally {
       await app.close();

@@ -29,6 +29,7 @@ describe('parseSimEnv', () => {
       SIM_CONTROL: '0',
       SIM_PUBLIC_URL: 'https://sim.example/',
       LOG_LEVEL: 'debug',
+      SIM_SECRETS_LIMIT: '1000',
     });
     expect(config).toEqual({
       port: 5000,
@@ -42,6 +43,7 @@ describe('parseSimEnv', () => {
         logLevel: 'debug',
         audiences: ['https://api.lever.co/v1/', 'https://custom.example/'],
         publicUrl: 'https://sim.example',
+        secretsLimit: 1000,
       },
     });
   });
@@ -58,6 +60,7 @@ describe('parseSimEnv', () => {
     ['SIM_AUTO_APPROVE', 'yes'],
     ['PORT', 'x'],
     ['SIM_PUBLIC_URL', 'not a url'],
+    ['SIM_SECRETS_LIMIT', '-1'],
   ])('names %s when its value %j is bad', (name, value) => {
     expect(() => parseSimEnv({ [name]: value })).toThrow(name);
   });

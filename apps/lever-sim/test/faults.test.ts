@@ -196,6 +196,48 @@ describe('faults (/__sim/faults)', () => {
     });
   });
 
+  describe('at the API, when the account is rate-limited', () => {
+    let limited: TestSim;
+    beforeAll(async () => {
+      // One request per 100 s of sim time: real time passing during a test can never refill the bucket.
+      limited = await bootSim({ rateLimits: { api: { ratePerSecond: 0.01, burst: 1 } } });
+    });
+    afterAll(() => limited.close());
+    beforeEach(() => limited.control('POST', '/reset'));
+
+    it('slow still applies to the 429 instead of being consumed unapplied', async () => {
+      const { accessToken } = await limited.connect();
+      expect((await limited.api('/v1/users', accessToken)).status).toBe(200); // empties the bucket
+      await limited.fault({ target: 'api', kind: 'slow', delayMs: 200 });
+      const started = Date.now();
+      const res = await limited.api('/v1/users', accessToken);
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(1);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(180);
+      expect(await limited.control('GET', '/faults')).toEqual([]);
+      expect(await limited.stats()).toMatchObject({ faultsInjected: 1, rateLimited: 1 });
+    });
+
+    it('timeout_after_rotation drops the 429; the next request gets an ordinary answer', async () => {
+      const { accessToken } = await limited.connect();
+      expect((await limited.api('/v1/users', accessToken)).status).toBe(200);
+      await limited.fault({ target: 'api', kind: 'timeout_after_rotation' });
+      await expectNoAnswer(limited.api('/v1/users', accessToken));
+      expect((await limited.api('/v1/users', accessToken)).status).toBe(429);
+      await limited.advance(100);
+      expect((await limited.api('/v1/users', accessToken)).status).toBe(200);
+      expect(await limited.stats()).toMatchObject({ faultsInjected: 1, rateLimited: 2 });
+    });
+
+    it('an early fault answers before the rate limiter and spends none of the bucket', async () => {
+      const { accessToken } = await limited.connect();
+      await limited.fault({ target: 'api', kind: '503', count: 3 });
+      for (let i = 0; i < 3; i++) expect((await limited.api('/v1/users', accessToken)).status).toBe(503);
+      expect((await limited.api('/v1/users', accessToken)).status).toBe(200);
+      expect((await limited.stats()).rateLimited).toBe(0);
+    });
+  });
+
   it('closing the sim releases requests held by a timeout fault', async () => {
     const own = await bootSim();
     const { refreshToken } = await own.connect();

@@ -121,11 +121,31 @@ export async function bootSim(options: SimOptions = {}) {
     return (res.status === 204 ? undefined : await res.json()) as T;
   }
 
-  const stats = () => control<Record<string, number> & { rejectedByReason: Record<string, number> }>('GET', '/stats');
+  /** One flat object of counters, rejections included (`rejectedRefreshTokenReuse`, ...). */
+  const stats = () => control<Record<string, number>>('GET', '/stats');
+  const secrets = () => control<{ accessTokens: string[]; refreshTokens: string[]; codes: string[] }>('GET', '/secrets');
   const advance = (seconds: number) => control('POST', '/clock', { advanceSeconds: seconds });
   const fault = (spec: Record<string, unknown>) => control('POST', '/faults', spec);
   const introspect = (tokenValue: string) => control<{ active: boolean; account?: string; grantId?: string }>('POST', '/introspect', { token: tokenValue });
   const grants = () => control<Array<{ id: string; account: string; status: string; revokedReason?: string; refreshCount: number; clientId: string }>>('GET', '/grants');
+
+  /** POST /oauth/revoke; the answer is usually an empty body, so it is returned as text. */
+  async function revoke(fields: Record<string, string>, how: { json?: boolean; basic?: boolean } = {}) {
+    const headers: Record<string, string> = {};
+    let body: Record<string, string> = fields;
+    if (how.basic) {
+      const { client_id, client_secret, ...rest } = fields;
+      headers.authorization = `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`;
+      body = rest;
+    }
+    headers['content-type'] = how.json ? 'application/json' : 'application/x-www-form-urlencoded';
+    const res = await fetch(`${url}/oauth/revoke`, {
+      method: 'POST',
+      headers,
+      body: how.json ? JSON.stringify(body) : new URLSearchParams(body).toString(),
+    });
+    return { status: res.status, text: await res.text() };
+  }
 
   function api(path: string, accessToken: string | undefined, init: RequestInit = {}) {
     return fetch(`${url}${path}`, {
@@ -134,7 +154,7 @@ export async function bootSim(options: SimOptions = {}) {
     });
   }
 
-  return { url, close: sim.close, authorizeUrl, authorize, code, token, exchange, refresh, connect, control, stats, advance, fault, introspect, grants, api };
+  return { url, close: sim.close, authorizeUrl, authorize, code, token, exchange, refresh, connect, control, stats, secrets, revoke, advance, fault, introspect, grants, api };
 }
 
 /** Reads a JWT's claims without verifying (the sim's key is private, as Lever's is). */

@@ -42,7 +42,7 @@ describe('POST /oauth/token, grant_type=refresh_token', () => {
       expect((await sim.introspect(accessToken)).active).toBe(true);
       const stats = await sim.stats();
       expect(stats.refreshesRejected).toBe(1);
-      expect(stats.rejectedByReason.unknown_refresh_token).toBe(1);
+      expect(stats.rejectedUnknownRefreshToken).toBe(1);
       expect(stats.grantsRevoked).toBe(0);
     });
 
@@ -73,7 +73,7 @@ describe('POST /oauth/token, grant_type=refresh_token', () => {
       expect(stats.refreshTokenReuse).toBe(1);
       expect(stats.grantsRevoked).toBe(1);
       expect(stats.liveGrants).toBe(0);
-      expect(stats.rejectedByReason).toMatchObject({ refresh_token_reuse: 1, grant_revoked: 1 });
+      expect(stats).toMatchObject({ rejectedRefreshTokenReuse: 1, rejectedGrantRevoked: 1 });
     });
 
     it('leaves other grants of the same account untouched', async () => {
@@ -106,7 +106,7 @@ describe('POST /oauth/token, grant_type=refresh_token', () => {
       const { refreshToken } = await sim.connect();
       await sim.advance(90 * DAY + 60);
       expect(await sim.refresh(refreshToken)).toEqual({ status: 403, body: INVALID_REFRESH });
-      expect((await sim.stats()).rejectedByReason.refresh_token_idle_expired).toBe(1);
+      expect((await sim.stats()).rejectedRefreshTokenIdleExpired).toBe(1);
     });
 
     it('keeps a grant alive when refreshed every 80 days, until one year after the authorization', async () => {
@@ -119,7 +119,7 @@ describe('POST /oauth/token, grant_type=refresh_token', () => {
       }
       await sim.advance(46 * DAY); // day 366: past the absolute year, though only 46 days idle
       expect(await sim.refresh(refreshToken)).toEqual({ status: 403, body: INVALID_REFRESH });
-      expect((await sim.stats()).rejectedByReason.refresh_token_expired).toBe(1);
+      expect((await sim.stats()).rejectedRefreshTokenExpired).toBe(1);
     });
 
     it('expires access tokens after the configured TTL on the sim clock', async () => {
@@ -157,6 +157,42 @@ describe('POST /oauth/token, grant_type=refresh_token', () => {
         // Only once: the second replay is reuse.
         expect((await sim.refresh(refreshToken)).status).toBe(403);
         expect((await sim.stats()).refreshTokenReuse).toBe(1);
+      } finally {
+        await sim.control('POST', '/config', { reuseLeewaySeconds: 0 });
+      }
+    });
+
+    it('refuses a replay inside the leeway once the grant is past its year, without revoking', async () => {
+      await sim.control('POST', '/config', { reuseLeewaySeconds: 60 * DAY });
+      try {
+        let { refreshToken } = await sim.connect();
+        for (let day = 80; day <= 320; day += 80) {
+          await sim.advance(80 * DAY);
+          refreshToken = (await sim.refresh(refreshToken)).body.refresh_token!;
+        }
+        await sim.advance(20 * DAY); // day 340
+        expect((await sim.refresh(refreshToken)).status).toBe(200);
+        await sim.advance(30 * DAY); // day 370: 30 days after the rotation, inside the 60-day leeway
+        expect(await sim.refresh(refreshToken)).toEqual({ status: 403, body: INVALID_REFRESH });
+        const stats = await sim.stats();
+        expect(stats.rejectedRefreshTokenExpired).toBe(1);
+        expect(stats.refreshTokenReuse).toBe(0);
+        expect((await sim.grants())[0]!.status).toBe('active');
+      } finally {
+        await sim.control('POST', '/config', { reuseLeewaySeconds: 0 });
+      }
+    });
+
+    it('refuses a replay inside the leeway once 90 days passed since the rotation, without revoking', async () => {
+      await sim.control('POST', '/config', { reuseLeewaySeconds: 100 * DAY });
+      try {
+        const { refreshToken } = await sim.connect();
+        expect((await sim.refresh(refreshToken)).status).toBe(200);
+        await sim.advance(91 * DAY);
+        expect(await sim.refresh(refreshToken)).toEqual({ status: 403, body: INVALID_REFRESH });
+        const stats = await sim.stats();
+        expect(stats.rejectedRefreshTokenIdleExpired).toBe(1);
+        expect(stats.refreshTokenReuse).toBe(0);
       } finally {
         await sim.control('POST', '/config', { reuseLeewaySeconds: 0 });
       }
