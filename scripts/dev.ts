@@ -1,11 +1,20 @@
-// `pnpm dev`: everything on one machine with the Lever simulator as Lever. Installs nothing; creates a
-// git-ignored .env with a fresh token-encryption key on first run, applies migrations, then runs
-// lever-sim, api and worker from their TypeScript sources and prints the demo URL.
+// `pnpm dev`: everything on one machine with the Lever simulator as Lever. Installs nothing; gives the
+// git-ignored .env a fresh token-encryption key when it has none (or an empty one, as a copied .env.example
+// has), applies migrations, runs lever-sim, api and worker from their TypeScript sources, and prints the
+// demo URL once the api answers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isSet, mergeEnvFile, setIfUnset } from './lib/env-file.ts';
+import { waitForUrl } from './lib/wait-for-url.ts';
+
+const API_START_TIMEOUT_MS = 60_000;
+const MIGRATE_TIMEOUT_MS = 120_000;
+// Longer than the worker's own shutdown grace (60 s, for refreshes in flight): a token Lever has already
+// rotated must reach Postgres before the process goes.
+const STOP_TIMEOUT_MS = 70_000;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const envFile = path.join(root, '.env');
@@ -13,24 +22,36 @@ const envFile = path.join(root, '.env');
 if (!existsSync(envFile)) {
   writeFileSync(envFile, '# Local development settings (git-ignored). See .env.example for every variable.\n');
 }
-if (!/^TOKEN_ENCRYPTION_KEY=/m.test(readFileSync(envFile, 'utf8'))) {
-  appendFileSync(envFile, `TOKEN_ENCRYPTION_KEY=${randomBytes(32).toString('base64')}\n`);
-  console.log('dev: generated TOKEN_ENCRYPTION_KEY into .env');
+// A key exported in the shell wins over .env's, so there is nothing to write then.
+if (!isSet(process.env.TOKEN_ENCRYPTION_KEY)) {
+  const { content, changed } = setIfUnset(readFileSync(envFile, 'utf8'), 'TOKEN_ENCRYPTION_KEY', randomBytes(32).toString('base64'));
+  if (changed) {
+    writeFileSync(envFile, content);
+    console.log('dev: generated TOKEN_ENCRYPTION_KEY into .env');
+  }
 }
-process.loadEnvFile(envFile);
+mergeEnvFile(process.env, readFileSync(envFile, 'utf8'));
 
-const simPort = Number(process.env.SIM_PORT ?? 4010);
-const apiPort = Number(process.env.PORT ?? 3000);
-const workerPort = Number(process.env.WORKER_PORT ?? 3001);
+/** A variable's value, with `VAR=` counting as unset (packages/config reads it the same way). */
+const setting = (name: string): string | undefined => (isSet(process.env[name]) ? process.env[name] : undefined);
+
+const simPort = Number(setting('SIM_PORT') ?? 4010);
+const apiPort = Number(setting('PORT') ?? 3000);
+const workerPort = Number(setting('WORKER_PORT') ?? 3001);
 const baseEnv = {
   ...process.env,
-  NODE_ENV: process.env.NODE_ENV ?? 'development',
-  LOG_FORMAT: process.env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
-  LEVER_SIMULATOR_URL: process.env.LEVER_SIMULATOR_URL ?? `http://127.0.0.1:${simPort}`,
+  NODE_ENV: setting('NODE_ENV') ?? 'development',
+  LOG_FORMAT: setting('LOG_FORMAT') ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+  LEVER_SIMULATOR_URL: setting('LEVER_SIMULATOR_URL') ?? `http://127.0.0.1:${simPort}`,
 };
 
+/**
+ * Each app leads its own process group, so a Ctrl-C in the terminal reaches only this script, which then
+ * sends each app one SIGTERM: close-with-grace treats a second signal as "exit now", and the worker would
+ * drop the refreshes it is finishing.
+ */
 function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = `[${name}] `;
   const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
     let buffered = '';
@@ -51,21 +72,64 @@ const migrate = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scr
   env: baseEnv,
   stdio: 'inherit',
 });
+const migrateTimer = setTimeout(() => {
+  console.error(`dev: migrations did not finish within ${MIGRATE_TIMEOUT_MS / 1000} s`);
+  migrate.kill('SIGKILL');
+}, MIGRATE_TIMEOUT_MS);
 const migrated = await new Promise<number | null>((resolve) => migrate.on('exit', resolve));
+clearTimeout(migrateTimer);
 if (migrated !== 0) {
   console.error('dev: migrations failed; is PostgreSQL reachable at DATABASE_URL? (docker compose up -d postgres redis)');
   process.exit(1);
 }
 
 const tsx = ['--conditions=source', '--import', 'tsx'];
-const children = [
-  run('lever-sim', [...tsx, 'apps/lever-sim/src/server.ts'], { ...baseEnv, PORT: String(simPort), LOG_LEVEL: 'warn' }),
-  run('api', [...tsx, 'apps/api/src/server.ts'], { ...baseEnv, PORT: String(apiPort) }),
-  run('worker', [...tsx, 'apps/worker/src/server.ts'], { ...baseEnv, PORT: String(workerPort) }),
+const apps = [
+  { name: 'lever-sim', child: run('lever-sim', [...tsx, 'apps/lever-sim/src/server.ts'], { ...baseEnv, PORT: String(simPort), LOG_LEVEL: 'warn' }) },
+  { name: 'api', child: run('api', [...tsx, 'apps/api/src/server.ts'], { ...baseEnv, PORT: String(apiPort) }) },
+  { name: 'worker', child: run('worker', [...tsx, 'apps/worker/src/server.ts'], { ...baseEnv, PORT: String(workerPort) }) },
 ];
+const children = apps.map((app) => app.child);
 
-const publicUrl = process.env.PUBLIC_BASE_URL ?? `http://localhost:${apiPort}`;
-setTimeout(() => {
+let stopping = false;
+let exitCode = 0;
+const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  exitCode = code;
+  for (const child of children) child.kill('SIGTERM');
+  setTimeout(() => {
+    for (const child of children) if (!hasExited(child)) child.kill('SIGKILL');
+  }, STOP_TIMEOUT_MS).unref();
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(0));
+// Detached apps outlive this script unless it takes them along (say, after a crash of its own).
+process.on('exit', () => {
+  for (const child of children) if (!hasExited(child)) child.kill('SIGKILL');
+});
+for (const { name, child } of apps) {
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`dev: ${name} exited (${signal ?? `code ${code}`}); stopping the others`);
+      stop(1);
+    }
+    if (children.every(hasExited)) process.exit(exitCode);
+  });
+}
+
+// Ask the api itself (not PUBLIC_BASE_URL, which may be a proxy or tunnel in front of it).
+const listenHost = setting('HOST') ?? '127.0.0.1';
+const probeHost = ['0.0.0.0', '::'].includes(listenHost) ? '127.0.0.1' : listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+const healthUrl = `http://${probeHost}:${apiPort}/healthz`;
+const answered = await waitForUrl(healthUrl, { timeoutMs: API_START_TIMEOUT_MS, shouldGiveUp: () => stopping });
+if (!answered) {
+  if (!stopping) {
+    console.error(`dev: the api did not answer ${healthUrl} within ${API_START_TIMEOUT_MS / 1000} s; stopping`);
+    stop(1);
+  }
+} else {
+  const publicUrl = setting('PUBLIC_BASE_URL')?.replace(/\/$/, '') ?? `http://localhost:${apiPort}`;
   console.log(`
   lever-connect is running with the Lever simulator as Lever.
     demo page:   ${publicUrl}/demo
@@ -73,20 +137,4 @@ setTimeout(() => {
     simulator:   http://127.0.0.1:${simPort}/__sim/stats
   Create an API key for the REST API with: pnpm cli api-key create --name me
 `);
-}, 2500).unref();
-
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  for (const child of children) child.kill('SIGTERM');
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-for (const child of children) {
-  child.on('exit', (code) => {
-    if (!stopping) console.error(`dev: a process exited (code ${code}); stopping the others`);
-    stop();
-    if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) process.exit(code ?? 0);
-  });
 }
