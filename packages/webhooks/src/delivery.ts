@@ -3,10 +3,12 @@ import { writeEvent } from '@lever-connect/connections';
 import type { TokenCipher } from '@lever-connect/crypto';
 import type { PrismaClient } from '@lever-connect/db';
 import type { Logger } from 'pino';
+import { fetch as undiciFetch } from 'undici';
+import { createGuardedAgent } from './guarded-agent.js';
 import { webhookBody } from './payload.js';
-import { decideAfterAttempt, describeFailure, type AttemptResult } from './retry-policy.js';
+import { decideAfterAttempt, describeFailure, failureRunGapMs, isSuccess, type AttemptResult } from './retry-policy.js';
 import { signedHeaders } from './signature.js';
-import { assertWebhookUrlAllowed, parseAllowList, type LookupAll } from './url-policy.js';
+import { parseAllowList, parseWebhookUrl, WebhookUrlNotAllowedError, type LookupAll } from './url-policy.js';
 
 /** One attempt may take this long (connect + answer). */
 export const DELIVERY_TIMEOUT_MS = 10_000;
@@ -29,14 +31,30 @@ export interface DelivererDeps {
   cipher: Pick<TokenCipher, 'decrypt'>;
   config: Pick<Config, 'isProduction' | 'webhooks'>;
   log: Logger;
-  fetch?: typeof fetch;
+  /**
+   * The HTTP client, default undici's `fetch`. It must send through `init.dispatcher`: that dispatcher is
+   * what refuses private addresses, at connect time.
+   */
+  fetch?: typeof undiciFetch;
   now?: () => Date;
   random?: () => number;
+  /** Resolves endpoint hosts when connecting (default: the system resolver); tests script its answers. */
   lookup?: LookupAll;
   /** Per-attempt timeout, ms. Default DELIVERY_TIMEOUT_MS (tests shorten it). */
   timeoutMs?: number;
   /** Called once per finished attempt (metrics). */
   onAttempt?: (outcome: DeliveryOutcome['outcome']) => void;
+}
+
+/** Why an attempt got no answer, for `lastError`: our refusal in its own words, else the network's code. */
+function describeSendError(error: unknown, timeoutMs: number): string {
+  const err = error as Error & { cause?: unknown };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof WebhookUrlNotAllowedError) return cause.message;
+  }
+  const cause = err.cause as { code?: string; message?: string } | undefined;
+  return cause?.code ?? cause?.message ?? err.message;
 }
 
 /**
@@ -47,14 +65,22 @@ export interface DelivererDeps {
  */
 export function createDeliverer(deps: DelivererDeps) {
   const now = deps.now ?? (() => new Date());
-  const doFetch = deps.fetch ?? fetch;
+  const doFetch = deps.fetch ?? undiciFetch;
   const timeoutMs = deps.timeoutMs ?? DELIVERY_TIMEOUT_MS;
-  const allowList = parseAllowList(deps.config.webhooks.allowedHosts);
+  const { isProduction } = deps.config;
   const policy = deps.config.webhooks;
+  // The address check happens when connecting, not before: a check that resolves the name on its own could
+  // be answered differently from the connection that follows (DNS rebinding).
+  const dispatcher = createGuardedAgent({
+    isProduction,
+    allowList: parseAllowList(policy.allowedHosts),
+    ...(deps.lookup ? { lookup: deps.lookup } : {}),
+  });
 
-  async function send(url: string, headers: Record<string, string>, body: string): Promise<AttemptResult> {
+  async function send(rawUrl: string, headers: Record<string, string>, body: string): Promise<AttemptResult> {
+    let url: URL;
     try {
-      await assertWebhookUrlAllowed(url, { isProduction: deps.config.isProduction, allowList, ...(deps.lookup ? { lookup: deps.lookup } : {}) });
+      url = parseWebhookUrl(rawUrl, { isProduction });
     } catch (error) {
       return { error: (error as Error).message };
     }
@@ -66,14 +92,28 @@ export function createDeliverer(deps: DelivererDeps) {
         // A redirect could lead anywhere, including past the address check: a 3xx is a failed attempt.
         redirect: 'manual',
         signal: AbortSignal.timeout(timeoutMs),
+        dispatcher,
       });
       await response.body?.cancel().catch(() => undefined);
       return { status: response.status };
     } catch (error) {
-      const err = error as Error & { cause?: { code?: string; message?: string } };
-      if (err.name === 'TimeoutError' || err.name === 'AbortError') return { error: `no answer within ${timeoutMs} ms` };
-      return { error: err.cause?.code ?? err.cause?.message ?? err.message };
+      return { error: describeSendError(error, timeoutMs) };
     }
+  }
+
+  /**
+   * When the endpoint last failed, if within the failure-run gap before `at` (else null): the run goes on
+   * only while failures keep coming. Read from the recorded attempts of all its deliveries (this one's
+   * previous attempt included; the current attempt is not recorded yet). Newest deliveries first, since
+   * they hold the recent attempts, so a failing endpoint is answered from its first rows.
+   */
+  async function recentFailureAt(endpointId: string, at: Date): Promise<Date | null> {
+    const row = await deps.prisma.webhookDelivery.findFirst({
+      where: { endpointId, lastError: { not: null }, lastAttemptAt: { gte: new Date(at.getTime() - failureRunGapMs(policy)) } },
+      orderBy: { seq: 'desc' },
+      select: { lastAttemptAt: true },
+    });
+    return row?.lastAttemptAt ?? null;
   }
 
   async function deliver(deliveryId: string): Promise<DeliveryOutcome> {
@@ -94,9 +134,12 @@ export function createDeliverer(deps: DelivererDeps) {
 
     const attempts = delivery.attempts + 1;
     const leaseUntil = new Date(start.getTime() + timeoutMs + LEASE_MARGIN_MS);
+    // `lastAttemptAt` is written with the attempt's result, not here: the row's lastAttemptAt, responseStatus
+    // and lastError then always describe the same attempt, which the failure-run check relies on (a claim
+    // must not make an old failure look recent).
     const claimed = await deps.prisma.webhookDelivery.updateMany({
       where: { id: deliveryId, status: 'pending', attempts: delivery.attempts },
-      data: { attempts, lastAttemptAt: start, nextAttemptAt: leaseUntil },
+      data: { attempts, nextAttemptAt: leaseUntil },
     });
     if (claimed.count === 0) return { outcome: 'not_due', nextAttemptAt: leaseUntil };
 
@@ -122,6 +165,7 @@ export function createDeliverer(deps: DelivererDeps) {
       result,
       attempts,
       failingSince: endpoint.failingSince,
+      lastFailureAt: endpoint.failingSince && !isSuccess(result) ? await recentFailureAt(endpoint.id, finished) : null,
       now: finished,
       policy,
       ...(deps.random ? { random: deps.random } : {}),
@@ -132,6 +176,7 @@ export function createDeliverer(deps: DelivererDeps) {
         where: { id: deliveryId, status: 'pending', attempts },
         data: {
           status: decision.status,
+          lastAttemptAt: start,
           nextAttemptAt: decision.status === 'pending' ? decision.nextAttemptAt : null,
           responseStatus: result.status ?? null,
           durationMs,
@@ -143,7 +188,14 @@ export function createDeliverer(deps: DelivererDeps) {
         await tx.webhookEndpoint.updateMany({ where: { id: endpoint.id, failingSince: { not: null } }, data: { failingSince: null } });
         return { outcome: 'succeeded' };
       }
-      await tx.webhookEndpoint.updateMany({ where: { id: endpoint.id, failingSince: null }, data: { failingSince: start } });
+      // This failure starts a run when none was stored or the stored one lapsed. Conditional on the value
+      // read, so a concurrent change is not overwritten with a stale run; if a success cleared the run
+      // meanwhile, this failure starts the next one.
+      const startsRun = decision.failingSince.getTime() !== endpoint.failingSince?.getTime();
+      await tx.webhookEndpoint.updateMany({
+        where: { id: endpoint.id, OR: [{ failingSince: null }, ...(startsRun && endpoint.failingSince ? [{ failingSince: endpoint.failingSince }] : [])] },
+        data: { failingSince: startsRun ? decision.failingSince : finished },
+      });
       if (decision.status === 'failed' && decision.disableEndpoint) {
         const disabled = await tx.webhookEndpoint.updateMany({
           where: { id: endpoint.id, enabled: true },

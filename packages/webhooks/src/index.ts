@@ -10,6 +10,7 @@ export {
   type WebhookEndpointService,
   type WebhookEndpointServiceDeps,
 } from './endpoints.js';
+export { createGuardedAgent, guardedLookup } from './guarded-agent.js';
 export { webhookBody, type WebhookPayload } from './payload.js';
 export { startOutboxPump, type OutboxPump, type OutboxPumpOptions } from './pump.js';
 export {
@@ -25,6 +26,7 @@ export { createOutboxRelay, type OutboxRelay, type OutboxRelayDeps } from './rel
 export {
   decideAfterAttempt,
   describeFailure,
+  failureRunGapMs,
   isSuccess,
   retryDelayMs,
   type AttemptDecision,
@@ -57,5 +59,6 @@ export {
   WebhookUrlNotAllowedError,
   type AllowList,
   type LookupAll,
+  type ResolvedAddress,
   type UrlPolicy,
 } from './url-policy.js';

@@ -9,10 +9,7 @@ export class WebhookUrlNotAllowedError extends AppError {
 }
 
 /** Addresses a webhook must never reach in production: it would let an API caller probe our own network. */
-// Two lists: Node matches IPv4 addresses against IPv4-mapped IPv6 rules too, so ::ffff:0:0/96 would cover all of IPv4.
-const PRIVATE_V4 = new BlockList();
-const PRIVATE_V6 = new BlockList();
-for (const [net, bits] of [
+const PRIVATE_V4_SUBNETS: ReadonlyArray<readonly [string, number]> = [
   ['0.0.0.0', 8], // "this network"
   ['10.0.0.0', 8],
   ['100.64.0.0', 10], // CGNAT
@@ -24,13 +21,32 @@ for (const [net, bits] of [
   ['198.18.0.0', 15], // benchmarking
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
+];
+
+/** The IPv4 subnet `net/bits` as the IPv6 subnet of a prefix that embeds an IPv4 address at bit `offset`. */
+function embeddedV4Subnet(prefix: readonly number[], offset: number, net: string, bits: number): [string, number] {
+  const groups = [...prefix, 0, 0, 0, 0, 0, 0, 0, 0].slice(0, 8);
+  const [a, b, c, d] = net.split('.').map(Number) as [number, number, number, number];
+  groups[offset / 16] = (a << 8) | b;
+  groups[offset / 16 + 1] = (c << 8) | d;
+  return [groups.map((g) => g.toString(16)).join(':'), offset + bits];
+}
+
+// Two lists: Node matches IPv4 addresses against IPv4-mapped IPv6 rules too, so ::ffff:0:0/96 would cover all of IPv4.
+const PRIVATE_V4 = new BlockList();
+const PRIVATE_V6 = new BlockList();
+for (const [net, bits] of PRIVATE_V4_SUBNETS) {
   PRIVATE_V4.addSubnet(net, bits, 'ipv4');
+  // Translation prefixes reach the IPv4 address they embed (through a NAT64 gateway or a 6to4 relay, which
+  // may sit inside our network), so they are as private as that address: 64:ff9b::10.0.0.1 is 10.0.0.1.
+  PRIVATE_V6.addSubnet(...embeddedV4Subnet([0x64, 0xff9b], 96, net, bits), 'ipv6'); // NAT64, RFC 6052
+  PRIVATE_V6.addSubnet(...embeddedV4Subnet([0x2002], 16, net, bits), 'ipv6'); // 6to4, RFC 3056
 }
 for (const [net, bits] of [
-  ['::', 128], // unspecified
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback, and the deprecated IPv4-compatible ::a.b.c.d
   ['::ffff:0:0', 96], // IPv4-mapped: would smuggle any IPv4 address past the v4 rules
+  ['64:ff9b:1::', 48], // NAT64 for local use (RFC 8215): translated by a gateway of the receiver's network, i.e. ours
+  ['2001::', 32], // Teredo: tunnels to an IPv4 address (obfuscated, so it cannot be checked); no webhook receiver needs it
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
@@ -39,9 +55,11 @@ for (const [net, bits] of [
 }
 
 export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
+  // A zone (fe80::1%eth0) makes BlockList miss every rule; it only ever qualifies link-local addresses.
+  const bare = address.split('%')[0]!;
+  const family = isIP(bare);
   if (family === 0) return true; // not an address: refuse rather than guess
-  return family === 4 ? PRIVATE_V4.check(address, 'ipv4') : PRIVATE_V6.check(address, 'ipv6');
+  return family === 4 ? PRIVATE_V4.check(bare, 'ipv4') : PRIVATE_V6.check(bare, 'ipv6');
 }
 
 export interface AllowList {
@@ -68,7 +86,13 @@ export function parseAllowList(entries: readonly string[]): AllowList {
   return { hosts, addresses };
 }
 
-export type LookupAll = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+export interface ResolvedAddress {
+  address: string;
+  /** 4 or 6. */
+  family: number;
+}
+
+export type LookupAll = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export const lookupAll: LookupAll = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
@@ -96,21 +120,14 @@ export function parseWebhookUrl(raw: string, policy: Pick<UrlPolicy, 'isProducti
   );
 }
 
+/** The URL's host as DNS and `net` see it: lower case, IPv6 without its brackets. */
+export const bareHost = (hostname: string) => hostname.replace(/^\[|\]$/g, '').toLowerCase();
+
 /**
- * Checks where a webhook URL leads. In production every address the host resolves to must be public (or
- * allow-listed); this runs when the endpoint is saved and again before every attempt, since DNS can change.
+ * Refuses a host unless every address given for it is public or allow-listed. All, not any: a host that
+ * answers one public and one private address must not get a connection to either. Production only.
  */
-export async function assertWebhookUrlAllowed(raw: string, policy: UrlPolicy): Promise<URL> {
-  const url = parseWebhookUrl(raw, policy);
-  if (!policy.isProduction) return url;
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (policy.allowList.hosts.has(host)) return url;
-  let addresses: Array<{ address: string; family: number }>;
-  try {
-    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await (policy.lookup ?? lookupAll)(host);
-  } catch {
-    throw new WebhookUrlNotAllowedError(`url: the host ${host} does not resolve`);
-  }
+export function assertAddressesAllowed(host: string, addresses: readonly ResolvedAddress[], policy: Pick<UrlPolicy, 'allowList'>): void {
   if (addresses.length === 0) throw new WebhookUrlNotAllowedError(`url: the host ${host} does not resolve`);
   for (const { address, family } of addresses) {
     const allowed = policy.allowList.addresses.check(address, family === 6 ? 'ipv6' : 'ipv4');
@@ -118,5 +135,36 @@ export async function assertWebhookUrlAllowed(raw: string, policy: UrlPolicy): P
       throw new WebhookUrlNotAllowedError(`url: ${host} resolves to a private or reserved address (${address})`);
     }
   }
+}
+
+/**
+ * The addresses a webhook to `host` may connect to: all it resolves to, once checked in production (an
+ * allow-listed hostname is not checked). An IP literal is its own answer, without DNS.
+ */
+export async function resolveAllowedAddresses(host: string, policy: UrlPolicy): Promise<ResolvedAddress[]> {
+  const literal = isIP(host);
+  const isChecked = policy.isProduction && !policy.allowList.hosts.has(host);
+  let addresses: ResolvedAddress[];
+  try {
+    addresses = literal ? [{ address: host, family: literal }] : await (policy.lookup ?? lookupAll)(host);
+  } catch (error) {
+    // Unchecked, the resolver's own error (ENOTFOUND...) is reported, as a plain connection would.
+    if (!isChecked) throw error;
+    throw new WebhookUrlNotAllowedError(`url: the host ${host} does not resolve`);
+  }
+  if (isChecked) assertAddressesAllowed(host, addresses, policy);
+  return addresses;
+}
+
+/**
+ * Checks where a webhook URL leads, when the endpoint is saved. In production every address the host
+ * resolves to must be public (or allow-listed). Deliveries do not rely on this answer, since DNS can change
+ * by the time they connect: their connections check the address they are about to use (guarded-agent.ts).
+ */
+export async function assertWebhookUrlAllowed(raw: string, policy: UrlPolicy): Promise<URL> {
+  const url = parseWebhookUrl(raw, policy);
+  const host = bareHost(url.hostname);
+  if (!policy.isProduction || policy.allowList.hosts.has(host)) return url;
+  await resolveAllowedAddresses(host, policy);
   return url;
 }

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDeliverer, createOutboxRelay, createWebhookEndpointService, type LookupAll } from '../src/index.js';
+import { startForbiddenListener, startSniRecorder } from './listeners.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -175,15 +176,60 @@ describe('webhook fan-out and delivery', () => {
     expect(await prisma().webhookDelivery.count({ where: { endpointId: endpoint.id } })).toBe(2);
   });
 
-  it('disables an endpoint whose deliveries have been failing for 3 days', async () => {
-    const { endpoint } = await service().create({ url: receiver.url });
-    await prisma().webhookEndpoint.update({ where: { id: endpoint.id }, data: { failingSince: new Date(clock - 259_200_000) } });
-    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
-    const [delivery] = await deliveriesOf(endpoint.id);
-    receiver.setResponder(() => 503);
-    expect(await deliverer().deliver(delivery!.id)).toMatchObject({ outcome: 'disabled' });
-    expect((await prisma().webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).enabled).toBe(false);
-    expect(await prisma().event.count({ where: { type: 'webhook_endpoint.disabled' } })).toBe(1);
+  describe('disabling after 3 days of failures', () => {
+    const hour = 3_600_000;
+    const day = 24 * hour;
+    // Retries 12 h apart, so that one delivery alone can fail for 3 days.
+    const halfDays = { config: { isProduction: false, webhooks: { ...webhooksConfig, retryDelaysSeconds: Array<number>(6).fill(43_200) } } };
+    const failingEndpoint = async () => {
+      const { endpoint } = await service().create({ url: receiver.url });
+      receiver.setResponder(() => 503);
+      return endpoint;
+    };
+    const newDelivery = async (endpointId: string, clientId: string) => {
+      await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId } });
+      const all = await deliveriesOf(endpointId);
+      return all[all.length - 1]!;
+    };
+    const endpointRow = (id: string) => prisma().webhookEndpoint.findUniqueOrThrow({ where: { id } });
+
+    it('disables an endpoint whose deliveries have been failing for 3 days straight', async () => {
+      const endpoint = await failingEndpoint();
+      const delivery = await newDelivery(endpoint.id, 'x');
+      const firstFailure = new Date(clock);
+      for (let attempt = 1; attempt <= 6; attempt++) {
+        expect(await deliverer(halfDays).deliver(delivery.id)).toMatchObject({ outcome: 'retry' });
+        clock += 12 * hour;
+      }
+      expect((await endpointRow(endpoint.id)).failingSince).toEqual(firstFailure);
+      expect(await deliverer(halfDays).deliver(delivery.id)).toEqual({ outcome: 'disabled', reason: `deliveries failing since ${firstFailure.toISOString()}` });
+      expect(await endpointRow(endpoint.id)).toMatchObject({ enabled: false, disabledReason: `deliveries failing since ${firstFailure.toISOString()}` });
+      expect(await prisma().event.count({ where: { type: 'webhook_endpoint.disabled' } })).toBe(1);
+    });
+
+    it('does not disable an endpoint that failed once on day 0 and next on day 4: a new failure run starts', async () => {
+      const endpoint = await failingEndpoint();
+      const early = await newDelivery(endpoint.id, 'day-0');
+      expect(await deliverer().deliver(early.id)).toMatchObject({ outcome: 'retry' });
+      expect((await endpointRow(endpoint.id)).failingSince).toEqual(new Date(clock));
+
+      clock += 4 * day; // no traffic in between
+      const late = await newDelivery(endpoint.id, 'day-4');
+      expect(await deliverer().deliver(late.id)).toMatchObject({ outcome: 'retry' });
+      expect(await endpointRow(endpoint.id)).toMatchObject({ enabled: true, failingSince: new Date(clock) });
+      expect(await prisma().event.count({ where: { type: 'webhook_endpoint.disabled' } })).toBe(0);
+    });
+
+    it('starts a new run when deliveries are retried together after a long outage of our own, however they interleave', async () => {
+      const endpoint = await failingEndpoint();
+      const pending = [await newDelivery(endpoint.id, 'a'), await newDelivery(endpoint.id, 'b'), await newDelivery(endpoint.id, 'c')];
+      for (const d of pending) expect(await deliverer().deliver(d.id)).toMatchObject({ outcome: 'retry' });
+
+      clock += 4 * day; // the workers were down: every retry is overdue and they run at once
+      const outcomes = await Promise.all(pending.map((d) => deliverer().deliver(d.id)));
+      expect(outcomes.map((o) => o.outcome)).toEqual(['retry', 'retry', 'retry']);
+      expect(await endpointRow(endpoint.id)).toMatchObject({ enabled: true, failingSince: new Date(clock) });
+    });
   });
 
   it('signs with both secrets during a rotation overlap and only with the new one after', async () => {
@@ -224,6 +270,91 @@ describe('webhook fan-out and delivery', () => {
     const row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
     expect(row.lastError).toMatch(/private or reserved address \(10\.0\.0\.7\)/);
     expect(receiver.received).toHaveLength(0);
+  });
+
+  describe('SSRF at connect time', () => {
+    const production = (allowedHosts: string[], lookup: LookupAll) =>
+      deliverer({ config: { isProduction: true, webhooks: { ...webhooksConfig, allowedHosts } }, lookup });
+    const pendingDelivery = async (url: string) => {
+      const { endpoint } = await service().create({ url: receiver.url });
+      await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+      const [delivery] = await deliveriesOf(endpoint.id);
+      // Saved while it was acceptable; what matters is where the attempt connects.
+      await prisma().webhookEndpoint.update({ where: { id: endpoint.id }, data: { url } });
+      return delivery!;
+    };
+    const row = (id: string) => prisma().webhookDelivery.findUniqueOrThrow({ where: { id } });
+
+    it('connects to the address it checked, so a host re-pointed at a private address (DNS rebinding) gets no connection', async () => {
+      // 127.0.0.1 plays the private network; 127.0.0.2, allow-listed, plays a public address. "localhost"
+      // is the name, so that a client resolving it on its own (the system resolver) would reach 127.0.0.1.
+      const inside = await startForbiddenListener('127.0.0.1');
+      const outside = await startSniRecorder('127.0.0.2', inside.port);
+      try {
+        const answers: string[] = [];
+        const lookup: LookupAll = async () => {
+          const address = answers.length === 0 ? '127.0.0.2' : '127.0.0.1'; // TTL 0: public first, then private
+          answers.push(address);
+          return [{ address, family: 4 }];
+        };
+        const delivery = await pendingDelivery(`https://localhost:${inside.port}/hooks`);
+        const deliver = production(['127.0.0.2'], lookup);
+
+        // First attempt: one lookup, and the connection goes where it answered, under the host name (SNI).
+        expect(await deliver.deliver(delivery.id)).toMatchObject({ outcome: 'retry' }); // the recorder refuses the handshake
+        expect(inside.connections()).toBe(0);
+        expect(answers).toEqual(['127.0.0.2']);
+        expect(outside.serverNames).toEqual(['localhost']);
+
+        // Second attempt: the name now answers a private address, and is refused before any connection.
+        clock += 1_000;
+        expect(await deliver.deliver(delivery.id)).toMatchObject({ outcome: 'retry' });
+        expect((await row(delivery.id)).lastError).toBe(`url: localhost resolves to a private or reserved address (127.0.0.1)`);
+        expect(inside.connections()).toBe(0);
+        expect(receiver.received).toHaveLength(0);
+      } finally {
+        await outside.close();
+        await inside.close();
+      }
+    });
+
+    it('checks an IP-literal URL before connecting (no lookup runs for it), honouring the allow-list', async () => {
+      const inside = await startForbiddenListener('127.0.0.1');
+      try {
+        const lookup: LookupAll = async () => {
+          throw new Error('no lookup expected for an IP literal');
+        };
+        const delivery = await pendingDelivery(`https://127.0.0.1:${inside.port}/hooks`);
+        expect(await production([], lookup).deliver(delivery.id)).toMatchObject({ outcome: 'retry' });
+        expect((await row(delivery.id)).lastError).toBe('url: 127.0.0.1 resolves to a private or reserved address (127.0.0.1)');
+        expect(inside.connections()).toBe(0);
+
+        // Allow-listed (on-prem receivers), the same address is reached.
+        clock += 1_000;
+        expect(await production(['127.0.0.0/8'], lookup).deliver(delivery.id)).toMatchObject({ outcome: 'retry' });
+        expect(inside.connections()).toBe(1);
+      } finally {
+        await inside.close();
+      }
+    });
+
+    it('outside production, resolves and reaches http://localhost without an address check', async () => {
+      const { endpoint } = await service().create({ url: receiver.url.replace('127.0.0.1', 'localhost') });
+      await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+      const [delivery] = await deliveriesOf(endpoint.id);
+      expect(await deliverer().deliver(delivery!.id)).toEqual({ outcome: 'succeeded' });
+      expect(receiver.received[0]!.headers.host).toBe(new URL(receiver.url).host.replace('127.0.0.1', 'localhost'));
+    });
+
+    it('does not follow a redirect: a 3xx is a failed attempt', async () => {
+      const { endpoint } = await service().create({ url: receiver.url });
+      await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });
+      const [delivery] = await deliveriesOf(endpoint.id);
+      receiver.setResponder(() => ({ status: 307, headers: { location: `${receiver.url}/elsewhere` } }));
+      expect(await deliverer().deliver(delivery!.id)).toMatchObject({ outcome: 'retry' });
+      expect(await row(delivery!.id)).toMatchObject({ responseStatus: 307, lastError: 'HTTP 307' });
+      expect(receiver.received).toHaveLength(1);
+    });
   });
 
   it('lets a stale worker neither re-send nor overwrite a newer attempt', async () => {

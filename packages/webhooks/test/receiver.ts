@@ -7,8 +7,8 @@ export interface ReceivedWebhook {
   at: number;
 }
 
-/** What the receiver answers: a status, or 'hold' to keep the request open until the receiver closes. */
-export type Responder = (request: ReceivedWebhook, index: number) => number | 'hold';
+/** What the receiver answers: a status (with headers), or 'hold' to keep the request open until the receiver closes. */
+export type Responder = (request: ReceivedWebhook, index: number) => number | { status: number; headers: Record<string, string> } | 'hold';
 
 /** A real HTTP webhook receiver on 127.0.0.1:<random port>, recording every request it gets. */
 export async function startReceiver(respond: Responder = () => 200) {
@@ -30,7 +30,8 @@ export async function startReceiver(respond: Responder = () => 200) {
         held.add(res);
         return;
       }
-      res.writeHead(answer, { 'content-type': 'text/plain' }).end('ok');
+      const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end('ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
