@@ -2,10 +2,12 @@
  * `pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID]` (prints the key as the last line of stdout),
  * `pnpm cli api-key list`, `pnpm cli api-key revoke ID`.
  */
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs, parseEnv } from 'node:util';
 import { loadConfig } from '@lever-connect/config';
-import { createApiKeyService } from '@lever-connect/connections';
+import { createApiKeyService, createInvalidationBus, createRedis } from '@lever-connect/connections';
 import { createDatabase } from '@lever-connect/db';
+import pino from 'pino';
 
 const USAGE = `usage:
   pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID]
@@ -23,10 +25,18 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
-  // The CLI needs only the database; the token key and Lever settings are not required for it.
-  const config = loadConfig({ TOKEN_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'), ...process.env });
+  // The same settings `pnpm dev` uses: the .env it writes (when present), under the shell's own variables.
+  const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {};
+  const fromShell = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== ''));
+  // The CLI needs only the database and Redis; the token key and Lever settings are not used by it.
+  const config = loadConfig({ ...fromFile, ...fromShell, TOKEN_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
   const database = createDatabase({ url: config.databaseUrl, poolSize: 1 });
-  const apiKeys = createApiKeyService({ prisma: database.prisma });
+  const redis = createRedis(config.redisUrl, 'command');
+  // A revocation is announced to every running api process (they drop the key from their caches at once);
+  // without Redis they still stop accepting it within the cache TTL (10 s).
+  const bus = createInvalidationBus({ publisher: redis, subscriber: () => redis, prefix: config.redisPrefix, log: pino({ level: 'silent' }) });
+  const publishOnly = { publish: bus.publish.bind(bus), subscribe() {} };
+  const apiKeys = createApiKeyService({ prisma: database.prisma, bus: publishOnly });
   try {
     switch (action) {
       case 'create': {
@@ -53,6 +63,11 @@ async function main(argv: string[]): Promise<number> {
           console.error('revoke needs the key id\n' + USAGE);
           return 2;
         }
+        await new Promise<void>((resolve) => {
+          if (redis.status === 'ready') return resolve();
+          redis.once('ready', () => resolve());
+          setTimeout(resolve, 2_000).unref();
+        });
         await apiKeys.revoke(id);
         console.log(`revoked ${id}`);
         return 0;
@@ -62,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } finally {
+    redis.disconnect();
     await database.close();
   }
 }

@@ -1,6 +1,7 @@
 import { generateApiKey, looksLikeApiKey, sha256Hex } from '@lever-connect/crypto';
-import type { PrismaClient } from '@lever-connect/db';
+import { isDatabaseUnavailable, type PrismaClient } from '@lever-connect/db';
 import { NotFoundError, UnauthorizedError } from '@lever-connect/errors';
+import type { InvalidationBus } from './invalidation.js';
 import { upsertTenant } from './tenants.js';
 
 export interface ApiPrincipal {
@@ -13,16 +14,25 @@ export interface ApiPrincipal {
 
 const CACHE_TTL_MS = 10_000;
 const CACHE_MAX = 10_000;
+/** Unknown keys are remembered apart, briefly and in a smaller space: a flood of made-up keys must never evict real ones. */
+const NEGATIVE_TTL_MS = 2_000;
+const NEGATIVE_MAX = 2_000;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
  * API keys: random 256-bit secrets, stored as SHA-256 only, shown once. Verification is cached in memory
- * for a few seconds so the token endpoint's hot path does not read Postgres on every call; revocation takes
- * effect at once in this process and within the cache TTL elsewhere.
+ * for a few seconds so the token endpoint's hot path does not read Postgres on every call. A revocation is
+ * published on the invalidation bus, so every process drops the key at once; the TTL bounds the window
+ * only if that message is lost (Redis down at the moment of revocation).
  */
-export function createApiKeyService(deps: { prisma: PrismaClient; now?: () => number }) {
+export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<InvalidationBus, 'publish' | 'subscribe'>; now?: () => number }) {
   const now = deps.now ?? Date.now;
-  const cache = new Map<string, { principal: ApiPrincipal | null; at: number }>();
+  const cache = new Map<string, { principal: ApiPrincipal; at: number }>();
+  const unknown = new Map<string, number>();
+  const forget = (apiKeyId: string) => {
+    for (const [hash, entry] of cache) if (entry.principal.apiKeyId === apiKeyId) cache.delete(hash);
+  };
+  deps.bus?.subscribe('api-key', { onMessage: forget, onReset: () => cache.clear() });
   const lastUsedWritten = new Map<string, number>();
 
   function touch(principal: ApiPrincipal) {
@@ -59,7 +69,8 @@ export function createApiKeyService(deps: { prisma: PrismaClient; now?: () => nu
         data: { revokedAt: new Date(now()) },
       });
       if (count === 0 && !(await deps.prisma.apiKey.findUnique({ where: { id } }))) throw new NotFoundError('API key');
-      for (const [hash, entry] of cache) if (entry.principal?.apiKeyId === id) cache.delete(hash);
+      forget(id);
+      await deps.bus?.publish('api-key', id);
     },
 
     /** Resolves the bearer key of a request. Unknown, malformed and revoked keys are all the same 401. */
@@ -73,17 +84,30 @@ export function createApiKeyService(deps: { prisma: PrismaClient; now?: () => nu
       let principal: ApiPrincipal | null;
       if (cached && now() - cached.at < CACHE_TTL_MS) {
         principal = cached.principal;
+      } else if (now() - (unknown.get(hash) ?? -Infinity) < NEGATIVE_TTL_MS) {
+        principal = null;
       } else {
-        const row = await deps.prisma.apiKey.findUnique({
-          where: { hash },
-          include: { tenant: { select: { externalId: true } } },
-        });
+        let row;
+        try {
+          row = await deps.prisma.apiKey.findUnique({ where: { hash }, include: { tenant: { select: { externalId: true } } } });
+        } catch (error) {
+          // Postgres unreachable: a key verified moments ago stays good (revocations still arrive by the bus).
+          if (cached && isDatabaseUnavailable(error)) return cached.principal;
+          throw error;
+        }
         principal =
           row && !row.revokedAt
             ? { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null }
             : null;
-        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-        cache.set(hash, { principal, at: now() });
+        if (principal) {
+          cache.delete(hash);
+          if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+          cache.set(hash, { principal, at: now() });
+        } else {
+          cache.delete(hash);
+          if (unknown.size >= NEGATIVE_MAX) unknown.delete(unknown.keys().next().value!);
+          unknown.set(hash, now());
+        }
       }
       if (!principal) throw new UnauthorizedError('invalid_api_key', 'The API key is not valid');
       touch(principal);

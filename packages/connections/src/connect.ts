@@ -42,6 +42,8 @@ export function createConnectService(deps: {
   prefix: string;
   cipher: TokenCipher;
   config: Pick<Config, 'connect' | 'lever' | 'refresh' | 'publicBaseUrl'>;
+  /** Told after a re-authorization replaced a connection's tokens, so other processes drop cached ones. */
+  onConnectionChanged?(connectionId: string): Promise<void>;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
@@ -227,7 +229,7 @@ export function createConnectService(deps: {
         leaseExpiresAt: null,
       };
       try {
-        return await deps.prisma.$transaction(async (tx) => {
+        const result = await deps.prisma.$transaction(async (tx) => {
           // Lock the session row: two callbacks racing for one session consume it once.
           const [locked] = await tx.$queryRaw<ConnectSession[]>`
             SELECT * FROM "connect_sessions" WHERE "id" = ${sessionId}::uuid FOR UPDATE`;
@@ -286,6 +288,8 @@ export function createConnectService(deps: {
           });
           return { connection, created: !existing };
         });
+        if (!result.created) await deps.onConnectionChanged?.(result.connection.id);
+        return result;
       } catch (error) {
         if (isUniqueViolation(error)) {
           throw new ConflictError('connect_conflict', 'Another authorization for this Lever account completed at the same time; try again');

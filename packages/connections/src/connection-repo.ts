@@ -1,62 +1,93 @@
-import type { Connection, Db, PrismaClient } from '@lever-connect/db';
+import { sqlOf, SQL_NOW, ts, type Connection, type Database, type Sql } from '@lever-connect/db';
 
 export type ConnectionWithTenant = Connection & { tenant: { externalId: string } };
 
-const withTenant = { tenant: { select: { externalId: true } } } as const;
+/** Columns a fenced write may set (never the identity, the version it bumps itself, or the timestamps). */
+export type ConnectionColumns = Partial<Omit<Connection, 'id' | 'tenantId' | 'version' | 'createdAt' | 'updatedAt'>>;
 
-/** Data access for connections. Token columns are ciphertexts; decrypting is the caller's job. */
-export function createConnectionRepo(prisma: PrismaClient) {
+type Row = Connection & { tenantExternalId: string };
+
+const toConnection = ({ tenantExternalId, ...row }: Row): ConnectionWithTenant => ({ ...row, tenant: { externalId: tenantExternalId } });
+
+const IDENTIFIER = /^[A-Za-z]+$/;
+
+/**
+ * Data access for connections on the hot paths (token read, refresh), in plain SQL through the pool
+ * (packages/db/src/sql.ts says why). Token columns are ciphertexts; decrypting is the caller's job.
+ */
+export function createConnectionRepo(database: Pick<Database, 'pool'>) {
+  const sql = sqlOf(database.pool);
+
   return {
-    async findById(id: string, db: Db = prisma): Promise<ConnectionWithTenant | null> {
-      return db.connection.findUnique({ where: { id }, include: withTenant });
+    async findById(id: string, db: Sql = sql): Promise<ConnectionWithTenant | null> {
+      const rows = await db.query<Row>(
+        `SELECT c.*, t."externalId" AS "tenantExternalId"
+           FROM "connections" c JOIN "tenants" t ON t."id" = c."tenantId"
+          WHERE c."id" = $1`,
+        [id],
+      );
+      return rows[0] ? toConnection(rows[0]) : null;
     },
 
     /**
      * Claims the refresh lease on the row (the second guard after the Redis lock). Succeeds only for the
      * version we read, while the connection is active and no unexpired lease is held. Uses the database's
-     * clock so process clocks cannot disagree about expiry. Also records the attempt.
+     * clock so process clocks cannot disagree about expiry. Also records the attempt. `tookOver` tells that
+     * an expired lease of another holder was taken: that holder died or lost its database mid-refresh.
      */
-    async claimLease(id: string, version: number, owner: string, ttlMs: number): Promise<{ lastAttemptAmbiguous: boolean } | null> {
-      const rows = await prisma.$queryRaw<Array<{ lastAttemptAmbiguous: boolean }>>`
-        UPDATE "connections"
-           SET "leaseOwner" = ${owner},
-               "leaseExpiresAt" = now() + make_interval(secs => ${ttlMs / 1000}::double precision),
-               "lastRefreshAttemptAt" = now(),
-               -- Taking over an expired lease means its holder died mid-refresh (SIGKILL, crash): Lever may
-               -- have rotated the token we hold, so a later invalid_grant is our loss, not the customer's.
-               "lastAttemptAmbiguous" = "lastAttemptAmbiguous" OR "leaseOwner" IS NOT NULL,
-               "refreshTokenLastUsedAt" = now()
-         WHERE "id" = ${id}::uuid
-           AND "version" = ${version}
-           AND "status" = 'active'
-           AND ("leaseOwner" IS NULL OR "leaseExpiresAt" < now())
-        RETURNING "lastAttemptAmbiguous"`;
+    async claimLease(
+      id: string,
+      version: number,
+      owner: string,
+      ttlMs: number,
+    ): Promise<{ lastAttemptAmbiguous: boolean; tookOver: boolean } | null> {
+      const rows = await sql.query<{ lastAttemptAmbiguous: boolean; tookOver: boolean }>(
+        `WITH previous AS (SELECT "leaseOwner" FROM "connections" WHERE "id" = $1)
+         UPDATE "connections" c
+            SET "leaseOwner" = $3,
+                "leaseExpiresAt" = ${SQL_NOW} + make_interval(secs => $4::double precision),
+                "lastRefreshAttemptAt" = ${SQL_NOW},
+                -- Taking over an expired lease means its holder died mid-refresh (SIGKILL, crash): Lever may
+                -- have rotated the token we hold, so a later invalid_grant is our loss, not the customer's.
+                "lastAttemptAmbiguous" = c."lastAttemptAmbiguous" OR c."leaseOwner" IS NOT NULL,
+                "refreshTokenLastUsedAt" = ${SQL_NOW}
+           FROM previous
+          WHERE c."id" = $1
+            AND c."version" = $2
+            AND c."status" = 'active'
+            AND (c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})
+         RETURNING c."lastAttemptAmbiguous", previous."leaseOwner" IS NOT NULL AS "tookOver"`,
+        [id, version, owner, ttlMs / 1000],
+      );
       return rows[0] ?? null;
     },
 
     async releaseLease(id: string, owner: string): Promise<void> {
-      await prisma.connection.updateMany({
-        where: { id, leaseOwner: owner },
-        data: { leaseOwner: null, leaseExpiresAt: null },
-      });
+      await sql.query(`UPDATE "connections" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "id" = $1 AND "leaseOwner" = $2`, [id, owner]);
     },
 
     /**
-     * The fencing write: applies `data` only if the row still has `version`, and bumps it. Returns false
+     * The fencing write: applies `columns` only if the row still has `version`, and bumps it. Returns null
      * when someone else wrote first (a reconnect, another refresher), so a stale writer can never overwrite
-     * newer tokens.
+     * newer tokens; otherwise the row as written.
      */
-    async fencedUpdate(
-      db: Db,
-      id: string,
-      version: number,
-      data: Parameters<PrismaClient['connection']['updateMany']>[0]['data'],
-    ): Promise<boolean> {
-      const { count } = await db.connection.updateMany({
-        where: { id, version },
-        data: { ...data, version: { increment: 1 } },
+    async fencedUpdate(db: Sql, id: string, version: number, columns: ConnectionColumns): Promise<Connection | null> {
+      const names = Object.keys(columns) as Array<keyof ConnectionColumns>;
+      const values: unknown[] = [id, version];
+      const sets = names.map((name) => {
+        if (!IDENTIFIER.test(name)) throw new Error(`not a column: ${name}`);
+        const value = columns[name];
+        values.push(value instanceof Date ? ts(value) : value);
+        return `"${name}" = $${values.length}`;
       });
-      return count === 1;
+      const rows = await db.query<Connection>(
+        `UPDATE "connections"
+            SET ${[...sets, `"version" = "version" + 1`, `"updatedAt" = ${SQL_NOW}`].join(', ')}
+          WHERE "id" = $1 AND "version" = $2
+        RETURNING *`,
+        values,
+      );
+      return rows[0] ?? null;
     },
   };
 }

@@ -7,6 +7,10 @@ import { refreshAccessToken } from '@lever-connect/lever';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { createApiKeyService } from './api-keys.js';
+import { createAppCredentialsState } from './app-credentials.js';
+import { createInvalidationBus } from './invalidation.js';
+import { createLeverRateLimiter } from './lever-rate-limit.js';
+import { disconnectConnections } from './lifecycle.js';
 import { createConnectService } from './connect.js';
 import { createConnectionRepo } from './connection-repo.js';
 import { createDeploymentFence } from './fence.js';
@@ -40,7 +44,9 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const prefix = config.redisPrefix;
   const ownerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
-  const repo = createConnectionRepo(prisma);
+  const repo = createConnectionRepo(database);
+  const bus = createInvalidationBus({ publisher: redis, subscriber: () => createRedis(config.redisUrl, 'bullmq', redisError), prefix, log });
+  const connectionChanged = (id: string) => bus.publish('connection', id);
   const refreshQueue = new Queue<RefreshJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
   refreshQueue.on('error', redisError);
   const scheduler = createRefreshScheduler({ queue: refreshQueue, redis, prisma, log });
@@ -54,14 +60,15 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const stash = createResponseStash({ redis, prefix, cipher });
   const fence = createDeploymentFence(prisma, config.deploymentId);
   const refresher = createRefresher({
-    prisma,
+    database,
     repo,
     cipher,
     locks,
     stash,
     fence,
-    redis,
-    prefix,
+    rateLimiter: createLeverRateLimiter({ redis, prefix, perSecond: config.refresh.rateLimitPerSecond }),
+    appCredentials: createAppCredentialsState(database),
+    onChanged: connectionChanged,
     config,
     ownerId,
     log,
@@ -93,14 +100,22 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     fence,
     refresher,
     ownerId,
-    tokens: createTokenService({ repo, refresher, cipher, config }),
-    connect: createConnectService({ prisma, redis, prefix, cipher, config }),
-    apiKeys: createApiKeyService({ prisma }),
+    bus,
+    tokens: createTokenService({ repo, refresher, cipher, config, bus }),
+    connect: createConnectService({ prisma, redis, prefix, cipher, config, onConnectionChanged: connectionChanged }),
+    apiKeys: createApiKeyService({ prisma, bus }),
+    /** Disconnects connections (DELETE routes): tokens wiped, refreshes stopped, every cache told. */
+    async disconnect(where: { id?: string; tenantId?: string }): Promise<number> {
+      const ids = await disconnectConnections(prisma, where);
+      await Promise.all(ids.map(connectionChanged));
+      return ids.length;
+    },
     async close() {
       await tokenAudit.flush();
       refresher.stop();
       await refresher.drain();
       await refreshQueue.close().catch(() => undefined);
+      await bus.close();
       redis.disconnect();
       queueRedis.disconnect();
       await database.close();

@@ -1,4 +1,5 @@
-import type { Db, Prisma } from '@lever-connect/db';
+import { randomUUID } from 'node:crypto';
+import type { Db, Prisma, Sql } from '@lever-connect/db';
 
 /** Every domain event type. Webhooks deliver these; `GET /v1/events` lists them. */
 export const EVENT_TYPES = [
@@ -67,4 +68,30 @@ export async function writeConnectionEvent(
     connectionId: connection.id,
     data: connectionEventData(connection, extra),
   });
+}
+
+export interface OutboxEvent {
+  type: EventType;
+  tenantId?: string | null;
+  connectionId?: string | null;
+  data: Prisma.InputJsonValue;
+}
+
+export const connectionEvent = (type: EventType, connection: ConnectionEventSubject, extra: { reason?: string | null } = {}): OutboxEvent => ({
+  type,
+  tenantId: connection.tenantId,
+  connectionId: connection.id,
+  data: connectionEventData(connection, extra),
+});
+
+/** The same outbox rows as `writeEvent`, in plain SQL inside a hot-path transaction (see packages/db/src/sql.ts). */
+export async function insertEvents(sql: Sql, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const values: unknown[] = [];
+  const rows = events.map((e) => {
+    values.push(randomUUID(), e.type, e.tenantId ?? null, e.connectionId ?? null, JSON.stringify(e.data));
+    const n = values.length;
+    return `($${n - 4}::uuid, $${n - 3}, $${n - 2}::uuid, $${n - 1}::uuid, $${n}::jsonb)`;
+  });
+  await sql.query(`INSERT INTO "events" ("id", "type", "tenantId", "connectionId", "data") VALUES ${rows.join(', ')}`, values);
 }

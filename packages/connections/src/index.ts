@@ -44,3 +44,4 @@ export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './token
 export { createMetrics, type Metrics } from './metrics.js';
 export { observeRefresh, sampleGauges } from './refresh-metrics.js';
 export { createLogger, redactUrl, REDACT_PATHS } from './logger.js';
+export { createInvalidationBus, type InvalidationBus, type InvalidationTopic } from './invalidation.js';

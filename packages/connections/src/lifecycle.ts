@@ -8,7 +8,7 @@ const include = { tenant: { select: { externalId: true } } } as const;
  * reconciler skips them), bumps the version so a refresh in flight loses its fenced write, and writes
  * `connection.deleted` in the same transaction. Already-disconnected connections are left alone.
  */
-export async function disconnectConnections(prisma: PrismaClient, where: { id?: string; tenantId?: string }): Promise<number> {
+export async function disconnectConnections(prisma: PrismaClient, where: { id?: string; tenantId?: string }): Promise<string[]> {
   return prisma.$transaction(async (tx) => {
     const targets = await tx.connection.findMany({ where: { ...where, status: { not: 'disconnected' } }, select: { id: true } });
     for (const { id } of targets) {
@@ -27,6 +27,6 @@ export async function disconnectConnections(prisma: PrismaClient, where: { id?: 
       });
       await writeConnectionEvent(tx, 'connection.deleted', updated);
     }
-    return targets.length;
+    return targets.map((t) => t.id);
   });
 }

@@ -1,13 +1,14 @@
 import type { Config, LeverEnvironment, LeverEnvironmentConfig } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
-import type { PrismaClient } from '@lever-connect/db';
+import { inTransaction, SQL_NOW, sqlOf, ts, type Database } from '@lever-connect/db';
 import { TokenRefreshError, type TokenFailure, type TokenSet } from '@lever-connect/lever';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
-import { writeConnectionEvent, writeEvent } from './events.js';
+import type { AppCredentialsState } from './app-credentials.js';
+import type { ConnectionColumns, ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
+import { connectionEvent, insertEvents, type OutboxEvent } from './events.js';
 import type { DeploymentFence } from './fence.js';
-import { LockBusyError, LockUnavailableError, type ConnectionLocks } from './locks.js';
+import type { LeverRateLimiter } from './lever-rate-limit.js';
+import { LockBusyError, LockUnavailableError, type ConnectionLocks, type LockHandle } from './locks.js';
 import { backoffMs, DEFAULT_BACKOFF, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
 import type { PendingTokens, ResponseStash } from './stash.js';
 
@@ -21,6 +22,7 @@ export type RefreshResult =
   | { outcome: 'not_found' }
   | { outcome: 'needs_reauth'; reason: string }
   | { outcome: 'failed'; failure: TokenFailure; retryInMs: number }
+  | { outcome: 'throttled'; retryInMs: number }
   | { outcome: 'disabled' }
   | { outcome: 'fenced' }
   | { outcome: 'unavailable'; dependency: 'redis' | 'database'; retryInMs: number };
@@ -34,20 +36,21 @@ export interface RefreshOptions {
 }
 
 export interface RefresherDeps {
-  prisma: PrismaClient;
+  database: Pick<Database, 'pool'>;
   repo: ConnectionRepo;
   cipher: TokenCipher;
   locks: ConnectionLocks;
   stash: ResponseStash;
   fence: DeploymentFence;
-  /** Used for the once-per-environment `oauth_app.invalid_credentials` notice. */
-  redis: Redis;
-  prefix: string;
+  rateLimiter: LeverRateLimiter;
+  appCredentials: AppCredentialsState;
   config: Pick<Config, 'refresh' | 'lever'>;
   /** Calls Lever's token endpoint (packages/lever's refreshAccessToken, bound to config). */
   callLever(env: LeverEnvironmentConfig, refreshToken: string): Promise<TokenSet>;
   /** Told after a connection's tokens changed, so the next refresh can be scheduled. */
   onScheduled?(connection: ConnectionWithTenant): Promise<void>;
+  /** Told after a change other processes' caches must drop (needs_reauth). */
+  onChanged?(connectionId: string): Promise<void>;
   log: Logger;
   now?: () => Date;
   /** Identifies this process in leases (host:pid:random). */
@@ -58,6 +61,10 @@ export interface RefresherDeps {
 
 const DAY_MS = 24 * 3600 * 1000;
 const WRITE_RETRY_MAX_MS = 10 * 60_000;
+/** A reader waits this long for the rotated tokens to be stored before answering with them anyway. */
+const READ_ANSWER_WAIT_MS = 2_000;
+/** How long a read may wait for a slot in the global Lever budget. */
+const READ_RATE_WAIT_MS = 2_000;
 
 export interface Refresher {
   refresh(connectionId: string, options: RefreshOptions): Promise<RefreshResult>;
@@ -67,23 +74,31 @@ export interface Refresher {
   stop(): void;
 }
 
+interface Attempt {
+  result: RefreshResult;
+  /** Work that must finish before the lock is released (a rotated token still being written). */
+  pending?: Promise<unknown>;
+}
+
 /**
  * One refresh, in the order the design asks (DESIGN.md, issue "Refresh engine"): Redis lock → re-read →
  * Postgres lease → call Lever → fenced write of the rotated tokens → schedule → release.
  */
 export function createRefresher(deps: RefresherDeps): Refresher {
   const now = deps.now ?? (() => new Date());
+  const sql = sqlOf(deps.database.pool);
   const inflightWrites = new Set<Promise<unknown>>();
   let stopping = false;
-  const brokenCredentials = new Set<LeverEnvironment>();
-  const leaseTtlMs = deps.config.lever.httpTimeoutMs * 2 + 30_000;
+  const timeoutMs = deps.config.lever.httpTimeoutMs;
+  // The lease must outlive one Lever request (bounded by the timeout) with a margin: a holder cut off from
+  // Postgres may still be waiting for Lever's answer, and a takeover then would reuse the refresh token.
+  const leaseTtlMs = timeoutMs + 15_000;
+  // A live holder that got Lever's answer while Postgres was away retries its write at least this often...
+  const writeRetryMaxDelayMs = Math.min(5_000, Math.max(1_000, timeoutMs / 2));
+  // ...so whoever takes over an expired lease first waits twice that long for such a write to land.
+  const takeoverGraceMs = 2 * writeRetryMaxDelayMs;
 
-  function decryptTokens(c: ConnectionWithTenant) {
-    if (!c.refreshTokenCiphertext) return undefined;
-    return deps.cipher.decrypt(c.refreshTokenCiphertext, c.id);
-  }
-
-  function tokenColumns(connectionId: string, pending: PendingTokens, grantCreatedAt: Date | null) {
+  function tokenColumns(connectionId: string, pending: PendingTokens, grantCreatedAt: Date | null): ConnectionColumns {
     const expiresAt = new Date(pending.expiresAt);
     const issuedAt = new Date(pending.issuedAt);
     return {
@@ -106,34 +121,29 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     };
   }
 
-  /** Stores rotated tokens (fenced), with their events, in one transaction. */
+  /** Stores rotated tokens (fenced), with their events, in one transaction. Null when the fence lost. */
   async function persist(connection: ConnectionWithTenant, pending: PendingTokens): Promise<ConnectionWithTenant | null> {
-    return deps.prisma.$transaction(async (tx) => {
-      const written = await deps.repo.fencedUpdate(
-        tx,
-        connection.id,
-        pending.version,
-        tokenColumns(connection.id, pending, connection.grantCreatedAt),
-      );
-      if (!written) return null;
-      await writeConnectionEvent(tx, 'connection.refreshed', connection);
-      if (connection.refreshFailingNotified) await writeConnectionEvent(tx, 'connection.recovered', connection);
+    return inTransaction(deps.database.pool, async (tx) => {
+      const columns = tokenColumns(connection.id, pending, connection.grantCreatedAt);
+      const events: OutboxEvent[] = [connectionEvent('connection.refreshed', connection)];
+      if (connection.refreshFailingNotified) events.push(connectionEvent('connection.recovered', connection));
       const grantEnd = grantExpiresAt(connection.grantCreatedAt ?? new Date(pending.issuedAt));
-      const noticeMs = deps.config.refresh.expiringNoticeDays * DAY_MS;
-      if (!connection.expiringNotified && grantEnd.getTime() - now().getTime() <= noticeMs) {
-        await tx.connection.update({ where: { id: connection.id }, data: { expiringNotified: true } });
-        await writeConnectionEvent(tx, 'connection.expiring', connection, {
-          reason: `grant_expires_at:${grantEnd.toISOString()}`,
-        });
+      if (!connection.expiringNotified && grantEnd.getTime() - now().getTime() <= deps.config.refresh.expiringNoticeDays * DAY_MS) {
+        columns.expiringNotified = true;
+        events.push(connectionEvent('connection.expiring', connection, { reason: `grant_expires_at:${grantEnd.toISOString()}` }));
       }
-      return tx.connection.findUnique({ where: { id: connection.id }, include: { tenant: { select: { externalId: true } } } });
+      const written = await deps.repo.fencedUpdate(tx, connection.id, pending.version, columns);
+      if (!written) return null;
+      await insertEvents(tx, events);
+      return { ...written, tenant: connection.tenant };
     });
   }
 
   /**
    * Writes rotated tokens until the write lands. Lever has already killed the old refresh token, so these
-   * tokens are the grant: on a database error they are stashed and the write is retried, and nobody calls
-   * Lever for this connection meanwhile (we still hold the lock; others find the stash first).
+   * tokens are the grant: they are stashed (memory, then Redis, retried until Redis takes them) while the
+   * write is retried, and nobody calls Lever for this connection meanwhile (we still hold the lock and the
+   * lease; others find the stash first, and a taker of our lease waits for this write to land).
    */
   async function persistUntilStored(connection: ConnectionWithTenant, pending: PendingTokens) {
     let delay = 250;
@@ -142,35 +152,37 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     for (;;) {
       try {
         const stored = await persist(connection, pending);
-        if (stashed) await deps.stash.clear(connection.id);
+        if (stashed) await deps.stash.clear(connection.id, pending.version);
         return stored;
       } catch (error) {
         if (!stashed) {
-          await deps.stash.save(pending);
-          stashed = true;
+          try {
+            await deps.stash.save(pending);
+            stashed = true;
+          } catch (stashError) {
+            deps.log.error({ connectionId: connection.id, err: stashError }, 'stashing rotated tokens in Redis failed; kept in memory, retrying');
+          }
         }
         deps.log.error({ connectionId: connection.id, err: error }, 'storing rotated tokens failed; retrying');
         if (stopping || Date.now() - started > WRITE_RETRY_MAX_MS) throw error;
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5_000);
+        delay = Math.min(delay * 2, writeRetryMaxDelayMs);
       }
     }
   }
 
   /** A stashed token set from an earlier, interrupted write is applied before anything else. */
   async function applyStash(connection: ConnectionWithTenant): Promise<ConnectionWithTenant | undefined> {
-    const pending = await deps.stash.load(connection.id);
+    const pending = await deps.stash.load(connection.id, connection.version);
     if (!pending) return undefined;
-    if (connection.version !== pending.version) {
-      // Either the write did land (version moved on) or a reconnect superseded it; the stash is spent.
+    const stored = await persistUntilStored(connection, pending);
+    await deps.stash.clear(connection.id, pending.version);
+    if (!stored) {
       deps.log.warn({ connectionId: connection.id }, 'discarding a stashed token set superseded by a newer version');
-      await deps.stash.clear(connection.id);
       return undefined;
     }
-    const stored = await persistUntilStored(connection, pending);
-    await deps.stash.clear(connection.id);
     deps.log.info({ connectionId: connection.id }, 'applied stashed rotated tokens');
-    return stored ?? undefined;
+    return stored;
   }
 
   async function recordFailure(connection: ConnectionWithTenant, failure: TokenFailure): Promise<number> {
@@ -188,23 +200,22 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     const failingSince = connection.failingSince ?? now();
     const failingLongEnough = now().getTime() - failingSince.getTime() >= deps.config.refresh.failingAfterSeconds * 1000;
     const notify = failingLongEnough && !connection.refreshFailingNotified;
-    await deps.prisma.$transaction(async (tx) => {
-      await tx.connection.updateMany({
-        where: { id: connection.id, leaseOwner: deps.ownerId },
-        data: {
-          refreshAttemptCount: attempt,
-          lastRefreshFailedAt: now(),
-          lastRefreshError: failure.reason,
-          // Sticky until a success: if Lever rotated and we lost the answer, a later invalid_grant is on us.
-          lastAttemptAmbiguous: connection.lastAttemptAmbiguous || failure.ambiguous,
-          failingSince,
-          nextRefreshAt: new Date(now().getTime() + retryInMs),
-          leaseOwner: null,
-          leaseExpiresAt: null,
-          ...(notify ? { refreshFailingNotified: true } : {}),
-        },
-      });
-      if (notify) await writeConnectionEvent(tx, 'connection.refresh_failing', connection, { reason: failure.reason });
+    await inTransaction(deps.database.pool, async (tx) => {
+      const updated = await tx.query(
+        `UPDATE "connections"
+            SET "refreshAttemptCount" = $3, "lastRefreshFailedAt" = $4, "lastRefreshError" = $5,
+                -- Sticky until a success: if Lever rotated and we lost the answer, a later invalid_grant is on us.
+                "lastAttemptAmbiguous" = "lastAttemptAmbiguous" OR $6, "failingSince" = $7, "nextRefreshAt" = $8,
+                "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
+                "refreshFailingNotified" = "refreshFailingNotified" OR $9, "updatedAt" = ${SQL_NOW}
+          WHERE "id" = $1 AND "leaseOwner" = $2
+        RETURNING "id"`,
+        [connection.id, deps.ownerId, attempt, ts(now()), failure.reason, failure.ambiguous, ts(failingSince), ts(new Date(now().getTime() + retryInMs)), notify],
+      );
+      // Zero rows: a reconnect or delete took the row meanwhile; its own event says what happened.
+      if (notify && updated.length > 0) {
+        await insertEvents(tx, [connectionEvent('connection.refresh_failing', connection, { reason: failure.reason })]);
+      }
     });
     return retryInMs;
   }
@@ -213,8 +224,8 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     // We sent a refresh whose answer never came; Lever rotated, so our token was dead: our loss, not a
     // customer's revocation, and it is reported as such.
     const reason = connection.lastAttemptAmbiguous ? 'refresh_response_lost' : 'invalid_grant';
-    await deps.prisma.$transaction(async (tx) => {
-      const written = await deps.repo.fencedUpdate(tx, connection.id, connection.version, {
+    const written = await inTransaction(deps.database.pool, async (tx) => {
+      const row = await deps.repo.fencedUpdate(tx, connection.id, connection.version, {
         status: 'needs_reauth',
         reauthReason: reason,
         lastRefreshFailedAt: now(),
@@ -223,79 +234,95 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         leaseOwner: null,
         leaseExpiresAt: null,
       });
-      if (written) {
-        await writeConnectionEvent(tx, 'connection.needs_reauth', { ...connection, status: 'needs_reauth' }, { reason });
-      }
+      if (row) await insertEvents(tx, [connectionEvent('connection.needs_reauth', { ...connection, status: 'needs_reauth' }, { reason })]);
+      return row;
     });
+    if (written) await deps.onChanged?.(connection.id);
     return reason;
   }
 
   async function noteInvalidCredentials(connection: ConnectionWithTenant) {
     const env = connection.environment as LeverEnvironment;
-    brokenCredentials.add(env);
     deps.log.error(
       { connectionId: connection.id, environment: env },
       'Lever rejected our OAuth client credentials: check LEVER_*_CLIENT_ID/SECRET (connections are kept)',
     );
-    const first = await deps.redis.set(`${deps.prefix}:invalid-credentials:${env}`, '1', 'EX', 86_400, 'NX').catch(() => null);
-    if (first === 'OK') {
-      await writeEvent(deps.prisma, {
-        type: 'oauth_app.invalid_credentials',
-        data: { environment: env, clientId: deps.config.lever.environments[env].clientId },
-      });
-    }
+    await deps.appCredentials.rejected(env, deps.config.lever.environments[env].clientId);
   }
 
-  async function noteCredentialsWork(env: LeverEnvironment) {
-    if (!brokenCredentials.delete(env)) return;
-    await deps.redis.del(`${deps.prefix}:invalid-credentials:${env}`).catch(() => undefined);
+  /** Waits out a takeover grace, then checks that the previous holder's write did not land meanwhile. */
+  async function afterTakeover(connection: ConnectionWithTenant, signal: AbortSignal): Promise<boolean> {
+    await new Promise((r) => setTimeout(r, takeoverGraceMs));
+    if (signal.aborted) return false;
+    const rows = await sql.query<{ version: number; leaseOwner: string | null }>(
+      `SELECT "version", "leaseOwner" FROM "connections" WHERE "id" = $1`,
+      [connection.id],
+    );
+    return rows[0]?.version === connection.version && rows[0]?.leaseOwner === deps.ownerId;
   }
 
-  async function underLock(connectionId: string, options: RefreshOptions, signal: AbortSignal): Promise<RefreshResult> {
+  async function underLock(connectionId: string, options: RefreshOptions, lock: LockHandle): Promise<Attempt> {
     let connection = await deps.repo.findById(connectionId);
-    if (!connection) return { outcome: 'not_found' };
-    if (connection.status !== 'active') return { outcome: 'inactive', status: connection.status };
+    if (!connection) return { result: { outcome: 'not_found' } };
+    if (connection.status !== 'active') return { result: { outcome: 'inactive', status: connection.status } };
 
     const applied = await applyStash(connection);
     if (applied) {
       await deps.onScheduled?.(applied);
-      return { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) };
+      return { result: { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) } };
     }
-    const due = isRefreshDue(
-      { expiresAt: connection.accessTokenExpiresAt, issuedAt: connection.refreshTokenIssuedAt },
-      options.trigger === 'read' ? deps.config.refresh.tokenMinTtlSeconds : deps.config.refresh.leadSeconds,
-      now(),
-    );
-    if (!options.force && !due) return { outcome: 'not_due', connection };
-    const refreshToken = decryptTokens(connection);
+    const due =
+      // The scheduler fires at next_refresh_at, which jitter moved earlier than expiry − lead: honour it,
+      // or the job would come back "not due" until the jitter is spent.
+      (options.trigger === 'schedule' && connection.nextRefreshAt !== null && connection.nextRefreshAt <= now()) ||
+      isRefreshDue(
+        { expiresAt: connection.accessTokenExpiresAt, issuedAt: connection.refreshTokenIssuedAt },
+        options.trigger === 'read' ? deps.config.refresh.tokenMinTtlSeconds : deps.config.refresh.leadSeconds,
+        now(),
+      );
+    if (!options.force && !due) return { result: { outcome: 'not_due', connection } };
+    const refreshToken = connection.refreshTokenCiphertext ? deps.cipher.decrypt(connection.refreshTokenCiphertext, connection.id) : undefined;
     if (!refreshToken) {
       const reason = await markNeedsReauth(connection, { kind: 'permanent', reason: 'invalid_grant', description: 'no refresh token stored (offline_access missing)', ambiguous: false });
-      return { outcome: 'needs_reauth', reason };
-    }
-    const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, leaseTtlMs);
-    if (!lease) return { outcome: 'busy' };
-    connection = { ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous };
-    if (signal.aborted) {
-      await deps.repo.releaseLease(connection.id, deps.ownerId);
-      return { outcome: 'busy' };
+      return { result: { outcome: 'needs_reauth', reason } };
     }
     const env = deps.config.lever.environments[connection.environment as LeverEnvironment];
+    const wait = await deps.rateLimiter.take(env.environment, options.trigger === 'schedule' ? 0 : READ_RATE_WAIT_MS);
+    if (wait > 0) return { result: { outcome: 'throttled', retryInMs: wait + Math.floor(Math.random() * 1_000) } };
+
+    const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, leaseTtlMs);
+    if (!lease) return { result: { outcome: 'busy' } };
+    connection = { ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous };
+    const releaseLease = () => deps.repo.releaseLease(connectionId, deps.ownerId).catch(() => undefined);
+    if (lease.tookOver && !(await afterTakeover(connection, lock.signal))) {
+      await releaseLease();
+      return { result: { outcome: 'busy' } };
+    }
+    if (lock.signal.aborted) {
+      await releaseLease();
+      return { result: { outcome: 'busy' } };
+    }
+
     let tokens: TokenSet;
     try {
       tokens = await deps.callLever(env, refreshToken);
     } catch (error) {
-      if (!(error instanceof TokenRefreshError)) {
-        await deps.repo.releaseLease(connection.id, deps.ownerId).catch(() => undefined);
-        throw error;
+      try {
+        if (!(error instanceof TokenRefreshError)) throw error;
+        const failure = error.failure;
+        if (failure.kind === 'permanent') {
+          const reason = await markNeedsReauth(connection, failure);
+          return { result: { outcome: 'needs_reauth', reason } };
+        }
+        if (failure.kind === 'operator') await noteInvalidCredentials(connection);
+        const retryInMs = await recordFailure(connection, failure);
+        return { result: { outcome: 'failed', failure, retryInMs } };
+      } catch (cause) {
+        // Lever refused (nothing rotated) but recording it failed: free the lease so the next attempt is
+        // not mistaken for a takeover of a dead holder (which would taint the reason of a real revocation).
+        await releaseLease();
+        throw cause;
       }
-      const failure = error.failure;
-      if (failure.kind === 'permanent') {
-        const reason = await markNeedsReauth(connection, failure);
-        return { outcome: 'needs_reauth', reason };
-      }
-      if (failure.kind === 'operator') await noteInvalidCredentials(connection);
-      const retryInMs = await recordFailure(connection, failure);
-      return { outcome: 'failed', failure, retryInMs };
     }
     const pending: PendingTokens = {
       connectionId: connection.id,
@@ -307,24 +334,40 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       issuedAt: new Date(tokens.expiresAt.getTime() - tokens.expiresInSeconds * 1000).toISOString(),
       scopes: tokens.scopes,
     };
-    const write = persistUntilStored(connection, pending);
+    const base = connection;
+    const write = (async () => {
+      const stored = await persistUntilStored(base, pending);
+      await deps.appCredentials.accepted(env.environment).catch(() => undefined);
+      if (!stored) {
+        // Only a reconnect (new grant, version bumped) or a delete may write over a held lease; their
+        // tokens win, and the rotated tokens of the old grant are dropped on purpose.
+        deps.log.warn({ connectionId: base.id }, 'fenced write lost: the connection was re-authorized or deleted meanwhile');
+        return { outcome: 'busy' } as const;
+      }
+      await deps.onScheduled?.(stored);
+      return { outcome: 'refreshed', connection: stored, accessToken: tokens.accessToken } as const;
+    })();
     inflightWrites.add(write);
-    let stored: ConnectionWithTenant | null;
-    try {
-      stored = await write;
-    } finally {
-      inflightWrites.delete(write);
+    void write.then(
+      () => inflightWrites.delete(write),
+      () => inflightWrites.delete(write),
+    );
+
+    if (options.trigger === 'read') {
+      // The caller is waiting on an HTTP request: if Postgres is slow or down, answer with the new access
+      // token now and keep writing in the background (the lock stays held until the write lands).
+      const early = await Promise.race([write, new Promise<undefined>((r) => setTimeout(() => r(undefined), READ_ANSWER_WAIT_MS).unref())]);
+      if (early === undefined) {
+        const provisional: ConnectionWithTenant = {
+          ...base,
+          accessTokenExpiresAt: tokens.expiresAt,
+          refreshTokenIssuedAt: new Date(pending.issuedAt),
+          scopes: pending.scopes.length ? pending.scopes : base.scopes,
+        };
+        return { result: { outcome: 'refreshed', connection: provisional, accessToken: tokens.accessToken }, pending: write };
+      }
     }
-    await noteCredentialsWork(env.environment);
-    if (!stored) {
-      // Only a reconnect (new grant, version bumped) or a delete may write over a held lease; their
-      // tokens win, and the rotated tokens of the old grant are dropped on purpose.
-      deps.log.warn({ connectionId: connection.id }, 'fenced write lost: the connection was re-authorized or deleted meanwhile');
-      return { outcome: 'busy' };
-    }
-    connection = stored;
-    await deps.onScheduled?.(connection);
-    return { outcome: 'refreshed', connection, accessToken: tokens.accessToken };
+    return { result: await write };
   }
 
   return {
@@ -337,7 +380,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         } catch {
           return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
         }
-        let lock;
+        let lock: LockHandle;
         try {
           lock = await deps.locks.acquire(connectionId, { waitMs: options.waitMs ?? 0 });
         } catch (error) {
@@ -345,13 +388,17 @@ export function createRefresher(deps: RefresherDeps): Refresher {
           if (error instanceof LockUnavailableError) return { outcome: 'unavailable', dependency: 'redis', retryInMs: backoffMs(3, undefined) };
           throw error;
         }
+        let pending: Promise<unknown> | undefined;
         try {
-          return await underLock(connectionId, options, lock.signal);
+          const attempt = await underLock(connectionId, options, lock);
+          pending = attempt.pending;
+          return attempt.result;
         } catch (error) {
           deps.log.warn({ connectionId, err: error }, 'refresh interrupted by a dependency failure');
           return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
         } finally {
-          await lock.release();
+          if (pending) void pending.catch(() => undefined).finally(() => lock.release());
+          else await lock.release();
         }
       })();
       deps.observe?.(result, options.trigger, Date.now() - started);

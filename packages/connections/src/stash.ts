@@ -18,33 +18,39 @@ export interface PendingTokens {
 }
 
 export interface ResponseStash {
+  /** Keeps the token set in memory at once, then in Redis; throws if Redis refused it (the caller retries). */
   save(pending: PendingTokens): Promise<void>;
-  load(connectionId: string): Promise<PendingTokens | undefined>;
-  clear(connectionId: string): Promise<void>;
+  /** The token set stashed for this connection at exactly this version, if any. */
+  load(connectionId: string, version: number): Promise<PendingTokens | undefined>;
+  /** Drops the stash of exactly this version (a newer one, stashed by another process, is left alone). */
+  clear(connectionId: string, version: number): Promise<void>;
 }
 
 const TTL_SECONDS = 7 * 24 * 3600;
 
 export function createResponseStash(deps: { redis: Redis; prefix: string; cipher: TokenCipher }): ResponseStash {
   const memory = new Map<string, PendingTokens>();
-  const key = (id: string) => `${deps.prefix}:stash:${id}`;
+  // The version is part of the key: a stash is only ever applied over the version it was fenced on, and
+  // clearing one generation can never delete another process's newer stash.
+  const key = (id: string, version: number) => `${deps.prefix}:stash:${id}:v${version}`;
+  const memoryKey = (id: string, version: number) => `${id}:${version}`;
   return {
     async save(pending) {
-      memory.set(pending.connectionId, pending);
+      memory.set(memoryKey(pending.connectionId, pending.version), pending);
       const sealed = deps.cipher.encrypt(JSON.stringify(pending), `stash:${pending.connectionId}`);
-      // Best effort: if Redis is down too, the in-memory copy still lets this process finish the write.
-      await deps.redis.set(key(pending.connectionId), sealed, 'EX', TTL_SECONDS).catch(() => undefined);
+      await deps.redis.set(key(pending.connectionId, pending.version), sealed, 'EX', TTL_SECONDS);
     },
-    async load(connectionId) {
-      const local = memory.get(connectionId);
+    async load(connectionId, version) {
+      const local = memory.get(memoryKey(connectionId, version));
       if (local) return local;
-      const sealed = await deps.redis.get(key(connectionId));
+      const sealed = await deps.redis.get(key(connectionId, version));
       if (!sealed) return undefined;
-      return JSON.parse(deps.cipher.decrypt(sealed, `stash:${connectionId}`)) as PendingTokens;
+      const pending = JSON.parse(deps.cipher.decrypt(sealed, `stash:${connectionId}`)) as PendingTokens;
+      return pending.version === version ? pending : undefined;
     },
-    async clear(connectionId) {
-      memory.delete(connectionId);
-      await deps.redis.del(key(connectionId)).catch(() => undefined);
+    async clear(connectionId, version) {
+      memory.delete(memoryKey(connectionId, version));
+      await deps.redis.del(key(connectionId, version)).catch(() => undefined);
     },
   };
 }

@@ -1,7 +1,9 @@
 import type { Config, LeverEnvironment } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
+import { isDatabaseUnavailable } from '@lever-connect/db';
 import { ConflictError, NeedsReauthError, NotFoundError, TemporarilyUnavailableError } from '@lever-connect/errors';
 import type { ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
+import type { InvalidationBus } from './invalidation.js';
 import type { Refresher, RefreshResult } from './refresh.js';
 import { isRefreshDue } from './schedule.js';
 
@@ -19,33 +21,101 @@ export interface AccessTokenGrant {
 const LAST_RESORT_MIN_TTL_MS = 60_000;
 /** How long a reader waits for another process's refresh before answering 503. */
 const READ_LOCK_WAIT_MS = 4_000;
+const CACHE_MAX = 50_000;
+
+/** What a cached read needs: never the refresh token, and the access token only while it is valid. */
+interface CachedToken {
+  connectionId: string;
+  tenantId: string;
+  environment: LeverEnvironment;
+  scopes: string[];
+  accessToken: string;
+  expiresAt: Date;
+  issuedAt: Date | null;
+  cachedAt: number;
+}
 
 /**
  * The token endpoint's logic: hand out the stored token while it has enough life left, otherwise refresh
  * inline under the same lock as the workers. Concurrent reads of one connection in this process share one
  * refresh. It never returns an expired token.
+ *
+ * Valid tokens are also kept in memory for `tokenCacheTtlMs`, so the hot path reads neither Postgres nor
+ * the cipher. That is safe because a cached entry is only ever an active connection's still-valid access
+ * token (an older one stays valid at Lever after a rotation until it expires), it is dropped the moment any
+ * process changes the connection (invalidation bus: delete, needs_reauth, reconnect, refresh), and it is
+ * never served once the token is due for refresh. When Postgres is unreachable, a cached token with a
+ * minute or more to live is still served (stale-if-error): an outage of our database must not become an
+ * outage of every operator service calling Lever.
  */
 export function createTokenService(deps: {
   repo: Pick<ConnectionRepo, 'findById'>;
   refresher: Pick<Refresher, 'refresh'>;
   cipher: TokenCipher;
   config: Pick<Config, 'refresh' | 'lever'>;
+  bus?: Pick<InvalidationBus, 'subscribe'>;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
   const inflight = new Map<string, Promise<RefreshResult>>();
+  const cache = new Map<string, CachedToken>();
+  const cacheTtlMs = deps.config.refresh.tokenCacheTtlMs;
+  // A read that started before an invalidation of its connection must not cache what it read (it may be
+  // the row from before the change): invalidations are numbered, and a read remembers the number it saw.
+  let seq = 0;
+  let resetAt = 0;
+  const invalidatedAt = new Map<string, { seq: number; at: number }>();
+  deps.bus?.subscribe('connection', {
+    onMessage: (id) => {
+      cache.delete(id);
+      invalidatedAt.set(id, { seq: ++seq, at: Date.now() });
+      // Reads finish within seconds; older marks can no longer matter.
+      if (invalidatedAt.size > 10_000) for (const [k, v] of invalidatedAt) if (Date.now() - v.at > 120_000) invalidatedAt.delete(k);
+    },
+    onReset: () => {
+      cache.clear();
+      resetAt = ++seq;
+    },
+  });
 
-  function grant(c: ConnectionWithTenant, accessToken: string, refreshed: boolean): AccessTokenGrant {
+  function grant(t: Pick<CachedToken, 'connectionId' | 'environment' | 'scopes' | 'expiresAt'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
     return {
       accessToken,
       tokenType: 'Bearer',
-      expiresAt: c.accessTokenExpiresAt!,
-      scopes: c.scopes,
-      apiBaseUrl: deps.config.lever.environments[c.environment as LeverEnvironment].apiBaseUrl,
-      connectionId: c.id,
+      expiresAt: t.expiresAt,
+      scopes: t.scopes,
+      apiBaseUrl: deps.config.lever.environments[t.environment].apiBaseUrl,
+      connectionId: t.connectionId,
       refreshed,
     };
   }
+
+  function remember(c: ConnectionWithTenant, accessToken: string, readSeq: number): CachedToken {
+    const entry: CachedToken = {
+      connectionId: c.id,
+      tenantId: c.tenantId,
+      environment: c.environment as LeverEnvironment,
+      scopes: c.scopes,
+      accessToken,
+      expiresAt: c.accessTokenExpiresAt!,
+      issuedAt: c.refreshTokenIssuedAt,
+      cachedAt: now().getTime(),
+    };
+    const changedSince = resetAt > readSeq || (invalidatedAt.get(c.id)?.seq ?? 0) > readSeq;
+    if (cacheTtlMs > 0 && c.status === 'active' && !changedSince) {
+      if (cache.size >= CACHE_MAX && !cache.has(c.id)) cache.delete(cache.keys().next().value!);
+      cache.set(c.id, entry);
+    }
+    return entry;
+  }
+
+  function fromStored(c: ConnectionWithTenant, refreshed: boolean, readSeq: number): AccessTokenGrant {
+    const entry = remember(c, deps.cipher.decrypt(c.accessTokenCiphertext!, c.id), readSeq);
+    return grant(entry, entry.accessToken, refreshed);
+  }
+
+  const isDue = (t: { expiresAt: Date | null; issuedAt: Date | null }) =>
+    isRefreshDue(t, deps.config.refresh.tokenMinTtlSeconds, now());
 
   function assertUsable(c: ConnectionWithTenant | null, tenantId: string | undefined): asserts c is ConnectionWithTenant {
     // A connection of another tenant is indistinguishable from one that does not exist.
@@ -68,30 +138,53 @@ export function createTokenService(deps: {
     return p;
   }
 
+  /** The stored row, or — when Postgres is unreachable — a cached token still good for a minute. */
+  async function read(id: string, tenantId: string | undefined): Promise<ConnectionWithTenant | null | { cached: CachedToken }> {
+    try {
+      return await deps.repo.findById(id);
+    } catch (error) {
+      const hit = cache.get(id);
+      const usable = hit && (!tenantId || hit.tenantId === tenantId) && hit.expiresAt.getTime() - now().getTime() >= LAST_RESORT_MIN_TTL_MS;
+      if (isDatabaseUnavailable(error) && usable) return { cached: hit };
+      throw error;
+    }
+  }
+
   return {
     async getAccessToken(id: string, options: { tenantId?: string; forceRefresh?: boolean } = {}): Promise<AccessTokenGrant> {
       const force = options.forceRefresh ?? false;
-      const current = await deps.repo.findById(id);
+      if (!force) {
+        const hit = cache.get(id);
+        if (hit && now().getTime() - hit.cachedAt < cacheTtlMs && !isDue(hit)) {
+          if (options.tenantId && hit.tenantId !== options.tenantId) throw new NotFoundError('Connection');
+          return grant(hit, hit.accessToken, false);
+        }
+      }
+      const readSeq = seq;
+      const stored = await read(id, options.tenantId);
+      if (stored && 'cached' in stored) return grant(stored.cached, stored.cached.accessToken, false);
+      const current = stored;
       assertUsable(current, options.tenantId);
-      const due = isRefreshDue(
-        { expiresAt: current.accessTokenExpiresAt, issuedAt: current.refreshTokenIssuedAt },
-        deps.config.refresh.tokenMinTtlSeconds,
-        now(),
-      );
-      if (!force && !due) return grant(current, deps.cipher.decrypt(current.accessTokenCiphertext!, current.id), false);
+      if (!force && !isDue({ expiresAt: current.accessTokenExpiresAt, issuedAt: current.refreshTokenIssuedAt })) {
+        return fromStored(current, false, readSeq);
+      }
 
       const result = await coalesced(id, force);
-      if (result.outcome === 'refreshed') return grant(result.connection, result.accessToken, true);
-      if (result.outcome === 'needs_reauth') throw new NeedsReauthError(result.reason);
+      if (result.outcome === 'refreshed') {
+        const entry = remember(result.connection, result.accessToken, readSeq);
+        return grant(entry, result.accessToken, true);
+      }
+      if (result.outcome === 'needs_reauth') {
+        cache.delete(id);
+        throw new NeedsReauthError(result.reason);
+      }
 
       // Not refreshed by us (busy elsewhere, transient failure, disabled...): re-read; another process may
       // have refreshed meanwhile. Hand out a token only with a minute or more to live.
       const latest = await deps.repo.findById(id);
       assertUsable(latest, options.tenantId);
       const left = (latest.accessTokenExpiresAt?.getTime() ?? 0) - now().getTime();
-      if (result.outcome === 'not_due' || left >= LAST_RESORT_MIN_TTL_MS) {
-        return grant(latest, deps.cipher.decrypt(latest.accessTokenCiphertext!, latest.id), latest.version !== current.version);
-      }
+      if (result.outcome === 'not_due' || left >= LAST_RESORT_MIN_TTL_MS) return fromStored(latest, latest.version !== current.version, readSeq);
       const retryAfter = result.outcome === 'failed' || result.outcome === 'unavailable' ? Math.ceil(result.retryInMs / 1000) : 2;
       throw new TemporarilyUnavailableError(
         'refresh_in_progress',

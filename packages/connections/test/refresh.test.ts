@@ -135,7 +135,16 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     const notices = await core.prisma.event.findMany({ where: { type: 'oauth_app.invalid_credentials' } });
     expect(notices).toHaveLength(1);
     expect(JSON.stringify(notices[0]!.data)).not.toContain('wrong');
-    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('refreshed');
+    // Another process failing the same way adds nothing: the episode is recorded once, in Postgres.
+    const wrongToo = f.makeCore({ LEVER_PRODUCTION_CLIENT_ID: 'lever-connect-dev', LEVER_PRODUCTION_CLIENT_SECRET: 'wrong' });
+    expect((await wrongToo.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('failed');
+    expect(await core.prisma.event.count({ where: { type: 'oauth_app.invalid_credentials' } })).toBe(1);
+    // The operator fixes the secret (a new process): its first success ends the episode...
+    const fixed = f.makeCore();
+    expect((await fixed.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('refreshed');
+    // ...so a new rejection is news again.
+    expect((await wrong.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('failed');
+    expect(await core.prisma.event.count({ where: { type: 'oauth_app.invalid_credentials' } })).toBe(2);
   });
 
   it('treats a held lock as someone else refreshing, and an unreachable Redis as unavailable', async () => {
@@ -153,7 +162,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
 
   it('respects a Postgres lease held by another process even when the Redis lock is free', async () => {
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-lease', account: 'acct_lease' });
-    expect(await core.repo.claimLease(connection.id, connection.version, 'other-process', 30_000)).toEqual({ lastAttemptAmbiguous: false });
+    expect(await core.repo.claimLease(connection.id, connection.version, 'other-process', 30_000)).toEqual({ lastAttemptAmbiguous: false, tookOver: false });
     const before = await f.simStats();
     expect((await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('busy');
     expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
@@ -162,7 +171,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
   it('reports refresh_response_lost after taking over the lease of a refresher that died mid-call', async () => {
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-died', account: 'acct_died' });
     // A worker claimed the lease, sent the refresh (Lever rotated) and was SIGKILLed before storing it.
-    expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).toEqual({ lastAttemptAmbiguous: false });
+    expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).toEqual({ lastAttemptAmbiguous: false, tookOver: false });
     const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
     const rotated = await fetch(`${f.sim.url}/oauth/token`, {
       method: 'POST',
@@ -203,7 +212,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     expect(stats.tokenRequests).toBe(before.tokenRequests); // applied from the stash, Lever not called
     const stored = await core.repo.findById(connection.id);
     expect(core.cipher.decrypt(stored!.refreshTokenCiphertext!, stored!.id)).toBe(body.refresh_token);
-    expect(await other.stash.load(connection.id)).toBeUndefined(); // spent once applied
+    expect(await other.stash.load(connection.id, connection.version)).toBeUndefined(); // spent once applied
   });
 
   it('warns once, before the grant’s year ends, that the customer must reconnect (connection.expiring)', async () => {
@@ -243,5 +252,51 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     const before = await f.simStats();
     expect((await staging.refresher.refresh(connection.id, { trigger: 'schedule', force: true })).outcome).toBe('fenced');
     expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
+  });
+
+  it('refreshes a job that fires at its jittered next_refresh_at, before expiry minus the lead', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-jitter', account: 'acct_jitter' });
+    // Token has 11 minutes left (lead 10): not due by the lead, but the jittered schedule says now.
+    await core.prisma.connection.update({
+      where: { id: connection.id },
+      data: { accessTokenExpiresAt: new Date(Date.now() + 660_000), nextRefreshAt: new Date(Date.now() - 1_000) },
+    });
+    expect((await core.refresher.refresh(connection.id, { trigger: 'schedule' })).outcome).toBe('refreshed');
+    // A read, by contrast, is served while the token has more than TOKEN_MIN_TTL_SECONDS left.
+    const next = (await core.repo.findById(connection.id))!;
+    await core.prisma.connection.update({ where: { id: connection.id }, data: { nextRefreshAt: new Date(Date.now() + 600_000) } });
+    expect((await core.refresher.refresh(next.id, { trigger: 'schedule' })).outcome).toBe('not_due');
+  });
+
+  it('waits, after taking over an expired lease, for the previous holder’s write and then leaves Lever alone', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-grace', account: 'acct_grace' });
+    // A holder claimed the lease, got Lever's answer, and lost Postgres for longer than its lease.
+    expect(await core.repo.claimLease(connection.id, connection.version, 'cut-off-worker', 1)).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 20));
+    const before = await f.simStats();
+    const taker = core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
+    // Postgres comes back and the holder's fenced write lands during the taker's grace.
+    await new Promise((r) => setTimeout(r, 500));
+    await core.prisma.connection.update({ where: { id: connection.id }, data: { version: { increment: 1 } } });
+    expect((await taker).outcome).toBe('busy');
+    expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
+    expect((await core.repo.findById(connection.id))!.leaseOwner).toBeNull();
+  });
+
+  it('keeps every trigger within the global Lever budget (REFRESH_RATE_LIMIT_PER_SECOND)', async () => {
+    const limited = f.makeCore({ REFRESH_RATE_LIMIT_PER_SECOND: '2', REDIS_PREFIX: `${f.redisPrefix}-rl` });
+    const made = [];
+    for (let i = 0; i < 4; i++) made.push((await connectViaSim(core, f.sim.url, { tenant: `t-rl-${i}`, account: `acct_rl_${i}` })).connection);
+    // Wait for the start of a fresh one-second window so all four land in it.
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    const before = await f.simStats();
+    const results = await Promise.all(made.map((c) => limited.refresher.refresh(c.id, { trigger: 'schedule', force: true })));
+    const outcomes = results.map((r) => r.outcome).sort();
+    expect(outcomes).toEqual(['refreshed', 'refreshed', 'throttled', 'throttled']);
+    for (const r of results) if (r.outcome === 'throttled') expect(r.retryInMs).toBeGreaterThan(0);
+    expect((await f.simStats()).tokenRequests! - before.tokenRequests!).toBe(2);
+    // A read waits for the next window instead of failing.
+    const read = await limited.refresher.refresh(made[3]!.id, { trigger: 'read', force: true });
+    expect(read.outcome).toBe('refreshed');
   });
 });

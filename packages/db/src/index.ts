@@ -11,3 +11,4 @@ export type {
 } from './generated/prisma/client.js';
 export { ConnectionStatus, LeverEnvironment } from './generated/prisma/enums.js';
 export { applyMigrations, migrationsDir } from './migrations.js';
+export { inTransaction, SQL_NOW, sqlOf, ts, type Sql } from './sql.js';

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { disconnectConnections, type ConnectionWithTenant } from '@lever-connect/connections';
+import type { ConnectionWithTenant } from '@lever-connect/connections';
 import { AppError, NeedsReauthError, NotFoundError } from '@lever-connect/errors';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -206,7 +206,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const connection = await visibleConnection(app, request, request.params.id);
-      await disconnectConnections(prisma, { id: connection.id });
+      await app.core.disconnect({ id: connection.id });
       return reply.code(204).send(null);
     },
   );

@@ -1,5 +1,4 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { disconnectConnections } from '@lever-connect/connections';
 import { NotFoundError } from '@lever-connect/errors';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -94,7 +93,7 @@ export default async function tenantRoutes(app: FastifyInstance) {
     },
     async (request) => {
       const tenant = await visibleTenant(request, request.params.externalId);
-      return { disconnected: await disconnectConnections(prisma, { tenantId: tenant.id }) };
+      return { disconnected: await app.core.disconnect({ tenantId: tenant.id }) };
     },
   );
 }

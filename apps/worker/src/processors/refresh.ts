@@ -48,6 +48,9 @@ export function createRefreshProcessor(core: Pick<Core, 'refresher' | 'repo' | '
       case 'failed':
         log.warn({ outcome: 'failed', reason: result.failure.reason, kind: result.failure.kind, retryInMs: result.retryInMs }, 'refresh failed; will retry');
         return later(job, token, result.retryInMs);
+      case 'throttled':
+        // Over the global Lever budget (refresh on read took slots): try again in the next windows.
+        return later(job, token, result.retryInMs);
       case 'unavailable':
         log.warn({ dependency: result.dependency, retryInMs: result.retryInMs }, 'refresh postponed: dependency unavailable');
         return later(job, token, result.retryInMs);
