@@ -26,11 +26,6 @@ try {
     const cpu = process.cpuUsage(cpu0);
     console.log(`${name.padEnd(50)} wall ${wall.toFixed(3)} ms  cpu ${((cpu.user + cpu.system) / 1000 / n).toFixed(3)} ms`);
   }
-  const rows = Array.from({ length: 200 }, () => ({ connectionId: id!, apiKeyId: null, requestId: 'x', refreshed: false }));
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < 20; i++) await core.prisma.tokenRead.createMany({ data: rows });
-  const cpu = process.cpuUsage(cpu0);
-  console.log(`tokenRead.createMany(200 rows): cpu ${((cpu.user + cpu.system) / 1000 / 20).toFixed(2)} ms per batch, ${((cpu.user + cpu.system) / 1000 / 20 / 200).toFixed(3)} ms per row`);
 } finally {
   await stack.close();
 }

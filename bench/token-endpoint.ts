@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
-import type { ConnectionWithTenant } from '@lever-connect/connections';
 import { buildApp } from '../apps/api/src/app.js';
 import { fastify, pino } from './lib/deps.js';
+import { pacedLoad, type PacedResult } from './lib/paced-load.js';
 import type { BenchResult, Figure } from './lib/report.js';
 import { insertConnections, issueGrant, type BenchStack } from './lib/stack.js';
 
 export interface TokenEndpointSize {
-  /** Seconds per autocannon run (5 runs: 3 targets at the fixed rate, 3 at max, minus none). */
+  /** Seconds per run (each paced rate × 2 targets, then `rounds` × 3 targets at max). */
   durationSeconds: number;
-  fixedRate: number;
+  /** Paced open-loop rates, requests per second. */
+  fixedRates: number[];
+  /** Interleaved rounds at max; the median of each target is reported. */
+  rounds: number;
   connections: number;
   /** autocannon worker threads (0 = on the server's own event loop). */
   workers: number;
@@ -24,13 +27,12 @@ interface Shot {
   errors: number;
 }
 
-async function shoot(url: string, headers: Record<string, string>, size: TokenEndpointSize, rate?: number): Promise<Shot> {
+async function shoot(url: string, headers: Record<string, string>, size: TokenEndpointSize): Promise<Shot> {
   const result = await autocannon({
     url,
     headers,
     connections: size.connections,
     duration: size.durationSeconds,
-    ...(rate ? { overallRate: rate } : {}),
     ...(size.workers > 0 ? { workers: size.workers } : {}),
   });
   return {
@@ -53,9 +55,10 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
   await app.listen({ port: 0, host: '127.0.0.1' });
   const floor = fastify();
   floor.get('/constant', async () => ({ ok: true }));
+  // The cheapest honest primary-key read: one parameterized SELECT straight on the pool (no ORM).
   floor.get<{ Params: { id: string } }>('/select/:id', async (request) => {
-    const row = await core.prisma.connection.findUnique({ where: { id: request.params.id } });
-    return { id: row?.id, status: row?.status };
+    const { rows } = await core.database.pool.query('SELECT "id", "status", "accessTokenCiphertext" FROM "connections" WHERE "id" = $1', [request.params.id]);
+    return { id: rows[0]?.id, status: rows[0]?.status };
   });
   await floor.listen({ port: 0, host: '127.0.0.1' });
   try {
@@ -74,46 +77,58 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
     if (probe.status !== 200) throw new Error(`token endpoint answered ${probe.status}: ${await probe.text()}`);
     await shoot(targets.product.url, targets.product.headers, { ...size, durationSeconds: 1 }); // warm-up (JIT, pools)
 
-    const at: Record<string, Shot> = {};
-    const max: Record<string, Shot> = {};
-    for (const [name, t] of Object.entries(targets)) at[name] = await shoot(t.url, t.headers, size, size.fixedRate);
-    for (const [name, t] of Object.entries(targets)) max[name] = await shoot(t.url, t.headers, size);
-    const p = at.product!;
-    const m = max.product!;
-
-    // What-if (proposal, not shipped code): the connection read as one raw SQL statement instead of Prisma's
-    // findUnique + include, whose per-call query compilation dominates the profile. Patched in this process only.
-    core.repo.findById = async (connectionId: string) => {
-      const rows = await core.prisma.$queryRaw<Array<ConnectionWithTenant>>`
-        SELECT c.*, json_build_object('externalId', t."externalId") AS tenant
-          FROM connections c JOIN tenants t ON t.id = c."tenantId" WHERE c.id = ${connectionId}::uuid`;
-      return rows[0] ?? null;
+    // Fixed rates: open-loop, paced (lib/paced-load.ts says why not autocannon's rate option).
+    const paced: Record<number, Record<'product' | 'select', PacedResult>> = {};
+    for (const rate of size.fixedRates) {
+      paced[rate] = {
+        product: await pacedLoad({ ...targets.product, rate, durationMs: size.durationSeconds * 1000, connections: size.connections }),
+        select: await pacedLoad({ ...targets.select, rate, durationMs: size.durationSeconds * 1000, connections: size.connections }),
+      };
+    }
+    // At max (closed loop): the three targets interleaved over several rounds, median of each, so a slow
+    // moment of the shared machine lands on all of them alike.
+    const rounds: Record<string, Shot[]> = { product: [], select: [], constant: [] };
+    for (let round = 0; round < size.rounds; round++) {
+      for (const [name, t] of Object.entries(targets)) rounds[name]!.push(await shoot(t.url, t.headers, size));
+    }
+    const median = (shots: Shot[]): Shot => [...shots].sort((a, b) => a.rps - b.rps)[Math.floor(shots.length / 2)]!;
+    const max = { product: median(rounds.product!), select: median(rounds.select!), constant: median(rounds.constant!) };
+    const m = max.product;
+    // A ratio is judged on the round whose product/floor ratio is the median: product and floor of one round
+    // ran seconds apart, so a slow moment of the shared machine cancels out instead of landing on one side.
+    const medianRound = (floor: 'select' | 'constant') => {
+      const pairs = rounds.product!.map((p, i) => ({ product: p, floor: rounds[floor]![i]!, ratio: p.rps / rounds[floor]![i]!.rps }));
+      return pairs.sort((a, b) => a.ratio - b.ratio)[Math.floor(pairs.length / 2)]!;
     };
-    const rawAt = await shoot(targets.product.url, targets.product.headers, size, size.fixedRate);
-    const rawMax = await shoot(targets.product.url, targets.product.headers, size);
+    const vsSelect = medianRound('select');
+    const vsConstant = medianRound('constant');
+    const at = paced[1000] ?? paced[size.fixedRates[0]!]!;
+    const atRate = paced[1000] ? 1000 : size.fixedRates[0]!;
+
     const figures: Figure[] = [
-      { figure: `p50 at ${size.fixedRate} rps`, value: p.p50, unit: 'ms', floor: at.select!.p50, floorLabel: 'SELECT' },
-      { figure: `p99 at ${size.fixedRate} rps`, value: p.p99, unit: 'ms', floor: at.select!.p99, floorLabel: 'SELECT', target: '< 10 ms', pass: p.p99 < 10 },
-      { figure: 'max rps vs SELECT floor', value: m.rps, unit: 'rps', floor: max.select!.rps, floorLabel: 'findUnique route', target: '≥ 90 %', pass: m.rps >= 0.9 * max.select!.rps },
-      { figure: 'max rps vs constant floor', value: m.rps, unit: 'rps', floor: max.constant!.rps, floorLabel: 'constant route', target: '≥ 40 %', pass: m.rps >= 0.4 * max.constant!.rps },
-      { figure: 'p99 at max', value: m.p99, unit: 'ms', floor: max.select!.p99, floorLabel: 'SELECT' },
-      { figure: `what-if raw findById: p99 at ${size.fixedRate} rps`, value: rawAt.p99, unit: 'ms', floor: at.select!.p99, floorLabel: 'SELECT', target: '< 10 ms', pass: rawAt.p99 < 10 },
-      { figure: 'what-if raw findById: max rps', value: rawMax.rps, unit: 'rps', floor: max.select!.rps, floorLabel: 'findUnique route', target: '≥ 90 %', pass: rawMax.rps >= 0.9 * max.select!.rps },
+      { figure: `p50 at ${atRate} rps (paced)`, value: at.product.p50, unit: 'ms', floor: at.select.p50, floorLabel: 'SELECT' },
+      { figure: `p99 at ${atRate} rps (paced)`, value: at.product.p99, unit: 'ms', floor: at.select.p99, floorLabel: 'SELECT', target: '< 10 ms', pass: at.product.p99 < 10 },
+      { figure: 'max rps vs SELECT floor (median round)', value: vsSelect.product.rps, unit: 'rps', floor: vsSelect.floor.rps, floorLabel: 'pool SELECT route', target: '≥ 90 %', pass: vsSelect.ratio >= 0.9 },
+      { figure: 'max rps vs constant floor (median round)', value: vsConstant.product.rps, unit: 'rps', floor: vsConstant.floor.rps, floorLabel: 'constant route', target: '≥ 40 %', pass: vsConstant.ratio >= 0.4 },
+      { figure: 'p99 at max', value: m.p99, unit: 'ms', floor: max.select.p99, floorLabel: 'SELECT' },
     ];
     const line = (name: string, s: Shot) => `${name}: ${s.rps.toFixed(0)} rps, p50 ${s.p50} ms, p99 ${s.p99} ms, non-2xx ${s.non2xx}, errors ${s.errors}`;
+    const pacedLine = (name: string, r: PacedResult) =>
+      `${name}: ${r.rps.toFixed(0)} rps achieved, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms, non-2xx ${r.non2xx}, errors ${r.errors}`;
     return {
       name: '3. token endpoint',
       setup:
-        `api = buildApp (real config, all plugins) listening in the bench process; floors = a bare fastify() in the same ` +
-        `process; autocannon ${size.workers > 0 ? `in ${size.workers} worker thread(s)` : 'on the same event loop'}, ` +
-        `${size.connections} connections, ${size.durationSeconds} s per run; one connection row, admin API key.`,
+        `api = buildApp (real config, all plugins, token-read audit written) listening in the bench process; floors = a bare ` +
+        `fastify() in the same process (constant; one SELECT by primary key on the same pg pool); fixed rates ` +
+        `${size.fixedRates.join(', ')} rps paced open-loop from a worker thread over ${size.connections} keep-alive connections; ` +
+        `max = autocannon ${size.workers > 0 ? `in ${size.workers} worker thread(s)` : 'on the same event loop'}, ` +
+        `${size.connections} connections, ${size.durationSeconds} s per run, ${size.rounds} interleaved rounds, median; one connection row, admin API key.`,
       figures,
       notes: [
-        ...Object.entries(at).map(([k, s]) => line(`at ${size.fixedRate} rps, ${k}`, s)),
-        ...Object.entries(max).map(([k, s]) => line(`at max, ${k}`, s)),
-        line(`what-if raw findById, at ${size.fixedRate} rps`, rawAt),
-        line('what-if raw findById, at max', rawMax),
-        'profile (node --cpu-prof): Prisma\'s query compiler (`compile`, WASM, engineType "client") is 46 % of the api\'s CPU at max and 64 % of the SELECT floor\'s; per call: findUnique 1.0 ms CPU, findUnique + include tenant (repo.findById) 1.2 ms, the same as $queryRaw 0.33 ms, raw pg 0.16 ms; tokenRead.createMany 0.16 ms per row (bench/prisma-probe.ts)',
+        ...Object.entries(paced).flatMap(([rate, r]) => [pacedLine(`at ${rate} rps, product`, r.product), pacedLine(`at ${rate} rps, select`, r.select)]),
+        ...Object.entries(rounds).map(([k, shots]) => `at max, ${k}, each round: ${shots.map((s) => s.rps.toFixed(0)).join(' / ')} rps`),
+        `product / constant, each round: ${rounds.product!.map((p, i) => `${((100 * p.rps) / rounds.constant![i]!.rps).toFixed(0)} %`).join(' / ')}`,
+        ...Object.entries(max).map(([k, s]) => line(`at max (median), ${k}`, s)),
       ],
     };
   } finally {

@@ -109,6 +109,9 @@ describe('connections API', () => {
       scopes: c.row.scopes,
       apiBaseUrl: t.core.config.lever.environments.sandbox.apiBaseUrl,
     });
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    // The next read is served from memory, byte for byte the same body.
+    expect((await call('GET', `/v1/connections/${c.id}/access-token`)).body).toBe(res.body);
     const row = await t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: c.id } });
     expect(row.version).toBe(c.row.version); // no refresh happened
   });

@@ -141,8 +141,9 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
       refreshTokenCiphertext: b.connection.refreshTokenCiphertext,
     });
     await t.core.tokenAudit.flush();
-    const reads = await prisma.tokenRead.findMany({ where: { connectionId: b.connection.id }, include: { apiKey: true } });
-    expect(reads.map((r) => r.apiKey?.name)).toEqual(['admin']);
+    const reads = await t.core.tokenAudit.list(b.connection.id, { limit: 100 });
+    const keys = await prisma.apiKey.findMany({ where: { id: { in: reads.data.map((r) => r.apiKeyId!) } } });
+    expect(keys.map((k) => k.name)).toEqual(['admin']);
     expect(await prisma.event.count({ where: { connectionId: b.connection.id, type: { not: 'connection.created' } } })).toBe(0);
   });
 

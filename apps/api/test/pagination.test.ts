@@ -89,9 +89,12 @@ describe('cursor pagination', () => {
     const stored = await prisma.event.findMany({ orderBy: { seq: 'desc' } });
     events = stored.map((e, i) => ({ ...seeded[seeded.length - 1 - i]!, id: e.id }));
 
-    await prisma.tokenRead.createMany({
-      data: Array.from({ length: 23 }, (_, i) => ({ connectionId: connections[0]!.id, requestId: `req-${i}`, refreshed: i % 5 === 0 })),
-    });
+    // 23 reads in three flushes (batches of 10, 10 and 3), as the audit writes them.
+    for (let i = 0; i < 23; i++) {
+      t.core.tokenAudit.record({ connectionId: connections[0]!.id, apiKeyId: null, requestId: `req-${i}`, refreshed: i % 5 === 0 });
+      if (i % 10 === 9) await t.core.tokenAudit.flush();
+    }
+    await t.core.tokenAudit.flush();
   });
   afterAll(async () => {
     await t?.close();

@@ -80,7 +80,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     },
   });
 
-  const tokenAudit = createTokenAudit({ prisma, log });
+  const tokenAudit = createTokenAudit({ database, log });
 
   return {
     config,

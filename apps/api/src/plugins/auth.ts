@@ -2,6 +2,7 @@ import type { ApiPrincipal } from '@lever-connect/connections';
 import { ForbiddenError } from '@lever-connect/errors';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Logger } from 'pino';
 import { accessOf } from '../route-access.js';
 
 declare module 'fastify' {
@@ -39,7 +40,9 @@ export default fp(
       const access = accessOf(request.method, url);
       if (access === 'public') return;
       request.principal = await app.core.apiKeys.verify(bearer(request));
-      request.log = request.log.child({ apiKey: request.principal.prefix });
+      // The request's own child logger gains the key's prefix (no second child logger per request).
+      // (buildApp's logger is pino, whose loggers have setBindings; Fastify's type does not declare it.)
+      (request.log as unknown as Pick<Logger, 'setBindings'>).setBindings({ apiKey: request.principal.prefix });
       if (access === 'admin' && request.principal.tenantId) {
         throw new ForbiddenError('This route needs an unscoped (admin) API key');
       }

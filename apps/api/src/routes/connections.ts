@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ConnectionWithTenant } from '@lever-connect/connections';
 import { AppError, NeedsReauthError, NotFoundError } from '@lever-connect/errors';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DateTime, errorResponses, LeverEnvironmentSchema, Nullable, Uuid } from '../schemas.js';
 
@@ -158,14 +158,10 @@ export default async function connectionRoutes(app: FastifyInstance) {
         requestId: request.id,
         refreshed: grant.refreshed,
       });
-      void reply.header('cache-control', 'no-store');
-      return {
-        accessToken: grant.accessToken,
-        tokenType: grant.tokenType,
-        expiresAt: grant.expiresAt.toISOString(),
-        scopes: grant.scopes,
-        apiBaseUrl: grant.apiBaseUrl,
-      };
+      // `grant.body` is exactly AccessTokenResponse, serialized once per cached token (token-service.ts);
+      // a JSON string is sent as is. openapi.test.ts checks it against the schema.
+      const body = grant.body as unknown as Static<typeof AccessTokenResponse>; // already serialized
+      return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(body);
     },
   );
 
@@ -183,13 +179,8 @@ export default async function connectionRoutes(app: FastifyInstance) {
       const connection = await visibleConnection(app, request, request.params.id);
       if (connection.status === 'needs_reauth') throw new NeedsReauthError(connection.reauthReason);
       if (connection.status === 'disconnected') throw new AppError('connection_disconnected', 'The connection was deleted', 409);
-      const grant = await app.core.tokens.getAccessToken(connection.id, { forceRefresh: true });
-      app.core.tokenAudit.record({
-        connectionId: connection.id,
-        apiKeyId: request.principal?.apiKeyId ?? null,
-        requestId: request.id,
-        refreshed: grant.refreshed,
-      });
+      // No token leaves this route, so nothing goes in the token-read audit trail.
+      await app.core.tokens.getAccessToken(connection.id, { forceRefresh: true });
       return connectionView((await app.core.repo.findById(connection.id))!);
     },
   );
@@ -221,7 +212,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
         querystring: Type.Object(
           {
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}\\.[0-9]{1,9}$', description: 'The id of the last read of the previous page' })),
           },
           { additionalProperties: false },
         ),
@@ -229,7 +220,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
           200: Type.Object({
             data: Type.Array(
               Type.Object({
-                id: Uuid,
+                id: Type.String({ description: 'Stable id of the read (`<batch>.<position>`)' }),
                 apiKeyId: Nullable(Uuid),
                 requestId: Type.String(),
                 refreshed: Type.Boolean(),
@@ -245,16 +236,10 @@ export default async function connectionRoutes(app: FastifyInstance) {
     async (request) => {
       const connection = await visibleConnection(app, request, request.params.id);
       await app.core.tokenAudit.flush();
-      const limit = request.query.limit ?? 50;
-      const rows = await prisma.tokenRead.findMany({
-        where: { connectionId: connection.id, ...(request.query.cursor ? { seq: { lt: BigInt(request.query.cursor) } } : {}) },
-        orderBy: { seq: 'desc' },
-        take: limit + 1,
-      });
-      const page = rows.slice(0, limit);
+      const { data, nextCursor } = await app.core.tokenAudit.list(connection.id, { limit: request.query.limit ?? 50, cursor: request.query.cursor });
       return {
-        data: page.map((r) => ({ id: r.id, apiKeyId: r.apiKeyId, requestId: r.requestId, refreshed: r.refreshed, createdAt: r.createdAt.toISOString() })),
-        nextCursor: rows.length > limit ? page[page.length - 1]!.seq.toString() : null,
+        data: data.map((r) => ({ id: r.id, apiKeyId: r.apiKeyId, requestId: r.requestId, refreshed: r.refreshed, createdAt: r.readAt.toISOString() })),
+        nextCursor,
       };
     },
   );

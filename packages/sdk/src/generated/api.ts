@@ -762,6 +762,7 @@ export interface paths {
             parameters: {
                 query?: {
                     limit?: number;
+                    /** @description The id of the last read of the previous page */
                     cursor?: string;
                 };
                 header?: never;
@@ -780,7 +781,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: {
-                                /** Format: uuid */
+                                /** @description Stable id of the read (`<batch>.<position>`) */
                                 id: string;
                                 apiKeyId: string | null;
                                 requestId: string;
