@@ -1,4 +1,5 @@
 import { sqlOf, SQL_NOW, ts, type Connection, type Database, type Sql } from '@lever-connect/db';
+import { outboxCte, outboxJson, type OutboxEvent } from './events.js';
 
 export type ConnectionWithTenant = Connection & { tenant: { externalId: string } };
 
@@ -67,13 +68,14 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
     },
 
     /**
-     * The fencing write: applies `columns` only if the row still has `version`, and bumps it. Returns null
-     * when someone else wrote first (a reconnect, another refresher), so a stale writer can never overwrite
-     * newer tokens; otherwise the row as written.
+     * The fencing write: applies `columns` only if the row still has `version`, and bumps it, with its
+     * outbox `events` in the same statement (written only if the row was). Returns null when someone else
+     * wrote first (a reconnect, another refresher), so a stale writer can never overwrite newer tokens;
+     * otherwise the row as written.
      */
-    async fencedUpdate(db: Sql, id: string, version: number, columns: ConnectionColumns): Promise<Connection | null> {
+    async fencedUpdate(id: string, version: number, columns: ConnectionColumns, events: readonly OutboxEvent[] = [], db: Sql = sql): Promise<Connection | null> {
       const names = Object.keys(columns) as Array<keyof ConnectionColumns>;
-      const values: unknown[] = [id, version];
+      const values: unknown[] = [id, version, outboxJson(events)];
       const sets = names.map((name) => {
         if (!IDENTIFIER.test(name)) throw new Error(`not a column: ${name}`);
         const value = columns[name];
@@ -81,13 +83,43 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
         return `"${name}" = $${values.length}`;
       });
       const rows = await db.query<Connection>(
-        `UPDATE "connections"
-            SET ${[...sets, `"version" = "version" + 1`, `"updatedAt" = ${SQL_NOW}`].join(', ')}
-          WHERE "id" = $1 AND "version" = $2
-        RETURNING *`,
+        `WITH written AS (
+           UPDATE "connections"
+              SET ${[...sets, `"version" = "version" + 1`, `"updatedAt" = ${SQL_NOW}`].join(', ')}
+            WHERE "id" = $1 AND "version" = $2
+          RETURNING *
+         ), ${outboxCte('written', '$3')}
+         SELECT * FROM written`,
         values,
       );
       return rows[0] ?? null;
+    },
+
+    /**
+     * Records a failed attempt by the lease holder (never over a reconnect or delete that took the row), and
+     * frees the lease; `events` are written with it, in the same statement, only if the row was.
+     */
+    async recordFailure(
+      id: string,
+      owner: string,
+      failure: { attempt: number; at: Date; reason: string; ambiguous: boolean; failingSince: Date; nextRefreshAt: Date; failingNotified: boolean },
+      events: readonly OutboxEvent[],
+    ): Promise<boolean> {
+      const rows = await sql.query(
+        `WITH written AS (
+           UPDATE "connections"
+              SET "refreshAttemptCount" = $3, "lastRefreshFailedAt" = $4, "lastRefreshError" = $5,
+                  -- Sticky until a success: if Lever rotated and we lost the answer, a later invalid_grant is on us.
+                  "lastAttemptAmbiguous" = "lastAttemptAmbiguous" OR $6, "failingSince" = $7, "nextRefreshAt" = $8,
+                  "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
+                  "refreshFailingNotified" = "refreshFailingNotified" OR $9, "updatedAt" = ${SQL_NOW}
+            WHERE "id" = $1 AND "leaseOwner" = $2
+          RETURNING "id"
+         ), ${outboxCte('written', '$10')}
+         SELECT "id" FROM written`,
+        [id, owner, failure.attempt, ts(failure.at), failure.reason, failure.ambiguous, ts(failure.failingSince), ts(failure.nextRefreshAt), failure.failingNotified, outboxJson(events)],
+      );
+      return rows.length > 0;
     },
   };
 }

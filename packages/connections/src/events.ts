@@ -84,14 +84,28 @@ export const connectionEvent = (type: EventType, connection: ConnectionEventSubj
   data: connectionEventData(connection, extra),
 });
 
-/** The same outbox rows as `writeEvent`, in plain SQL inside a hot-path transaction (see packages/db/src/sql.ts). */
+/**
+ * A data-modifying CTE that writes `events` as outbox rows only if the CTE named `guard` returned a row:
+ * the state change and its events are one statement, so they commit together, in one round trip
+ * (DESIGN.md invariant 4). `param` is the placeholder of the JSON array `outboxJson(events)`.
+ */
+export function outboxCte(guard: string, param: string): string {
+  return `outbox AS (
+    INSERT INTO "events" ("id", "type", "tenantId", "connectionId", "data")
+    SELECT e."id", e."type", e."tenantId", e."connectionId", e."data"
+      FROM json_to_recordset(${param}::json) AS e("id" uuid, "type" text, "tenantId" uuid, "connectionId" uuid, "data" jsonb)
+     WHERE EXISTS (SELECT 1 FROM ${guard})
+  )`;
+}
+
+export function outboxJson(events: readonly OutboxEvent[]): string {
+  return JSON.stringify(
+    events.map((e) => ({ id: randomUUID(), type: e.type, tenantId: e.tenantId ?? null, connectionId: e.connectionId ?? null, data: e.data })),
+  );
+}
+
+/** Outbox rows in plain SQL on a hot path (see packages/db/src/sql.ts), unconditionally. */
 export async function insertEvents(sql: Sql, events: readonly OutboxEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const values: unknown[] = [];
-  const rows = events.map((e) => {
-    values.push(randomUUID(), e.type, e.tenantId ?? null, e.connectionId ?? null, JSON.stringify(e.data));
-    const n = values.length;
-    return `($${n - 4}::uuid, $${n - 3}, $${n - 2}::uuid, $${n - 1}::uuid, $${n}::jsonb)`;
-  });
-  await sql.query(`INSERT INTO "events" ("id", "type", "tenantId", "connectionId", "data") VALUES ${rows.join(', ')}`, values);
+  await sql.query(`WITH one AS (SELECT 1), ${outboxCte('one', '$1')} SELECT 1`, [outboxJson(events)]);
 }

@@ -10,7 +10,15 @@ export function createRedis(url: string, purpose: 'bullmq' | 'command', onError?
   const options: RedisOptions =
     purpose === 'bullmq'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 3_000 };
+      : {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: 2_000,
+          commandTimeout: 3_000,
+          // Commands issued in the same tick (locks, stash reads, rate-limit takes of concurrent refreshes) go
+          // out in one write: socket writes were the largest share of a refresh's CPU.
+          enableAutoPipelining: true,
+        };
   const redis = new Redis(url, { ...options, lazyConnect: false, retryStrategy: (times) => Math.min(times * 200, 2_000) });
   // ioredis emits 'error' on every failed reconnect; an unhandled one would crash the process.
   redis.on('error', (error) => onError?.(error));

@@ -1,11 +1,11 @@
 import type { Config, LeverEnvironment, LeverEnvironmentConfig } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
-import { inTransaction, SQL_NOW, sqlOf, ts, type Database } from '@lever-connect/db';
+import { sqlOf, type Database } from '@lever-connect/db';
 import { TokenRefreshError, type TokenFailure, type TokenSet } from '@lever-connect/lever';
 import type { Logger } from 'pino';
 import type { AppCredentialsState } from './app-credentials.js';
 import type { ConnectionColumns, ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
-import { connectionEvent, insertEvents, type OutboxEvent } from './events.js';
+import { connectionEvent, type OutboxEvent } from './events.js';
 import type { DeploymentFence } from './fence.js';
 import type { LeverRateLimiter } from './lever-rate-limit.js';
 import { LockBusyError, LockUnavailableError, type ConnectionLocks, type LockHandle } from './locks.js';
@@ -121,22 +121,18 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     };
   }
 
-  /** Stores rotated tokens (fenced), with their events, in one transaction. Null when the fence lost. */
+  /** Stores rotated tokens (fenced), with their events, in one statement. Null when the fence lost. */
   async function persist(connection: ConnectionWithTenant, pending: PendingTokens): Promise<ConnectionWithTenant | null> {
-    return inTransaction(deps.database.pool, async (tx) => {
-      const columns = tokenColumns(connection.id, pending, connection.grantCreatedAt);
-      const events: OutboxEvent[] = [connectionEvent('connection.refreshed', connection)];
-      if (connection.refreshFailingNotified) events.push(connectionEvent('connection.recovered', connection));
-      const grantEnd = grantExpiresAt(connection.grantCreatedAt ?? new Date(pending.issuedAt));
-      if (!connection.expiringNotified && grantEnd.getTime() - now().getTime() <= deps.config.refresh.expiringNoticeDays * DAY_MS) {
-        columns.expiringNotified = true;
-        events.push(connectionEvent('connection.expiring', connection, { reason: `grant_expires_at:${grantEnd.toISOString()}` }));
-      }
-      const written = await deps.repo.fencedUpdate(tx, connection.id, pending.version, columns);
-      if (!written) return null;
-      await insertEvents(tx, events);
-      return { ...written, tenant: connection.tenant };
-    });
+    const columns = tokenColumns(connection.id, pending, connection.grantCreatedAt);
+    const events: OutboxEvent[] = [connectionEvent('connection.refreshed', connection)];
+    if (connection.refreshFailingNotified) events.push(connectionEvent('connection.recovered', connection));
+    const grantEnd = grantExpiresAt(connection.grantCreatedAt ?? new Date(pending.issuedAt));
+    if (!connection.expiringNotified && grantEnd.getTime() - now().getTime() <= deps.config.refresh.expiringNoticeDays * DAY_MS) {
+      columns.expiringNotified = true;
+      events.push(connectionEvent('connection.expiring', connection, { reason: `grant_expires_at:${grantEnd.toISOString()}` }));
+    }
+    const written = await deps.repo.fencedUpdate(connection.id, pending.version, columns, events);
+    return written ? { ...written, tenant: connection.tenant } : null;
   }
 
   /**
@@ -200,23 +196,21 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     const failingSince = connection.failingSince ?? now();
     const failingLongEnough = now().getTime() - failingSince.getTime() >= deps.config.refresh.failingAfterSeconds * 1000;
     const notify = failingLongEnough && !connection.refreshFailingNotified;
-    await inTransaction(deps.database.pool, async (tx) => {
-      const updated = await tx.query(
-        `UPDATE "connections"
-            SET "refreshAttemptCount" = $3, "lastRefreshFailedAt" = $4, "lastRefreshError" = $5,
-                -- Sticky until a success: if Lever rotated and we lost the answer, a later invalid_grant is on us.
-                "lastAttemptAmbiguous" = "lastAttemptAmbiguous" OR $6, "failingSince" = $7, "nextRefreshAt" = $8,
-                "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
-                "refreshFailingNotified" = "refreshFailingNotified" OR $9, "updatedAt" = ${SQL_NOW}
-          WHERE "id" = $1 AND "leaseOwner" = $2
-        RETURNING "id"`,
-        [connection.id, deps.ownerId, attempt, ts(now()), failure.reason, failure.ambiguous, ts(failingSince), ts(new Date(now().getTime() + retryInMs)), notify],
-      );
-      // Zero rows: a reconnect or delete took the row meanwhile; its own event says what happened.
-      if (notify && updated.length > 0) {
-        await insertEvents(tx, [connectionEvent('connection.refresh_failing', connection, { reason: failure.reason })]);
-      }
-    });
+    await deps.repo.recordFailure(
+      connection.id,
+      deps.ownerId,
+      {
+        attempt,
+        at: now(),
+        reason: failure.reason,
+        ambiguous: failure.ambiguous,
+        failingSince,
+        nextRefreshAt: new Date(now().getTime() + retryInMs),
+        failingNotified: notify,
+      },
+      // Written only if the row was ours to write (a reconnect or delete meanwhile says what happened itself).
+      notify ? [connectionEvent('connection.refresh_failing', connection, { reason: failure.reason })] : [],
+    );
     return retryInMs;
   }
 
@@ -224,8 +218,10 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     // We sent a refresh whose answer never came; Lever rotated, so our token was dead: our loss, not a
     // customer's revocation, and it is reported as such.
     const reason = connection.lastAttemptAmbiguous ? 'refresh_response_lost' : 'invalid_grant';
-    const written = await inTransaction(deps.database.pool, async (tx) => {
-      const row = await deps.repo.fencedUpdate(tx, connection.id, connection.version, {
+    const written = await deps.repo.fencedUpdate(
+      connection.id,
+      connection.version,
+      {
         status: 'needs_reauth',
         reauthReason: reason,
         lastRefreshFailedAt: now(),
@@ -233,10 +229,9 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         nextRefreshAt: null,
         leaseOwner: null,
         leaseExpiresAt: null,
-      });
-      if (row) await insertEvents(tx, [connectionEvent('connection.needs_reauth', { ...connection, status: 'needs_reauth' }, { reason })]);
-      return row;
-    });
+      },
+      [connectionEvent('connection.needs_reauth', { ...connection, status: 'needs_reauth' }, { reason })],
+    );
     if (written) await deps.onChanged?.(connection.id);
     return reason;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 /**
@@ -30,10 +31,25 @@ export const ts = (date: Date | null | undefined): string | null => (date ? date
 /** The database's clock as a UTC `timestamp` (Prisma's columns have no time zone). */
 export const SQL_NOW = `timezone('UTC', now())`;
 
+/**
+ * Every hot-path statement is a named prepared statement: Postgres parses and plans it once per pooled
+ * connection instead of on every call (the refresh's CTEs are long), and the wire carries only the bind.
+ * The texts are a small fixed set (built by our own code, never from input), so the names stay bounded.
+ */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `lc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 export function sqlOf(client: pg.Pool | pg.PoolClient): Sql {
   return {
     async query<R>(text: string, values: readonly unknown[] = []) {
-      const result = await client.query({ text, values: values as unknown[], types: utcTypes });
+      const result = await client.query({ name: statementName(text), text, values: values as unknown[], types: utcTypes });
       return result.rows as R[];
     },
   };
