@@ -31,7 +31,7 @@ const server = http.createServer((req, res) => {
   }
   if (req.url === '/metrics') {
     void (async () => {
-      await sampleGauges({ metrics: core.metrics, prisma: core.prisma, queues: [core.refreshQueue] }).catch(() => undefined);
+      await sampleGauges({ metrics: core.metrics, prisma: core.prisma, queues: core.watchedQueues }).catch(() => undefined);
       res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(await core.metrics.registry.metrics());
     })();
     return;

@@ -46,7 +46,9 @@ export async function startWebhookWorkers(core: Core, options: WebhookWorkerOpti
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
-  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE_NAME, createWebhookDeliveryProcessor(deliverer), {
+  // The deployment fence covers webhooks too: a copy of this database must not re-send pending deliveries.
+  const mayRun = () => core.fence.isOwner();
+  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE_NAME, createWebhookDeliveryProcessor(deliverer, mayRun), {
     connection,
     prefix,
     concurrency: config.webhooks.concurrency,
@@ -62,6 +64,7 @@ export async function startWebhookWorkers(core: Core, options: WebhookWorkerOpti
     relay: createOutboxRelay({ prisma }),
     queue,
     log: wlog,
+    mayRun,
     ...(options.relayIntervalMs ? { relayIntervalMs: options.relayIntervalMs } : {}),
     ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
     ...(options.sweepGraceMs !== undefined ? { sweepGraceMs: options.sweepGraceMs } : {}),

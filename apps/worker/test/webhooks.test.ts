@@ -62,6 +62,7 @@ describe('webhook delivery through the worker', () => {
   let db: TestDatabase;
   let prefix: string;
   let core: Core;
+  let env: Record<string, string>;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const running: Array<Awaited<ReturnType<typeof startWebhookWorkers>>> = [];
 
@@ -81,14 +82,15 @@ describe('webhook delivery through the worker', () => {
   beforeEach(async () => {
     db = await createTestDatabase();
     prefix = randomRedisPrefix();
-    const config = loadConfig({
+    env = {
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,
       REDIS_PREFIX: prefix,
       TOKEN_ENCRYPTION_KEY: randomEncryptionKey(),
       WEBHOOK_RETRY_DELAYS_SECONDS: '1,1,1',
-    });
+    };
+    const config = loadConfig(env);
     core = createCore(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
     receiver = await startReceiver();
   });
@@ -139,6 +141,26 @@ describe('webhook delivery through the worker', () => {
     const firstId = (await core.prisma.event.findUniqueOrThrow({ where: { id: rows[0]!.eventId } })).id;
     const times = receiver.received.filter((r) => r.headers['webhook-id'] === firstId).map((r) => r.at);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(750);
+  });
+
+  it('sends nothing from a copy of the database owned by another deployment (deployment fence)', async () => {
+    await service().create({ url: receiver.url });
+    await core.fence.owner(); // this deployment owns the database
+    const clone = createCore(loadConfig({ ...env, DEPLOYMENT_ID: 'staging-clone' }), pino({ level: 'silent' }));
+    try {
+      const workers = await startWebhookWorkers(clone, FAST);
+      await writeConnectionEvent(core.prisma, 'connection.needs_reauth', await subject('tenant-a'));
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(receiver.received).toHaveLength(0);
+      expect(await core.prisma.event.count({ where: { relayedAt: null } })).toBe(1);
+      await workers.close();
+      // The owner's workers deliver it.
+      await start();
+      await waitFor('the owner to deliver', () => allSucceeded(1));
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await clone.close();
+    }
   });
 
   it('never sends an event to endpoints filtered to other tenants', async () => {

@@ -49,6 +49,12 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const connectionChanged = (id: string) => bus.publish('connection', id);
   const refreshQueue = new Queue<RefreshJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
   refreshQueue.on('error', redisError);
+  // Handles on every queue, for depth gauges and the dashboard (the workers own their jobs).
+  const watchedQueues = [refreshQueue, ...[QUEUE_NAMES.maintenance, QUEUE_NAMES.webhooks].map((name) => {
+    const queue = new Queue(name, { connection: queueRedis, prefix });
+    queue.on('error', redisError);
+    return queue;
+  })] as const;
   const scheduler = createRefreshScheduler({ queue: refreshQueue, redis, prisma, log });
   const locks = createConnectionLocks({
     redis: [redis],
@@ -74,6 +80,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     log,
     callLever: (env, refreshToken) => refreshAccessToken(env, refreshToken, { timeoutMs: config.lever.httpTimeoutMs }),
     observe: (result, trigger, durationMs) => observeRefresh(metrics, result, trigger, durationMs),
+    observeLockWait: (outcome, ms) => metrics.lockWait.observe({ outcome }, ms / 1000),
     onScheduled: async (connection) => {
       // The database already holds next_refresh_at; if Redis is down the reconciler enqueues it later.
       await scheduler.schedule(connection).catch((err) => log.warn({ err, connectionId: connection.id }, 'scheduling failed'));
@@ -94,6 +101,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     cipher,
     repo,
     refreshQueue,
+    watchedQueues,
     scheduler,
     locks,
     stash,
@@ -114,7 +122,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
       await tokenAudit.flush();
       refresher.stop();
       await refresher.drain();
-      await refreshQueue.close().catch(() => undefined);
+      await Promise.all(watchedQueues.map((q) => q.close().catch(() => undefined)));
       await bus.close();
       redis.disconnect();
       queueRedis.disconnect();

@@ -5,21 +5,35 @@ import type { Config } from '@lever-connect/config';
  * Paths that may carry a secret anywhere in a log object. Redaction is the second line of defence: the
  * first is never passing a token to a logger at all.
  */
+const SECRET_KEYS = [
+  'accessToken',
+  'refreshToken',
+  'access_token',
+  'refresh_token',
+  'clientSecret',
+  'client_secret',
+  'secret',
+  'token',
+  'apiKey',
+  'authorization',
+  'password',
+];
+
+/**
+ * Paths that may carry a secret in a log object: each secret-bearing key at the top level and up to three
+ * levels down, plus the request and response headers. Redaction is the second line of defence: the first is
+ * never passing a token to a logger at all.
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.access_token',
-  '*.refresh_token',
-  '*.clientSecret',
-  '*.client_secret',
-  '*.secret',
-  '*.token',
-  '*.code',
-  '*.apiKey',
   'headers.authorization',
+  'headers.cookie',
+  // An OAuth code only ever sits in a callback's query; `code` elsewhere is an error code worth keeping.
+  'query.code',
+  '*.query.code',
+  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]),
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {

@@ -35,6 +35,13 @@ export function createMetrics(processName: 'api' | 'worker') {
       labelNames: ['trigger'] as const,
       registers: [registry],
     }),
+    lockWait: new Histogram({
+      name: 'lever_connect_lock_wait_seconds',
+      help: "Time to get a connection's refresh lock (Redlock), by outcome: acquired, busy (held elsewhere), unavailable (Redis)",
+      labelNames: ['outcome'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5],
+      registers: [registry],
+    }),
     responseLost: new Counter({
       name: 'lever_connect_refresh_response_lost_total',
       help: 'Connections marked needs_reauth because a refresh response was lost after Lever rotated',
@@ -44,6 +51,17 @@ export function createMetrics(processName: 'api' | 'worker') {
       name: 'lever_connect_connections',
       help: 'Connections by status and environment (sampled from Postgres at scrape time)',
       labelNames: ['status', 'environment'] as const,
+      registers: [registry],
+    }),
+    connectionsFailing: new Gauge({
+      name: 'lever_connect_connections_refresh_failing',
+      help: 'Active connections whose refreshes keep failing transiently (failing since > 0), by environment (sampled at scrape time)',
+      labelNames: ['environment'] as const,
+      registers: [registry],
+    }),
+    connectionsOverdue: new Gauge({
+      name: 'lever_connect_connections_overdue',
+      help: 'Active connections more than 5 minutes past their next_refresh_at: the schedule is falling behind (sampled at scrape time)',
       registers: [registry],
     }),
     queueDepth: new Gauge({

@@ -4,6 +4,8 @@
 export const QUEUE_NAMES = {
   refresh: 'refresh',
   maintenance: 'maintenance',
+  /** Webhook deliveries (packages/webhooks owns its jobs; the name lives here so every process can watch it). */
+  webhooks: 'webhooks',
 } as const;
 
 export interface RefreshJobData {

@@ -57,6 +57,8 @@ export interface RefresherDeps {
   ownerId: string;
   /** Metrics hook, told of every attempt's result. */
   observe?(result: RefreshResult, trigger: RefreshTrigger, durationMs: number): void;
+  /** Metrics hook, told how long getting the lock took. */
+  observeLockWait?(outcome: 'acquired' | 'busy' | 'unavailable', durationMs: number): void;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -376,11 +378,19 @@ export function createRefresher(deps: RefresherDeps): Refresher {
           return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
         }
         let lock: LockHandle;
+        const lockStarted = Date.now();
         try {
           lock = await deps.locks.acquire(connectionId, { waitMs: options.waitMs ?? 0 });
+          deps.observeLockWait?.('acquired', Date.now() - lockStarted);
         } catch (error) {
-          if (error instanceof LockBusyError) return { outcome: 'busy' };
-          if (error instanceof LockUnavailableError) return { outcome: 'unavailable', dependency: 'redis', retryInMs: backoffMs(3, undefined) };
+          if (error instanceof LockBusyError) {
+            deps.observeLockWait?.('busy', Date.now() - lockStarted);
+            return { outcome: 'busy' };
+          }
+          if (error instanceof LockUnavailableError) {
+            deps.observeLockWait?.('unavailable', Date.now() - lockStarted);
+            return { outcome: 'unavailable', dependency: 'redis', retryInMs: backoffMs(3, undefined) };
+          }
           throw error;
         }
         let pending: Promise<unknown> | undefined;

@@ -16,12 +16,18 @@ export interface RefreshScheduler {
   schedule(connection: ScheduledConnection): Promise<void>;
   /**
    * Re-derives the schedule from Postgres: every active connection whose current-generation job is missing
-   * from Redis (flushed, replaced, crash between commit and enqueue) gets one. Returns how many were added.
+   * from Redis (flushed, replaced, crash between commit and enqueue) gets one, and one that is due but whose
+   * job still waits for a later time (a delay computed before a backoff, a clock step) is promoted. Returns
+   * how many were added and promoted.
    */
-  reconcile(): Promise<{ checked: number; added: number }>;
+  reconcile(): Promise<{ checked: number; added: number; promoted: number }>;
 }
 
 const PAGE = 1_000;
+/** A connection this far past next_refresh_at without its job running is not merely a busy queue. */
+const OVERDUE_GRACE_MS = 60_000;
+/** Overdue jobs looked at per pass (each costs a couple of Redis calls; the next pass takes the rest). */
+const OVERDUE_CHECKS_PER_PASS = 500;
 
 export function jobOptions(connection: ScheduledConnection, now = Date.now()) {
   return {
@@ -51,6 +57,8 @@ export function createRefreshScheduler(deps: {
     async reconcile() {
       let checked = 0;
       let added = 0;
+      let promoted = 0;
+      let overdueChecks = 0;
       let cursor: string | undefined;
       for (;;) {
         const page = await deps.prisma.connection.findMany({
@@ -73,10 +81,21 @@ export function createRefreshScheduler(deps: {
           );
           added += missing.length;
         }
+        // Due and not running: a job that exists but is parked later than the row says.
+        const overdueBefore = Date.now() - OVERDUE_GRACE_MS;
+        const overdue = page.filter((c, i) => results[i]?.[1] === 1 && c.nextRefreshAt && c.nextRefreshAt.getTime() < overdueBefore);
+        for (const c of overdue) {
+          if (overdueChecks++ >= OVERDUE_CHECKS_PER_PASS) break;
+          const job = await deps.queue.getJob(refreshJobId(c.id, c.version));
+          if (job && (await job.getState()) === 'delayed' && job.timestamp + (job.opts.delay ?? 0) > Date.now()) {
+            await job.promote().catch(() => undefined); // it may have fired meanwhile
+            promoted++;
+          }
+        }
         if (page.length < PAGE) break;
       }
-      if (added) deps.log.warn({ checked, added }, 'reconciler re-created missing refresh jobs');
-      return { checked, added };
+      if (added || promoted) deps.log.warn({ checked, added, promoted }, 'reconciler re-created missing refresh jobs or promoted overdue ones');
+      return { checked, added, promoted };
     },
   };
 }

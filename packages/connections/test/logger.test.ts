@@ -17,7 +17,19 @@ describe('log redaction', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
     const log = pino({ redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink);
-    log.info({ tokens: { accessToken: 'AT', refreshToken: 'RT' }, client: { clientSecret: 'CS' }, req: { headers: { authorization: 'Bearer lc_x' } } }, 'x');
-    expect(lines.join('')).not.toMatch(/"AT"|"RT"|"CS"|lc_x/);
+    log.info(
+      {
+        accessToken: 'TOP',
+        tokens: { accessToken: 'AT', refreshToken: 'RT' },
+        client: { clientSecret: 'CS' },
+        req: { headers: { authorization: 'Bearer lc_x', cookie: 'oauth2-redirect-state=ST' } },
+        deep: { a: { b: { refresh_token: 'DEEP' } } },
+        body: { nested: { secret: 'whsec_x' } },
+      },
+      'x',
+    );
+    const out = lines.join('');
+    expect(out).not.toMatch(/TOP|"AT"|"RT"|"CS"|lc_x|ST|DEEP|whsec_x/);
+    expect(out).toContain('[redacted]');
   });
 });

@@ -12,6 +12,8 @@ export interface OutboxPumpOptions {
   sweepIntervalMs?: number;
   /** A pending delivery this overdue has lost its job, ms. Default 30000 (well above queue latency). */
   sweepGraceMs?: number;
+  /** False while this process must not send webhooks (deployment fence: a copy of another deployment's database). */
+  mayRun?: () => Promise<boolean>;
 }
 
 /**
@@ -27,10 +29,13 @@ export function startOutboxPump(options: OutboxPumpOptions) {
   let sweeping: Promise<void> | undefined;
 
   const enqueue = (ids: string[]) => enqueueDeliveries(queue, ids);
+  // A restored backup or a staging copy of the database must not re-send the operator's webhooks.
+  const mayRun = async () => (options.mayRun ? options.mayRun().catch(() => false) : true);
 
   function relayOnce(): Promise<void> {
     relaying ??= (async () => {
       try {
+        if (!(await mayRun())) return;
         const events = await relay.relayAll(enqueue);
         if (events > 0) log.debug({ events }, 'outbox relayed');
       } catch (err) {
@@ -45,6 +50,7 @@ export function startOutboxPump(options: OutboxPumpOptions) {
   function sweepOnce(): Promise<void> {
     sweeping ??= (async () => {
       try {
+        if (!(await mayRun())) return;
         const stranded = await relay.findStranded(graceMs);
         if (stranded.length > 0) {
           await enqueue(stranded);

@@ -1,7 +1,8 @@
+import { QUEUE_NAMES } from '@lever-connect/connections';
 import { Queue, type ConnectionOptions } from 'bullmq';
 
 /** The BullMQ queue carrying webhook deliveries (prefix = REDIS_PREFIX). It only carries work: the rows are the truth. */
-export const WEBHOOK_QUEUE_NAME = 'webhooks';
+export const WEBHOOK_QUEUE_NAME = QUEUE_NAMES.webhooks;
 
 export interface WebhookJobData {
   deliveryId: string;

@@ -26,7 +26,7 @@ export default fp(
       done();
     });
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-      await sampleGauges({ metrics, prisma: app.core.prisma, queues: [app.core.refreshQueue] }).catch((err: unknown) =>
+      await sampleGauges({ metrics, prisma: app.core.prisma, queues: app.core.watchedQueues }).catch((err: unknown) =>
         app.log.warn({ err }, 'sampling gauges failed'),
       );
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
