@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type SchemaOptions, type TSchema } from '@sinclair/typebox';
 
 /** The one error shape, declared on every route so OpenAPI documents it. */
 export const ErrorResponse = Type.Object(
@@ -21,4 +21,4 @@ export const LeverEnvironmentSchema = Type.Union([Type.Literal('sandbox'), Type.
 // canonical 8-4-4-4-12 hex form so a malformed id is a 400, never a driver error.
 export const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 export const DateTime = Type.String({ format: 'date-time' });
-export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Nullable = <T extends TSchema>(schema: T, options?: SchemaOptions) => Type.Union([schema, Type.Null()], options);

@@ -1,3 +1,4 @@
+import { waitFor } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ONLY_ROUTES, ROUTE_ACCESS } from '../src/route-access.js';
 import { bearer, buildTestApp, type TestApp } from './helpers.js';
@@ -64,11 +65,41 @@ describe('API keys and the route access table', () => {
     expect(after.json().error.code).toBe('invalid_api_key');
   });
 
+  it("stamps a key's lastUsedAt after it is used", async () => {
+    const created = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(t.adminKey), payload: { name: 'stamped' } });
+    const { key, apiKey } = created.json();
+    expect(apiKey.lastUsedAt).toBeNull();
+    const usedAfter = Date.now();
+    expect((await t.app.inject({ method: 'GET', url: '/v1/connections', headers: bearer(key) })).statusCode).toBe(200);
+    // The stamp is written fire-and-forget (at most once a minute per key), so it lands shortly after.
+    const lastUsedAt = await waitFor(
+      'lastUsedAt to be written',
+      async () => {
+        const list = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers: bearer(t.adminKey) });
+        return (list.json().data as Array<{ id: string; lastUsedAt: string | null }>).find((k) => k.id === apiKey.id)?.lastUsedAt;
+      },
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    expect(Date.parse(lastUsedAt)).toBeGreaterThanOrEqual(usedAfter);
+    expect(Date.parse(lastUsedAt)).toBeLessThanOrEqual(Date.now());
+  });
+
   it('never returns a key or its hash when listing keys', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers: bearer(t.adminKey) });
     expect(res.statusCode).toBe(200);
     expect(res.body).not.toContain(t.adminKey);
     expect(res.body).not.toMatch(/"hash"/);
+  });
+
+  it('answers a body that is not JSON with 400 malformed_body in the error shape', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: { ...bearer(t.adminKey), 'content-type': 'application/json' },
+      payload: '{"name": ',
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: { code: 'malformed_body', message: expect.any(String) }, requestId: expect.any(String) });
   });
 
   it('answers unknown routes with the error shape', async () => {

@@ -4,6 +4,8 @@ import { bearer, buildTestApp, type TestApp } from './helpers.js';
 
 type Status = 'active' | 'needs_reauth' | 'disconnected';
 
+const DAY_MS = 24 * 3600 * 1000;
+
 describe('connections API', () => {
   let t: TestApp;
   let tenantKeyId: string;
@@ -13,7 +15,10 @@ describe('connections API', () => {
    * A connection row with real encrypted tokens. The access token is fresh (an hour left, refresh token
    * just issued), so the token endpoint answers from the row without calling Lever.
    */
-  async function insertConnection(tenantExternalId: string, fields: { status?: Status; reauthReason?: string } = {}) {
+  async function insertConnection(
+    tenantExternalId: string,
+    fields: { status?: Status; reauthReason?: string; grantCreatedAt?: Date | null; refreshTokenIssuedAt?: Date | null; refreshTokenLastUsedAt?: Date | null } = {},
+  ) {
     const prisma = t.db.db.prisma;
     const tenant = await prisma.tenant.upsert({ where: { externalId: tenantExternalId }, create: { externalId: tenantExternalId }, update: {} });
     const id = randomUUID();
@@ -86,6 +91,8 @@ describe('connections API', () => {
       accessTokenExpiresAt: c.row.accessTokenExpiresAt!.toISOString(),
       refreshTokenIssuedAt: c.row.refreshTokenIssuedAt!.toISOString(),
       grantCreatedAt: c.row.grantCreatedAt!.toISOString(),
+      grantExpiresAt: new Date(c.row.grantCreatedAt!.getTime() + 365 * DAY_MS).toISOString(),
+      refreshTokenIdleExpiresAt: new Date(c.row.refreshTokenIssuedAt!.getTime() + 90 * DAY_MS).toISOString(),
       nextRefreshAt: c.row.nextRefreshAt!.toISOString(),
       lastRefreshedAt: null,
       lastRefreshFailedAt: null,
@@ -95,6 +102,26 @@ describe('connections API', () => {
       createdAt: c.row.createdAt.toISOString(),
       updatedAt: c.row.updatedAt.toISOString(),
     });
+  });
+
+  it("shows when Lever kills the grant (a year after it was made) and the refresh token (90 days after its last use)", async () => {
+    const grantCreatedAt = new Date('2026-01-10T08:00:00.000Z');
+    const refreshTokenIssuedAt = new Date('2026-03-01T12:00:00.000Z');
+    const refreshTokenLastUsedAt = new Date('2026-03-02T12:30:00.000Z');
+    const used = await insertConnection('tenant-a', { grantCreatedAt, refreshTokenIssuedAt, refreshTokenLastUsedAt });
+    expect((await call('GET', `/v1/connections/${used.id}`)).json()).toMatchObject({
+      grantCreatedAt: grantCreatedAt.toISOString(),
+      grantExpiresAt: '2027-01-10T08:00:00.000Z',
+      refreshTokenIssuedAt: refreshTokenIssuedAt.toISOString(),
+      refreshTokenIdleExpiresAt: '2026-05-31T12:30:00.000Z',
+    });
+
+    // Never presented to Lever since it was issued: the idle clock starts at issue.
+    const unused = await insertConnection('tenant-a', { grantCreatedAt, refreshTokenIssuedAt, refreshTokenLastUsedAt: null });
+    expect((await call('GET', `/v1/connections/${unused.id}`)).json()).toMatchObject({ refreshTokenIdleExpiresAt: '2026-05-30T12:00:00.000Z' });
+
+    const unknown = await insertConnection('tenant-a', { grantCreatedAt: null, refreshTokenIssuedAt: null, refreshTokenLastUsedAt: null });
+    expect((await call('GET', `/v1/connections/${unknown.id}`)).json()).toMatchObject({ grantExpiresAt: null, refreshTokenIdleExpiresAt: null });
   });
 
   it('hands out the stored access token, uncached, without calling Lever while it is fresh', async () => {

@@ -185,6 +185,8 @@ describe('cursor pagination', () => {
 
   it.each([
     ['/v1/connections?cursor=nope', 'querystring.cursor'],
+    ['/v1/connections?cursor=00000000-0000-4000-8000-000000000000', 'querystring.cursor'],
+    ['/v1/connections?cursor=AAAAAAAAAAAAAAAAAAAAAAAAAAAAA%2B', 'querystring.cursor'],
     ['/v1/connections?cursor=12345', 'querystring.cursor'],
     ['/v1/connections?limit=0', 'querystring.limit'],
     ['/v1/connections?limit=101', 'querystring.limit'],
@@ -203,5 +205,50 @@ describe('cursor pagination', () => {
     const res = await t.app.inject({ method: 'GET', url, headers: bearer(t.adminKey) });
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json().error).toMatchObject({ code: 'validation_failed', details: { field } });
+  });
+});
+
+describe('GET /v1/connections while rows change between pages', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('neither skips nor repeats a row when the cursor row stops matching the status filter', async () => {
+    const prisma = t.db.db.prisma;
+    const tenant = await prisma.tenant.create({ data: { externalId: 'tenant-moving' } });
+    const base = Date.now() - 60_000;
+    // Newest first: r0, then r1 and r2 created in the same millisecond (the id breaks the tie), r3, r4.
+    const times = [4, 3, 3, 2, 1].map((s) => new Date(base + s * 1000));
+    const ids = times.map(() => randomUUID());
+    await prisma.connection.createMany({
+      data: ids.map((id, i) => ({ id, tenantId: tenant.id, environment: 'sandbox' as const, status: 'active' as const, leverAccountId: `acct_${i}`, scopes: [], createdAt: times[i]! })),
+    });
+    const expected = ids
+      .map((id, i) => ({ id, at: times[i]!.getTime() }))
+      .sort((x, y) => y.at - x.at || (x.id < y.id ? 1 : -1))
+      .map((x) => x.id);
+
+    const page = async (cursor?: string) => {
+      const qs = new URLSearchParams({ tenant: 'tenant-moving', status: 'active', limit: '2', ...(cursor ? { cursor } : {}) });
+      const res = await t.app.inject({ method: 'GET', url: `/v1/connections?${qs}`, headers: bearer(t.adminKey) });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json() as { data: Array<{ id: string }>; nextCursor: string | null };
+    };
+
+    const first = await page();
+    expect(first.data.map((c) => c.id)).toEqual(expected.slice(0, 2));
+    // The last row of the page (the cursor row) leaves the filter before the next page is read.
+    await prisma.connection.update({ where: { id: expected[1]! }, data: { status: 'needs_reauth' } });
+
+    const second = await page(first.nextCursor!);
+    expect(second.data.map((c) => c.id)).toEqual(expected.slice(2, 4));
+    const third = await page(second.nextCursor!);
+    expect(third.data.map((c) => c.id)).toEqual(expected.slice(4));
+    expect(third.nextCursor).toBeNull();
+    expect(first.nextCursor).not.toContain(expected[1]); // opaque: the sort key, not the row id
   });
 });

@@ -37,5 +37,4 @@ export {
 } from './errors.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export type { components, paths } from './generated/api.js';
-// The receiver side of webhooks, without pulling in the delivery code (no Prisma, no BullMQ).
-export { verifyWebhook, WebhookVerificationError, type VerifyOptions } from '@lever-connect/webhooks/verify';
+export { verifyWebhook, WebhookVerificationError, type VerifyOptions } from './webhook-verify.js';

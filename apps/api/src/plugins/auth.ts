@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import { accessOf } from '../route-access.js';
+import { sendError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,17 +35,25 @@ export default fp(
         }
       }
     });
-    app.addHook('onRequest', async (request) => {
+    // The hook answers a refusal itself (sendError) rather than throwing: a thrown error would go to the
+    // error handler of the route's own context, and a third-party plugin (bull-board under /admin/queues)
+    // installs one that restyles it (its own body, a stack trace in development). Every 401/403 must be
+    // the one error shape, whoever owns the route.
+    app.addHook('onRequest', async (request, reply) => {
       const url = request.routeOptions.url;
       if (!url) return; // 404s are answered by the not-found handler
       const access = accessOf(request.method, url);
       if (access === 'public') return;
-      request.principal = await app.core.apiKeys.verify(bearer(request));
+      try {
+        request.principal = await app.core.apiKeys.verify(bearer(request));
+      } catch (error) {
+        return sendError(reply, request, error);
+      }
       // The request's own child logger gains the key's prefix (no second child logger per request).
       // (buildApp's logger is pino, whose loggers have setBindings; Fastify's type does not declare it.)
       (request.log as unknown as Pick<Logger, 'setBindings'>).setBindings({ apiKey: request.principal.prefix });
       if (access === 'admin' && request.principal.tenantId) {
-        throw new ForbiddenError('This route needs an unscoped (admin) API key');
+        return sendError(reply, request, new ForbiddenError('This route needs an unscoped (admin) API key'));
       }
     });
   },

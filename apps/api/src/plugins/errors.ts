@@ -8,6 +8,15 @@ export interface ErrorBody {
   requestId: string;
 }
 
+/** Fastify's own 4xx (body parsing), by its error code; any other 4xx it raises is `bad_request`. */
+const FASTIFY_CLIENT_ERRORS = new Map([
+  ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'unsupported_media_type'],
+  ['FST_ERR_CTP_BODY_TOO_LARGE', 'body_too_large'],
+  ['FST_ERR_CTP_INVALID_JSON_BODY', 'malformed_body'],
+  ['FST_ERR_CTP_EMPTY_JSON_BODY', 'malformed_body'],
+  ['FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'malformed_body'],
+]);
+
 /** Maps a thrown error to the one error shape. 5xx never echo internals. */
 export function toErrorResponse(error: unknown, requestId: string): { status: number; body: ErrorBody; retryAfter?: number } {
   if (error instanceof AppError) {
@@ -47,14 +56,7 @@ export function toErrorResponse(error: unknown, requestId: string): { status: nu
   }
   const status = typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
   if (status < 500) {
-    const code =
-      fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? 'unsupported_media_type'
-        : fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? 'body_too_large'
-          : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH'
-            ? 'malformed_body'
-            : 'bad_request';
+    const code = FASTIFY_CLIENT_ERRORS.get(fe.code) ?? (fe instanceof SyntaxError ? 'malformed_body' : 'bad_request');
     return { status, body: { error: { code, message: fe.message }, requestId } };
   }
   return { status: 500, body: { error: { code: 'internal_error', message: 'Internal server error' }, requestId } };

@@ -14,7 +14,7 @@ type AnyQueue = Core['refreshQueue'];
  * operated (retry, promote, clean) by an operator. Every route it registers, its static assets included, is
  * under ADMIN_PREFIXES (route-access.ts), so the auth plugin asks for an unscoped API key in the
  * Authorization header on each request; browsers reach it through a proxy that adds that header
- * (docs/operating.md). Not wrapped in fastify-plugin: its view engine and error handler stay encapsulated.
+ * (docs/operating.md). Not wrapped in fastify-plugin: its view engine and static files stay encapsulated.
  */
 export default async function queueDashboardPlugin(app: FastifyInstance) {
   const { core } = app;
@@ -34,6 +34,12 @@ export default async function queueDashboardPlugin(app: FastifyInstance) {
     // BaseAdapter declarations differ only by version (a private field), so the types disagree, not the code.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: 'lever-connect' } },
+  });
+  // bull-board answers whatever its routes throw with its own body (and the stack in development). Rethrown
+  // from its error handler, an error goes to the next handler up the encapsulation chain: the app's
+  // (plugins/errors.ts), so the dashboard answers in the one error shape and never echoes a stack.
+  serverAdapter.setErrorHandler((error) => {
+    throw error;
   });
   await app.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
 

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { ConnectionWithTenant } from '@lever-connect/connections';
+import { grantExpiresAt, type ConnectionWithTenant } from '@lever-connect/connections';
 import { AppError, NeedsReauthError, NotFoundError } from '@lever-connect/errors';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -19,6 +19,14 @@ export const ConnectionView = Type.Object(
     accessTokenExpiresAt: Nullable(DateTime),
     refreshTokenIssuedAt: Nullable(DateTime),
     grantCreatedAt: Nullable(DateTime),
+    grantExpiresAt: Nullable(DateTime, {
+      description:
+        'When Lever kills the grant, whatever its use: grantCreatedAt + 365 days. The customer must connect again before then. Null when grantCreatedAt is unknown.',
+    }),
+    refreshTokenIdleExpiresAt: Nullable(DateTime, {
+      description:
+        'When Lever kills the refresh token if it is not used again: 90 days after it was last presented to Lever (refreshTokenIssuedAt when never presented). Every refresh moves it; null when neither time is known.',
+    }),
     nextRefreshAt: Nullable(DateTime),
     lastRefreshedAt: Nullable(DateTime),
     lastRefreshFailedAt: Nullable(DateTime),
@@ -33,6 +41,14 @@ export const ConnectionView = Type.Object(
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** Lever kills a refresh token that goes unused this long (its one-year grant limit is `grantExpiresAt`). */
+const REFRESH_TOKEN_IDLE_LIFETIME_MS = 90 * 24 * 3600 * 1000;
+
+function refreshTokenIdleExpiresAt(c: Pick<ConnectionWithTenant, 'refreshTokenLastUsedAt' | 'refreshTokenIssuedAt'>): Date | null {
+  const lastUsed = c.refreshTokenLastUsedAt ?? c.refreshTokenIssuedAt;
+  return lastUsed ? new Date(lastUsed.getTime() + REFRESH_TOKEN_IDLE_LIFETIME_MS) : null;
+}
+
 export function connectionView(c: ConnectionWithTenant) {
   return {
     id: c.id,
@@ -44,6 +60,8 @@ export function connectionView(c: ConnectionWithTenant) {
     accessTokenExpiresAt: iso(c.accessTokenExpiresAt),
     refreshTokenIssuedAt: iso(c.refreshTokenIssuedAt),
     grantCreatedAt: iso(c.grantCreatedAt),
+    grantExpiresAt: iso(c.grantCreatedAt && grantExpiresAt(c.grantCreatedAt)),
+    refreshTokenIdleExpiresAt: iso(refreshTokenIdleExpiresAt(c)),
     nextRefreshAt: iso(c.nextRefreshAt),
     lastRefreshedAt: iso(c.lastRefreshedAt),
     lastRefreshFailedAt: iso(c.lastRefreshFailedAt),
@@ -65,13 +83,41 @@ const AccessTokenResponse = Type.Object({
   apiBaseUrl: Type.String({ description: "The Lever API base URL of the connection's environment" }),
 });
 
+/**
+ * The list's keyset cursor: the sort key (createdAt, id) of the previous page's last row, as 6 bytes of
+ * milliseconds and the id's 16 bytes, base64url. The next page is the rows strictly after that key, so a
+ * row that changed between pages (its status no longer matching a filter, say) cannot shift the page the
+ * way an offset from the cursor row would. Any 30 such characters decode to a key Postgres accepts, so the
+ * schema alone tells a malformed cursor (400) from a valid one.
+ */
+const ConnectionCursor = Type.String({
+  pattern: '^[A-Za-z0-9_-]{30}$',
+  description: 'Opaque: the `nextCursor` of the previous page',
+});
+
+function encodeCursor(row: { createdAt: Date; id: string }): string {
+  const key = Buffer.alloc(22);
+  key.writeUIntBE(row.createdAt.getTime(), 0, 6);
+  Buffer.from(row.id.replace(/-/g, ''), 'hex').copy(key, 6);
+  return key.toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const key = Buffer.from(cursor, 'base64url');
+  const hex = key.subarray(6, 22).toString('hex');
+  return {
+    createdAt: new Date(key.readUIntBE(0, 6)),
+    id: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
+  };
+}
+
 const ListQuery = Type.Object(
   {
     tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The tenant's externalId" })),
     status: Type.Optional(ConnectionStatusSchema),
     environment: Type.Optional(LeverEnvironmentSchema),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-    cursor: Type.Optional(Uuid),
+    cursor: Type.Optional(ConnectionCursor),
   },
   { additionalProperties: false },
 );
@@ -98,7 +144,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
         summary: 'List connections (newest first), filtered by tenant, status, environment',
         querystring: ListQuery,
         response: {
-          200: Type.Object({ data: Type.Array(Type.Ref('Connection')), nextCursor: Nullable(Uuid) }),
+          200: Type.Object({ data: Type.Array(Type.Ref('Connection')), nextCursor: Nullable(ConnectionCursor) }),
           ...errorResponses(400, 401),
         },
       },
@@ -106,20 +152,22 @@ export default async function connectionRoutes(app: FastifyInstance) {
     async (request) => {
       const { tenant, status, environment, limit = 50, cursor } = request.query;
       const scopedTenant = request.principal?.tenantId;
+      const after = cursor ? decodeCursor(cursor) : null;
       const rows = await prisma.connection.findMany({
         where: {
           ...(scopedTenant ? { tenantId: scopedTenant } : {}),
           ...(tenant ? { tenant: { externalId: tenant } } : {}),
           ...(status ? { status } : {}),
           ...(environment ? { environment } : {}),
+          // Strictly after the previous page's last key, in the order below (createdAt desc, id desc).
+          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
         },
         include,
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: limit + 1,
-        ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
       });
       const page = rows.slice(0, limit);
-      return { data: page.map(connectionView), nextCursor: rows.length > limit ? page[page.length - 1]!.id : null };
+      return { data: page.map(connectionView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
     },
   );
 

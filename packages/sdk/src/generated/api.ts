@@ -413,6 +413,7 @@ export interface paths {
                     status?: "active" | "needs_reauth" | "disconnected";
                     environment?: "sandbox" | "production";
                     limit?: number;
+                    /** @description Opaque: the `nextCursor` of the previous page */
                     cursor?: string;
                 };
                 header?: never;
@@ -1941,6 +1942,10 @@ export interface components {
             accessTokenExpiresAt: string | null;
             refreshTokenIssuedAt: string | null;
             grantCreatedAt: string | null;
+            /** @description When Lever kills the grant, whatever its use: grantCreatedAt + 365 days. The customer must connect again before then. Null when grantCreatedAt is unknown. */
+            grantExpiresAt: string | null;
+            /** @description When Lever kills the refresh token if it is not used again: 90 days after it was last presented to Lever (refreshTokenIssuedAt when never presented). Every refresh moves it; null when neither time is known. */
+            refreshTokenIdleExpiresAt: string | null;
             nextRefreshAt: string | null;
             lastRefreshedAt: string | null;
             lastRefreshFailedAt: string | null;
