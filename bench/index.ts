@@ -54,7 +54,7 @@ export async function runBenchmarks(sizes: BenchSizes, only: BenchName[] = BENCH
     if (only.includes('refresh')) add(await benchRefreshThroughput(stack, sizes.refresh));
     if (only.includes('token')) add(await benchTokenEndpoint(stack, sizes.token));
     if (only.includes('connect')) add(await benchConnectFlow(stack, sizes.connect));
-    if (only.includes('schedule')) add(await benchScheduleAccuracy(sizes.schedule));
+    if (only.includes('schedule')) add(await benchScheduleAccuracy(stack, sizes.schedule));
   } finally {
     await stack.close();
   }

@@ -15,7 +15,7 @@ import queueDashboardPlugin from './plugins/queue-dashboard.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectRoutes from './routes/connect.js';
 import connectionRoutes, { ConnectionView } from './routes/connections.js';
-import demoRoutes from './routes/demo.js';
+import demoRoutes, { isDemoEnabled } from './routes/demo.js';
 import eventRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import tenantRoutes from './routes/tenants.js';
@@ -76,6 +76,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(tenantRoutes);
   await app.register(eventRoutes);
   await app.register(webhookEndpointRoutes);
-  if (!config.isProduction) await app.register(demoRoutes);
+  // The demo serves unauthenticated pages: only ever against the simulator, never with real Lever data.
+  if (isDemoEnabled(config)) await app.register(demoRoutes);
   return app;
 }

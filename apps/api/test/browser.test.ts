@@ -86,6 +86,16 @@ describe('the demo page in a real browser', () => {
 
   const seenEvents = (page: Page) => page.evaluate(() => (globalThis as unknown as { seen: SeenEvent[] }).seen);
 
+  /** Records every message the page receives, to prove an outcome did not come by postMessage. */
+  async function recordMessages(page: Page): Promise<() => Promise<unknown[]>> {
+    await page.evaluate(() => {
+      const g = globalThis as unknown as { messages: unknown[]; addEventListener: (type: string, listener: (event: { data: unknown }) => void) => void };
+      g.messages = [];
+      g.addEventListener('message', (event) => g.messages.push(event.data));
+    });
+    return () => page.evaluate(() => (globalThis as unknown as { messages: unknown[] }).messages);
+  }
+
   async function clickForPopup(page: Page, selector: string, how: 'click' | 'keyboard' = 'click'): Promise<Page> {
     const press = async () => {
       if (how === 'click') return page.locator(selector).click();
@@ -202,6 +212,80 @@ describe('the demo page in a real browser', () => {
       expect(events).toEqual([{ type: 'lever-connect:cancel', detail: {} }]);
       expect(await page.locator('#connect').getAttribute('data-state')).toBe('idle');
       expect(await page.locator('#connect button.main').isEnabled()).toBe(true);
+    },
+    FLOW_TIMEOUT_MS,
+  );
+
+  it(
+    'still reports success by polling when Cross-Origin-Opener-Policy severs the popup from the page',
+    async () => {
+      const page = await openDemo('browser-coop');
+      const messages = await recordMessages(page);
+      // The callback page arrives with COOP: same-origin, as an operator's proxy (or a future default) might
+      // send it: the browser puts the popup in a new browsing context group, window.opener is null there, and
+      // the page's postMessage never happens. Only GET /connect/:token/result can tell the button.
+      // Playwright cannot intercept the target of a redirect, so the consent's 302 back to the callback is
+      // replayed as a fresh navigation, which it can.
+      let served = 0;
+      await context.route(`${sim.url}/authorize/decision`, async (route) => {
+        const decided = await route.fetch({ maxRedirects: 0 });
+        const location = decided.headers()['location'];
+        if (decided.status() !== 302 || !location?.startsWith(`${base}/oauth/callback`)) return route.fulfill({ response: decided });
+        return route.fulfill({ status: 200, contentType: 'text/html', body: `<script>location.replace(${JSON.stringify(location)})</script>` });
+      });
+      await context.route(`${base}/oauth/callback**`, async (route) => {
+        const response = await route.fetch();
+        served++;
+        await route.fulfill({ response, headers: { ...response.headers(), 'cross-origin-opener-policy': 'same-origin' } });
+      });
+      try {
+        const popup = await clickForPopup(page, '#connect button.main');
+        await popup.locator('#approve').click();
+        await page.locator('#rows tr[data-status="active"]').waitFor({ timeout: 15_000 });
+        const events = await waitFor('the success event', async () => {
+          const seen = await seenEvents(page);
+          return seen.length ? seen : undefined;
+        });
+        const connection = await t.db.db.prisma.connection.findFirstOrThrow({ where: { tenant: { externalId: 'browser-coop' } } });
+        expect(events).toEqual([{ type: 'lever-connect:success', detail: { connectionId: connection.id } }]);
+        expect(served).toBe(1);
+        // The outcome came by polling: the result page had no opener to post to.
+        expect(await popup.evaluate(() => (globalThis as unknown as { opener: unknown }).opener)).toBeNull();
+        expect(await messages()).toEqual([]);
+        expect(await popup.locator('h1').textContent()).toBe('Lever connected');
+        await popup.screenshot({ path: path.join(ARTIFACTS, 'connect-result-coop.png') });
+        expect(await page.locator('#connect').getAttribute('data-state')).toBe('success');
+      } finally {
+        await context.unroute(`${sim.url}/authorize/decision`);
+        await context.unroute(`${base}/oauth/callback**`);
+      }
+    },
+    FLOW_TIMEOUT_MS,
+  );
+
+  it(
+    'still reports success by polling while the popup stays open when the opener is gone',
+    async () => {
+      const page = await openDemo('browser-no-opener');
+      const messages = await recordMessages(page);
+      const popup = await clickForPopup(page, '#connect button.main');
+      // Whatever severs it (an extension, a page in between with noopener), the result page finds no opener:
+      // it neither posts nor closes, and the popup stays open while the button polls.
+      await popup.addInitScript(() => {
+        const g = globalThis as unknown as { opener: unknown; location: { pathname: string } };
+        if (g.location.pathname === '/oauth/callback') g.opener = null;
+      });
+      await popup.locator('#approve').click();
+      const events = await waitFor('the success event', async () => {
+        const seen = await seenEvents(page);
+        return seen.length ? seen : undefined;
+      });
+      const connection = await t.db.db.prisma.connection.findFirstOrThrow({ where: { tenant: { externalId: 'browser-no-opener' } } });
+      expect(events).toEqual([{ type: 'lever-connect:success', detail: { connectionId: connection.id } }]);
+      await page.locator(`#rows tr[data-connection-id="${connection.id}"][data-status="active"]`).waitFor({ timeout: 10_000 });
+      // The button closes the popup itself once polling settled the flow.
+      await waitFor('the button to close the popup', () => popup.isClosed());
+      expect(await messages()).toEqual([]);
     },
     FLOW_TIMEOUT_MS,
   );

@@ -16,7 +16,13 @@ describe('Connect Lever: the authorize/callback flow', () => {
     sim = await startSim({ port: 0 });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    t = await buildTestApp({ LEVER_SIMULATOR_URL: sim.url, PUBLIC_BASE_URL: base, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com' });
+    t = await buildTestApp({
+      LEVER_SIMULATOR_URL: sim.url,
+      PUBLIC_BASE_URL: base,
+      CONNECT_ALLOWED_ORIGINS: 'https://app.example.com',
+      // Short, so the "Lever hangs" case below is quick.
+      LEVER_HTTP_TIMEOUT_MS: '1500',
+    });
     await t.app.listen({ port, host: '127.0.0.1' });
   });
   afterAll(async () => {
@@ -79,6 +85,43 @@ describe('Connect Lever: the authorize/callback flow', () => {
 
   async function result(connectUrl: string) {
     return (await (await fetch(`${connectUrl}/result`)).json()) as { status: string; connectionId?: string; error?: string };
+  }
+
+  const codeExchanges = async () => ((await (await fetch(`${sim.url}/__sim/stats`)).json()) as { codeExchanges: number }).codeExchanges;
+
+  const simGrants = async () =>
+    (await (await fetch(`${sim.url}/__sim/grants`)).json()) as Array<{ id: string; account: string; status: string; revokedReason?: string }>;
+
+  async function injectFault(fault: { kind: string; matchAccount: string; delayMs?: number }) {
+    const res = await fetch(`${sim.url}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'token', count: 1, ...fault }),
+    });
+    expect(res.status).toBe(201);
+  }
+
+  /** A connected tenant (popup flow), for the reconnect cases. */
+  async function connected(tenant: string, account: string) {
+    const session = await createSession({ tenant: { externalId: tenant } });
+    const flow = await start(session.connectUrl);
+    expect((await callback(await consent(flow.authorize, { account }), flow.cookies)).status).toBe(200);
+    const { connectionId } = await result(session.connectUrl);
+    return t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: connectionId! } });
+  }
+
+  const RETURN_URL = 'https://app.example.com/settings/lever';
+
+  /** The 303 back to returnUrl, checked to carry the outcome and nothing of the OAuth exchange. */
+  function returned(cb: { status: number; body: string; location: string | null }, back: URL) {
+    expect(cb.status, cb.body).toBe(303);
+    const location = new URL(cb.location!);
+    expect(location.origin + location.pathname).toBe(RETURN_URL);
+    expect([...location.searchParams.keys()].filter((k) => !['status', 'error', 'connection_id'].includes(k))).toEqual([]);
+    for (const secret of [back.searchParams.get('code'), back.searchParams.get('state')]) {
+      if (secret) expect(cb.location).not.toContain(secret);
+    }
+    return Object.fromEntries(location.searchParams);
   }
 
   it('connects: state, PKCE S256, audience and offline_access on the way out; an active connection on the way back', async () => {
@@ -251,5 +294,201 @@ describe('Connect Lever: the authorize/callback flow', () => {
     }
     const tokenBody = (await (await fetch(`${base}/v1/connections/${connectionId}/access-token`, { headers: bearer(t.adminKey) })).json()) as { accessToken: string };
     expect(tokenBody.accessToken).toBe(token);
+  });
+  describe('redirect mode: every outcome goes back to returnUrl', () => {
+    it('sends an account_mismatch back to returnUrl and records it as the result', async () => {
+      const original = await connected('redirect-mismatch', 'acct_redirect_mismatch_a');
+      const session = await createSession({ tenant: { externalId: 'redirect-mismatch' }, connectionId: original.id, returnUrl: RETURN_URL });
+      const flow = await start(session.connectUrl, 'redirect');
+      const back = await consent(flow.authorize, { account: 'acct_redirect_mismatch_b' });
+      expect(returned(await callback(back, flow.cookies), back)).toEqual({ status: 'error', error: 'account_mismatch' });
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'error', error: 'account_mismatch' });
+    });
+
+    it('sends an expired session back to returnUrl without exchanging the code', async () => {
+      const session = await createSession({ tenant: { externalId: 'redirect-expired' }, returnUrl: RETURN_URL });
+      const flow = await start(session.connectUrl, 'redirect');
+      const back = await consent(flow.authorize, { account: 'acct_redirect_expired' });
+      await t.db.db.prisma.connectSession.updateMany({ where: { tenant: { externalId: 'redirect-expired' } }, data: { expiresAt: new Date(Date.now() - 1000) } });
+      const before = await codeExchanges();
+      expect(returned(await callback(back, flow.cookies), back)).toEqual({ status: 'error', error: 'connect_session_expired' });
+      expect(await codeExchanges()).toBe(before);
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'error', error: 'connect_session_expired' });
+    });
+
+    it('sends a used session back to returnUrl without exchanging the code, keeping the recorded success', async () => {
+      const session = await createSession({ tenant: { externalId: 'redirect-used' }, returnUrl: RETURN_URL });
+      const first = await start(session.connectUrl, 'redirect');
+      const second = await start(session.connectUrl, 'redirect');
+      const backSecond = await consent(second.authorize, { account: 'acct_redirect_used' });
+      expect(returned(await callback(backSecond, second.cookies), backSecond)).toMatchObject({ status: 'success' });
+      const backFirst = await consent(first.authorize, { account: 'acct_redirect_used' });
+      const before = await codeExchanges();
+      expect(returned(await callback(backFirst, first.cookies), backFirst)).toEqual({ status: 'error', error: 'connect_session_used' });
+      expect(await codeExchanges()).toBe(before);
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'success' });
+    });
+
+    it('sends a refused authorization code back as authorization_code_invalid', async () => {
+      const used = await createSession({ tenant: { externalId: 'redirect-code-a' } });
+      const usedFlow = await start(used.connectUrl);
+      const usedBack = await consent(usedFlow.authorize, { account: 'acct_redirect_code_a' });
+      expect((await callback(usedBack, usedFlow.cookies)).status).toBe(200);
+
+      const session = await createSession({ tenant: { externalId: 'redirect-code-b' }, returnUrl: RETURN_URL });
+      const flow = await start(session.connectUrl, 'redirect');
+      const back = await consent(flow.authorize, { account: 'acct_redirect_code_b' });
+      back.searchParams.set('code', usedBack.searchParams.get('code')!);
+      expect(returned(await callback(back, flow.cookies), back)).toEqual({ status: 'error', error: 'authorization_code_invalid' });
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'error', error: 'authorization_code_invalid' });
+    });
+
+    it('sends a Lever outage during the exchange back as code_exchange_failed', async () => {
+      const session = await createSession({ tenant: { externalId: 'redirect-outage' }, returnUrl: RETURN_URL });
+      const flow = await start(session.connectUrl, 'redirect');
+      const back = await consent(flow.authorize, { account: 'acct_redirect_outage' });
+      await injectFault({ kind: '503', matchAccount: 'acct_redirect_outage' });
+      expect(returned(await callback(back, flow.cookies), back)).toEqual({ status: 'error', error: 'code_exchange_failed' });
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'error', error: 'code_exchange_failed' });
+    });
+
+    it('sends a callback from another browser back without recording it or burning the state', async () => {
+      const session = await createSession({ tenant: { externalId: 'redirect-crossed' }, returnUrl: RETURN_URL });
+      const flow = await start(session.connectUrl, 'redirect');
+      const back = await consent(flow.authorize, { account: 'acct_redirect_crossed' });
+      expect(returned(await callback(back, ''), back)).toEqual({ status: 'error', error: 'state_invalid' });
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'pending' });
+      expect(returned(await callback(back, flow.cookies), back)).toMatchObject({ status: 'success' });
+    });
+  });
+
+  describe('the code is exchanged only for a session that can still complete', () => {
+    it('refuses an expired or used session with 410 and never calls Lever\'s token endpoint', async () => {
+      const expired = await createSession({ tenant: { externalId: 'exchange-expired' } });
+      const expiredFlow = await start(expired.connectUrl);
+      const expiredBack = await consent(expiredFlow.authorize, { account: 'acct_exchange_expired' });
+      await t.db.db.prisma.connectSession.updateMany({ where: { tenant: { externalId: 'exchange-expired' } }, data: { expiresAt: new Date(Date.now() - 1000) } });
+
+      const used = await createSession({ tenant: { externalId: 'exchange-used' } });
+      const stale = await start(used.connectUrl);
+      const fresh = await start(used.connectUrl);
+      expect((await callback(await consent(fresh.authorize, { account: 'acct_exchange_used' }), fresh.cookies)).status).toBe(200);
+      const staleBack = await consent(stale.authorize, { account: 'acct_exchange_used' });
+
+      const before = await codeExchanges();
+      const tooLate = await callback(expiredBack, expiredFlow.cookies, 'application/json');
+      expect(tooLate.status).toBe(410);
+      expect(JSON.parse(tooLate.body).error.code).toBe('connect_session_expired');
+      const spent = await callback(staleBack, stale.cookies, 'application/json');
+      expect(spent.status).toBe(410);
+      expect(JSON.parse(spent.body).error.code).toBe('connect_session_used');
+      expect(await codeExchanges()).toBe(before);
+      expect(await t.db.db.prisma.connection.count({ where: { tenant: { externalId: { in: ['exchange-expired', 'exchange-used'] } } } })).toBe(1);
+    });
+  });
+
+  describe('a refused reconnect', () => {
+    it('revokes the grant the refused authorization created at Lever and leaves the connection untouched', async () => {
+      const original = await connected('mismatch-revoke', 'acct_mismatch_revoke_a');
+      const session = await createSession({ tenant: { externalId: 'mismatch-revoke' }, connectionId: original.id });
+      const flow = await start(session.connectUrl);
+      const cb = await callback(await consent(flow.authorize, { account: 'acct_mismatch_revoke_b' }), flow.cookies, 'application/json');
+      expect(cb.status).toBe(409);
+      expect(JSON.parse(cb.body).error.code).toBe('account_mismatch');
+
+      const grants = await simGrants();
+      expect(grants.filter((g) => g.account === 'acct_mismatch_revoke_b')).toEqual([
+        expect.objectContaining({ status: 'revoked', revokedReason: 'client_revoked' }),
+      ]);
+      expect(grants.filter((g) => g.account === 'acct_mismatch_revoke_a')).toEqual([expect.objectContaining({ status: 'active' })]);
+      const after = await t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: original.id } });
+      expect(after).toEqual(original);
+      // Its tokens still work at Lever.
+      const grant = await t.core.tokens.getAccessToken(original.id);
+      const api = await fetch(`${grant.apiBaseUrl}/users`, { headers: { authorization: `Bearer ${grant.accessToken}` } });
+      expect(api.status).toBe(200);
+    });
+  });
+
+  describe('code exchange failures', () => {
+    it('answers a reused authorization code with 400 authorization_code_invalid, not a 5xx', async () => {
+      const first = await createSession({ tenant: { externalId: 'code-reuse-a' } });
+      const firstFlow = await start(first.connectUrl);
+      const firstBack = await consent(firstFlow.authorize, { account: 'acct_code_reuse_a' });
+      expect((await callback(firstBack, firstFlow.cookies)).status).toBe(200);
+      const session = await createSession({ tenant: { externalId: 'code-reuse-b' } });
+      const flow = await start(session.connectUrl);
+      const back = await consent(flow.authorize, { account: 'acct_code_reuse_b' });
+      back.searchParams.set('code', firstBack.searchParams.get('code')!);
+      const cb = await callback(back, flow.cookies, 'application/json');
+      expect(cb.status).toBe(400);
+      expect(JSON.parse(cb.body).error.code).toBe('authorization_code_invalid');
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'error', error: 'authorization_code_invalid' });
+    });
+
+    it.each([
+      ['answers 503', { kind: '503' }, 'server_error'],
+      ['drops the connection', { kind: 'reset' }, 'network_error'],
+      ['does not answer in time', { kind: 'timeout', delayMs: 10_000 }, 'timeout'],
+    ])('answers 502 code_exchange_failed when Lever %s during the exchange', async (_name, fault, reason) => {
+      const account = `acct_outage_${fault.kind}`;
+      const session = await createSession({ tenant: { externalId: `outage-${fault.kind}` } });
+      const flow = await start(session.connectUrl);
+      const back = await consent(flow.authorize, { account });
+      await injectFault({ ...fault, matchAccount: account });
+      const cb = await callback(back, flow.cookies, 'application/json');
+      expect(cb.status).toBe(502);
+      expect(JSON.parse(cb.body).error).toMatchObject({ code: 'code_exchange_failed', details: { reason } });
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'error', error: 'code_exchange_failed' });
+    });
+  });
+
+  describe('state', () => {
+    const stateTtlMs = (state: string) => t.core.redis.pttl(`${t.core.config.redisPrefix}:oauth-state:${state}`);
+
+    it('lives exactly as long as its session has left', async () => {
+      const session = await createSession({ tenant: { externalId: 'state-ttl' } });
+      const full = (await start(session.connectUrl)).authorize.searchParams.get('state')!;
+      const sessionLeft = Date.parse((await t.db.db.prisma.connectSession.findFirstOrThrow({ where: { tenant: { externalId: 'state-ttl' } } })).expiresAt.toISOString()) - Date.now();
+      const ttl = await stateTtlMs(full);
+      expect(ttl).toBeGreaterThan(20 * 60_000); // the session's 30 minutes, not a 10-minute cap
+      expect(Math.abs(ttl - sessionLeft)).toBeLessThan(2_000);
+
+      // A session with 90 s left gives its next state 90 s.
+      await t.db.db.prisma.connectSession.updateMany({ where: { tenant: { externalId: 'state-ttl' } }, data: { expiresAt: new Date(Date.now() + 90_000) } });
+      const late = (await start(session.connectUrl)).authorize.searchParams.get('state')!;
+      const lateTtl = await stateTtlMs(late);
+      expect(lateTtl).toBeLessThanOrEqual(90_000);
+      expect(lateTtl).toBeGreaterThan(85_000);
+    });
+
+    it("a callback without the browser's state cookie burns nothing: the customer's own callback still completes", async () => {
+      const session = await createSession({ tenant: { externalId: 'state-crossed' } });
+      const flow = await start(session.connectUrl);
+      const other = await start((await createSession({ tenant: { externalId: 'state-crossed-other' } })).connectUrl);
+      const back = await consent(flow.authorize, { account: 'acct_state_crossed' });
+      const before = await codeExchanges();
+      for (const cookies of [other.cookies, '']) {
+        const crossed = await callback(back, cookies, 'application/json');
+        expect(crossed.status).toBe(400);
+        expect(JSON.parse(crossed.body).error.code).toBe('state_invalid');
+      }
+      expect(await codeExchanges()).toBe(before);
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'pending' });
+      expect((await callback(back, flow.cookies)).status).toBe(200);
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'success' });
+    });
+
+    it("a forged error=access_denied with the customer's state but not their cookie records nothing", async () => {
+      const session = await createSession({ tenant: { externalId: 'state-forged-error' } });
+      const flow = await start(session.connectUrl);
+      const state = flow.authorize.searchParams.get('state')!;
+      const forged = await callback(new URL(`${base}/oauth/callback?error=access_denied&state=${state}`), '', 'application/json');
+      expect(forged.status).toBe(400);
+      expect(JSON.parse(forged.body).error.code).toBe('state_invalid');
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'pending' });
+      expect((await callback(await consent(flow.authorize, { account: 'acct_state_forged_error' }), flow.cookies)).status).toBe(200);
+      expect(await result(session.connectUrl)).toMatchObject({ status: 'success' });
+    });
   });
 });

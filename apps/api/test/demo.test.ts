@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from './helpers.js';
 
-describe('demo routes (development only)', () => {
+describe('demo routes (Lever simulator mode)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await buildTestApp();
@@ -111,5 +111,38 @@ describe('demo routes (development only)', () => {
     expect(none.json()).toEqual({ data: [] });
     expect((await t.app.inject({ method: 'GET', url: '/demo/api/connections' })).statusCode).toBe(400);
     expect((await t.app.inject({ method: 'GET', url: '/demo/api/connections?tenant=a&limit=5' })).statusCode).toBe(400);
+  });
+});
+
+describe('demo routes outside simulator mode', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Development mode pointed at real Lever: anyone reaching /demo could open connect sessions for any tenant.
+    t = await buildTestApp({
+      NODE_ENV: 'development',
+      LEVER_ENV: 'live',
+      LEVER_PRODUCTION_CLIENT_ID: 'live-client-id',
+      LEVER_PRODUCTION_CLIENT_SECRET: 'live-client-secret',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('registers no demo route when Lever is live, even with NODE_ENV=development', async () => {
+    expect(t.core.config).toMatchObject({ nodeEnv: 'development', isProduction: false, lever: { mode: 'live' } });
+    for (const [method, url] of [
+      ['GET', '/demo'],
+      ['GET', '/demo?tenant=victim'],
+      ['GET', '/demo/api/connections?tenant=victim'],
+      ['POST', '/demo/api/connect-sessions'],
+      ['GET', '/connect-button.js'],
+    ] as const) {
+      const res = await t.app.inject({ method, url, ...(method === 'POST' ? { payload: { tenant: 'victim' } } : {}) });
+      expect(res.statusCode, `${method} ${url}`).toBe(404);
+      expect(res.json().error.code, `${method} ${url}`).toBe('route_not_found');
+    }
+    expect(t.app.printRoutes({ commonPrefix: false })).not.toContain('demo');
+    expect(await t.db.db.prisma.connectSession.count()).toBe(0);
   });
 });

@@ -17,8 +17,11 @@ export async function startWorkers(core: Core) {
     prefix,
     concurrency: config.refresh.concurrency,
     limiter: { max: config.refresh.rateLimitPerSecond, duration: 1_000 },
-    // A job's lock must outlive a slow Lever call plus a lock wait; BullMQ renews it while we run.
-    lockDuration: Math.max(30_000, config.lever.httpTimeoutMs * 3),
+    // BullMQ renews a running job's lock every lockDuration / 2, so a slow Lever call or a long write retry
+    // keeps it; kept short so that a SIGKILLed worker's job is picked up again within ~20 s (lock expiry +
+    // stalled check), close to the lease, and inside a few-seconds-plus reuse leeway at Lever when there is one.
+    lockDuration: 15_000,
+    stalledInterval: 5_000,
     maxStalledCount: 1_000_000, // a stalled refresh job is re-run, never failed: the domain is idempotent
     autorun: true,
   });

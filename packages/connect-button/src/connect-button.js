@@ -105,6 +105,10 @@ export function describeError(code) {
       return 'This connect link is no longer valid.';
     case 'account_mismatch':
       return 'That is a different Lever account than this connection.';
+    case 'authorization_code_invalid':
+      return 'The Lever sign-in was already used or has expired.';
+    case 'code_exchange_failed':
+      return 'Lever could not be reached. Try again in a moment.';
     case 'session_missing':
       return 'No connect session yet.';
     default:

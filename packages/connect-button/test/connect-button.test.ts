@@ -83,6 +83,8 @@ describe('popupFeatures', () => {
 describe('describeError', () => {
   it('explains a denial and falls back to a generic sentence', () => {
     expect(describeError('access_denied')).toMatch(/declined/);
+    expect(describeError('authorization_code_invalid')).toMatch(/already used or has expired/);
+    expect(describeError('code_exchange_failed')).toMatch(/could not be reached/);
     expect(describeError('something_new')).toBe('Lever could not be connected.');
   });
 });

@@ -1,11 +1,20 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Config, LeverEnvironment } from '@lever-connect/config';
 import { randomSecret, sha256Hex, type TokenCipher } from '@lever-connect/crypto';
 import type { ConnectSession, PrismaClient } from '@lever-connect/db';
 import { isUniqueViolation } from '@lever-connect/db';
 import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '@lever-connect/errors';
-import { readLeverClaims, type TokenSet } from '@lever-connect/lever';
+import {
+  InvalidTokenResponseError,
+  parseTokenResponse,
+  readLeverClaims,
+  revokeRefreshToken,
+  type RevokeOutcome,
+  type TokenFailure,
+  type TokenSet,
+} from '@lever-connect/lever';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { ConnectionWithTenant } from './connection-repo.js';
 import { writeConnectionEvent } from './events.js';
 import { nextRefreshAt } from './schedule.js';
@@ -34,7 +43,101 @@ export interface OAuthState {
 /** Lever's answer to `/authorize` goes back to a page; these errors are shown there with a code. */
 export class ConnectFlowError extends AppError {}
 
-const STATE_MAX_TTL_SECONDS = 600;
+/**
+ * Lever answered the authorization with an error (`error=access_denied` when the admin declined): a normal
+ * end of the flow, shown on the result page; the session stays usable for another try.
+ */
+export class LeverAuthorizationError extends ConnectFlowError {
+  constructor(code: 'access_denied' | 'lever_authorization_error' | 'code_missing') {
+    const message = {
+      access_denied: 'The authorization was declined in Lever',
+      lever_authorization_error: 'Lever answered the authorization with an error',
+      code_missing: 'Lever sent neither an authorization code nor an error',
+    }[code];
+    super(code, message, 400);
+  }
+}
+
+/** Lever refused the code (`invalid_grant`: reused, expired, or issued for another redirect or verifier). */
+export class AuthorizationCodeInvalidError extends ConnectFlowError {
+  constructor() {
+    super('authorization_code_invalid', 'Lever did not accept the authorization code (already used or expired); start again from the app', 400);
+  }
+}
+
+/** Lever failed or could not be reached during the code exchange (5xx, timeout, unreadable answer). */
+export class CodeExchangeFailedError extends ConnectFlowError {
+  constructor(reason: TokenFailure['reason'], status?: number) {
+    super('code_exchange_failed', 'Lever could not complete the authorization; try again in a moment', 502, {
+      reason,
+      ...(status ? { status } : {}),
+    });
+  }
+}
+
+/** Lever refused our OAuth client credentials at the code exchange: the operator's configuration, not the customer. */
+export class LeverClientRejectedError extends ConnectFlowError {
+  constructor(status?: number) {
+    super('lever_client_rejected', "Lever refused lever-connect's OAuth client credentials", 502, status ? { status } : undefined);
+  }
+}
+
+/** The typed error for a failed code exchange, from the classification of Lever's answer. */
+export function codeExchangeError(failure: TokenFailure): ConnectFlowError {
+  if (failure.kind === 'permanent') return new AuthorizationCodeInvalidError();
+  if (failure.kind === 'operator') return new LeverClientRejectedError(failure.status);
+  return new CodeExchangeFailedError(failure.reason, failure.status);
+}
+
+/** What the api's OAuth client got from Lever's token endpoint for the code. */
+export type CodeExchange = { response: unknown } | { failure: TokenFailure };
+
+/** How one callback ended, for the page (and the returnUrl redirect) to tell. */
+export type CallbackOutcome =
+  | { status: 'success'; connection: ConnectionWithTenant; created: boolean }
+  | {
+      status: 'error';
+      /** The code for the page, the returnUrl and the session's result. */
+      code: string;
+      error: unknown;
+      /** Lever ended the authorization itself (e.g. declined): a normal end of the flow, not a failed request. */
+      byLever: boolean;
+    };
+
+export interface CallbackResult {
+  /** The session the state named; null when the state was missing or unknown (then nothing was recorded). */
+  session: ConnectSession | null;
+  /** How the flow was opened (from the state): a redirect goes back to the session's returnUrl. */
+  mode: OAuthState['mode'];
+  outcome: CallbackOutcome;
+}
+
+export interface CallbackInput {
+  code?: string | undefined;
+  state?: string | undefined;
+  error?: string | undefined;
+  /** The state cookie this browser got when it started the flow in that environment. */
+  stateCookie(environment: LeverEnvironment): string | undefined;
+  /**
+   * Consumes the state (`consumeBoundState`, atomic: of two racing callbacks one gets it) and exchanges the
+   * code at Lever. Throws `state_invalid` when the state is no longer there.
+   */
+  exchangeCode(session: ConnectSession, environment: LeverEnvironment): Promise<CodeExchange>;
+  log?: Pick<Logger, 'info' | 'warn'> | undefined;
+}
+
+/** Lever's revocation is best effort: never let it hold a customer's page for long. */
+const REVOKE_TIMEOUT_MS = 5_000;
+
+/** Constant-time comparison of a state with the cookie (hashed first, so lengths never leak either). */
+function statesMatch(cookie: string | undefined, state: string): boolean {
+  if (!cookie) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(cookie), digest(state));
+}
+
+const stateInvalid = (why = 'unknown, expired or already used') =>
+  new ConnectFlowError('state_invalid', `The state is ${why}`, 400);
 
 export function createConnectService(deps: {
   prisma: PrismaClient;
@@ -44,10 +147,21 @@ export function createConnectService(deps: {
   config: Pick<Config, 'connect' | 'lever' | 'refresh' | 'publicBaseUrl'>;
   /** Told after a re-authorization replaced a connection's tokens, so other processes drop cached ones. */
   onConnectionChanged?(connectionId: string): Promise<void>;
+  /**
+   * Ends a grant at Lever that an authorization produced and we threw away (best effort, bounded, never
+   * throws). Default: Lever's `/oauth/revoke` for that environment, from `config.lever`.
+   */
+  revokeRefreshToken?(environment: LeverEnvironment, refreshToken: string): Promise<RevokeOutcome>;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
   const stateKey = (state: string) => `${deps.prefix}:oauth-state:${state}`;
+  const revoke =
+    deps.revokeRefreshToken ??
+    ((environment: LeverEnvironment, refreshToken: string) =>
+      revokeRefreshToken(deps.config.lever.environments[environment], refreshToken, {
+        timeoutMs: Math.min(deps.config.lever.httpTimeoutMs, REVOKE_TIMEOUT_MS),
+      }));
 
   async function findSession(token: string): Promise<ConnectSession> {
     const session = await deps.prisma.connectSession.findUnique({ where: { tokenHash: sha256Hex(token) } });
@@ -62,7 +176,36 @@ export function createConnectService(deps: {
     }
   }
 
-  return {
+  /** A reconnect whose connection is gone cannot complete: found out before a grant is created for it. */
+  async function assertReconnectable(session: ConnectSession) {
+    if (!session.connectionId) return;
+    const connection = await deps.prisma.connection.findUnique({ where: { id: session.connectionId }, select: { status: true } });
+    if (!connection || connection.status === 'disconnected') {
+      throw new ConnectFlowError('connection_not_found', 'The connection to re-authorize no longer exists', 404);
+    }
+  }
+
+  /**
+   * A completed authorization we refuse (account mismatch, a lost race) still created a grant at Lever;
+   * end it rather than leave a live refresh-token family nobody holds. Best effort: never fails the flow.
+   */
+  async function revokeDiscardedGrant(
+    environment: LeverEnvironment,
+    refreshToken: string,
+    log: Pick<Logger, 'info' | 'warn'> | undefined,
+  ) {
+    let outcome: RevokeOutcome;
+    try {
+      outcome = await revoke(environment, refreshToken);
+    } catch (err) {
+      log?.warn({ err, environment }, 'revoking a discarded grant failed; it stays live at Lever');
+      return;
+    }
+    if (outcome.revoked) log?.info({ environment }, 'discarded grant revoked at Lever');
+    else log?.warn({ environment, ...outcome }, 'revoking a discarded grant failed; it stays live at Lever');
+  }
+
+  const service = {
     async createSession(input: CreateConnectSessionInput, scope: { tenantExternalId?: string | null } = {}) {
       if (scope.tenantExternalId && scope.tenantExternalId !== input.tenant.externalId) {
         throw new ForbiddenError('A tenant-scoped API key can create connect sessions only for its own tenant');
@@ -147,12 +290,11 @@ export function createConnectService(deps: {
     /** A fresh, single-use state for one authorize start; each start of the same session gets its own. */
     async issueState(session: ConnectSession, mode: OAuthState['mode'] = 'redirect'): Promise<string> {
       const state = randomBytes(32).toString('base64url');
-      const ttl = Math.min(
-        STATE_MAX_TTL_SECONDS,
-        Math.max(1, Math.floor((session.expiresAt.getTime() - now().getTime()) / 1000)),
-      );
+      // The state expires with its session, to the millisecond: the session (30 minutes) is the customer's
+      // time to get through Lever's login and consent; a shorter state would fail a slow but valid consent.
+      const ttlMs = Math.max(1, session.expiresAt.getTime() - now().getTime());
       const value: OAuthState = { sessionId: session.id, environment: session.environment, mode };
-      await deps.redis.set(stateKey(state), JSON.stringify(value), 'EX', ttl);
+      await deps.redis.set(stateKey(state), JSON.stringify(value), 'PX', ttlMs);
       // A new attempt (retry after a denial or a closed popup) makes the outcome pending again, so the
       // button's polling never reads the previous attempt's error as this one's.
       if (session.resultStatus) {
@@ -178,8 +320,79 @@ export function createConnectService(deps: {
       return raw ? (JSON.parse(raw) as OAuthState) : undefined;
     },
 
+    /**
+     * Consumes a state only for the browser that started its flow: the state cookie is compared first (in
+     * constant time), so a forged or crossed callback cannot burn the customer's state.
+     */
+    async consumeBoundState(state: string, cookie: string | undefined): Promise<OAuthState | undefined> {
+      if (!statesMatch(cookie, state)) return undefined;
+      return service.consumeState(state);
+    },
+
     async sessionById(id: string): Promise<ConnectSession | null> {
       return deps.prisma.connectSession.findUnique({ where: { id } });
+    },
+
+    /**
+     * Runs `GET /oauth/callback`: finds the session from the state, binds the callback to the browser (state
+     * cookie), refuses a used or expired session before the code is exchanged (so Lever creates no grant we
+     * would throw away), exchanges the code, and stores the connection. Once the session is known, every
+     * outcome is returned with it (the page redirects to its returnUrl in redirect mode) and, when the
+     * callback is bound to the browser, recorded as the session's result for the button's polling. A callback
+     * the browser cannot prove is its own records nothing: anyone holding a state could otherwise write the
+     * customer's outcome.
+     */
+    async handleCallback(input: CallbackInput): Promise<CallbackResult> {
+      let session: ConnectSession | null = null;
+      let mode: OAuthState['mode'] = 'popup';
+      let bound = false;
+      try {
+        const state = input.state;
+        if (!state) throw new ConnectFlowError('state_missing', 'The callback has no state parameter', 400);
+        const stored = await service.peekState(state);
+        if (!stored) throw stateInvalid();
+        session = await service.sessionById(stored.sessionId);
+        if (!session) throw stateInvalid();
+        mode = stored.mode;
+        bound = statesMatch(input.stateCookie(stored.environment), state);
+        if (!bound) throw stateInvalid('not the one this browser was given (another browser, or a lost cookie)');
+        if (input.error || !input.code) {
+          // Lever's error wins over a code sent alongside it (the code is never exchanged); the state is spent.
+          await service.consumeState(state);
+          throw new LeverAuthorizationError(
+            input.error === 'access_denied' ? 'access_denied' : input.error ? 'lever_authorization_error' : 'code_missing',
+          );
+        }
+        try {
+          assertOpen(session);
+          await assertReconnectable(session);
+        } catch (closed) {
+          await service.consumeState(state);
+          throw closed;
+        }
+        const exchange = await input.exchangeCode(session, stored.environment);
+        if ('failure' in exchange) throw codeExchangeError(exchange.failure);
+        let tokens: TokenSet;
+        try {
+          tokens = parseTokenResponse(exchange.response, now());
+        } catch (unreadable) {
+          if (unreadable instanceof InvalidTokenResponseError) throw new CodeExchangeFailedError('bad_response');
+          throw unreadable;
+        }
+        const { connection, created } = await service.completeAuthorization(session.id, tokens, { log: input.log });
+        return { session, mode, outcome: { status: 'success', connection, created } };
+      } catch (error) {
+        const code = error instanceof AppError ? error.code : 'internal_error';
+        // A state found gone at the exchange lost a race with a duplicate of this callback, which decides
+        // the session's outcome: recording this one could make the button's polling settle on it.
+        if (session && bound && code !== 'state_invalid') {
+          const sessionId = session.id;
+          await service.recordError(sessionId, code).catch((recordError: unknown) => {
+            input.log?.warn({ err: recordError, sessionId }, 'recording the connect outcome failed');
+          });
+        }
+        return { session, mode, outcome: { status: 'error', code, error, byLever: error instanceof LeverAuthorizationError } };
+      }
     },
 
     /** Records a failed outcome (denied, Lever error) without consuming the session: the customer may retry. */
@@ -196,7 +409,11 @@ export function createConnectService(deps: {
      * in-flight refresh of the old grant loses its fenced write). Connection, tokens, event and the
      * session's consumption commit in one transaction.
      */
-    async completeAuthorization(sessionId: string, tokens: TokenSet): Promise<{ connection: ConnectionWithTenant; created: boolean }> {
+    async completeAuthorization(
+      sessionId: string,
+      tokens: TokenSet,
+      options: { log?: Pick<Logger, 'info' | 'warn'> | undefined } = {},
+    ): Promise<{ connection: ConnectionWithTenant; created: boolean }> {
       if (!tokens.refreshToken) {
         throw new ConnectFlowError('no_refresh_token', 'Lever returned no refresh token (offline_access was not granted)', 502);
       }
@@ -228,12 +445,15 @@ export function createConnectService(deps: {
         leaseOwner: null,
         leaseExpiresAt: null,
       };
+      // Learnt inside the transaction; a refusal needs it to revoke the grant at the right Lever.
+      const learnt: { environment?: LeverEnvironment } = {};
       try {
         const result = await deps.prisma.$transaction(async (tx) => {
           // Lock the session row: two callbacks racing for one session consume it once.
           const [locked] = await tx.$queryRaw<ConnectSession[]>`
             SELECT * FROM "connect_sessions" WHERE "id" = ${sessionId}::uuid FOR UPDATE`;
           if (!locked) throw new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
+          learnt.environment = locked.environment;
           assertOpen(locked);
           const include = { tenant: { select: { externalId: true } } } as const;
           let existing: ConnectionWithTenant | null = null;
@@ -291,13 +511,19 @@ export function createConnectService(deps: {
         if (!result.created) await deps.onConnectionChanged?.(result.connection.id);
         return result;
       } catch (error) {
-        if (isUniqueViolation(error)) {
-          throw new ConflictError('connect_conflict', 'Another authorization for this Lever account completed at the same time; try again');
+        const refused = isUniqueViolation(error)
+          ? new ConflictError('connect_conflict', 'Another authorization for this Lever account completed at the same time; try again')
+          : error;
+        // Only a refusal of ours is certain to have rolled back; after a driver error the commit may have
+        // landed, and revoking would kill the grant we just stored.
+        if (refused instanceof AppError && learnt.environment) {
+          await revokeDiscardedGrant(learnt.environment, refreshToken, options.log);
         }
-        throw error;
+        throw refused;
       }
     },
   };
+  return service;
 }
 
 export type ConnectService = ReturnType<typeof createConnectService>;

@@ -8,3 +8,4 @@ export {
 } from './classify-error.js';
 export { refreshAccessToken, TokenRefreshError, type TokenClientOptions } from './token-client.js';
 export { InvalidTokenResponseError, parseTokenResponse, type TokenSet } from './token-set.js';
+export { revokeRefreshToken, REVOKE_PATH, type RevokeOptions, type RevokeOutcome } from './revoke.js';

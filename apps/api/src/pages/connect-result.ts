@@ -15,7 +15,14 @@ const ERROR_TEXT: Record<string, string> = {
   connect_session_used: 'This connect link was already used.',
   connect_session_expired: 'This connect link has expired. Start again from the app.',
   connect_session_not_found: 'This connect link is not valid.',
-  code_exchange_failed: 'Lever did not accept the authorization. Start again from the app.',
+  authorization_code_invalid: 'Lever did not accept this sign-in (it was already used or has expired). Start again from the app.',
+  code_exchange_failed: 'Lever could not be reached to finish the connection. Try again in a moment.',
+  lever_client_rejected: 'Lever refused the credentials of this app. Nothing was connected; its operator has to fix the Lever setup.',
+  lever_authorization_error: 'Lever could not complete the authorization. Start again from the app.',
+  code_missing: 'The sign-in response from Lever is incomplete. Start again from the app.',
+  connection_not_found: 'The connection to reconnect no longer exists. Start again from the app.',
+  no_refresh_token: 'Lever did not grant offline access, which keeping the connection alive needs. Start again from the app.',
+  connect_conflict: 'Another connection of this Lever account finished at the same time. Try again.',
 };
 
 /**

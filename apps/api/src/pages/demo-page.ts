@@ -316,7 +316,7 @@ export function demoPage(input: DemoPageInput): string {
 </head>
 <body>
 <header class="top"><div class="bar"><div class="logo" aria-hidden="true">L</div><span class="brand">lever-connect</span>
-<span class="pill">Demo · development only</span></div></header>
+<span class="pill">Demo · Lever simulator only</span></div></header>
 <div class="wrap">
 <h1>Connect a Lever account</h1>
 <p class="lead">${escapeHtml(intro)}</p>

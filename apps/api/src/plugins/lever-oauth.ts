@@ -1,7 +1,10 @@
 import oauth2, { type OAuth2Namespace } from '@fastify/oauth2';
 import { LEVER_ENVIRONMENTS, type LeverEnvironment } from '@lever-connect/config';
+import { ConnectFlowError } from '@lever-connect/connections';
 import type { ConnectSession } from '@lever-connect/db';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '@lever-connect/errors';
+import { classifyTokenFailure, type TokenFailure } from '@lever-connect/lever';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -18,6 +21,64 @@ declare module 'fastify' {
 
 export const STATE_COOKIE = 'lc_oauth_state';
 const cookieName = (kind: 'state' | 'pkce', env: LeverEnvironment) => `lc_oauth_${kind}_${env}`;
+
+/** The state this browser was given when it started the flow in `environment` (double-submit cookie). */
+export function stateCookieOf(request: FastifyRequest, environment: LeverEnvironment): string | undefined {
+  return request.cookies[cookieName('state', environment)];
+}
+
+/** What simple-oauth2 (@hapi/wreck) throws: a Boom error, with Lever's answer when there was one. */
+interface WreckError {
+  isBoom?: boolean;
+  message?: string;
+  output?: { statusCode?: number };
+  data?: { isResponseError?: boolean; payload?: unknown; res?: { statusCode?: number; headers?: Record<string, unknown> } };
+}
+
+/** Translates simple-oauth2's failure into the Lever client's vocabulary (classify on Lever's `error`, not the status). */
+function exchangeFailure(error: WreckError): TokenFailure {
+  const status = error.data?.res?.statusCode;
+  if (status !== undefined) {
+    const retryAfter = error.data?.res?.headers?.['retry-after'];
+    return classifyTokenFailure({
+      type: 'http',
+      status,
+      // A 2xx that could not be read (not JSON) has no payload: classified as a bad response.
+      body: error.data?.isResponseError ? error.data.payload : undefined,
+      retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+    });
+  }
+  // No answer at all: Wreck's own timeout (504 "Client request timeout") or a connection error (502).
+  const timedOut = error.output?.statusCode === 504;
+  return classifyTokenFailure({ type: 'network', error: { name: timedOut ? 'TimeoutError' : 'Error' }, requestSent: true });
+}
+
+/**
+ * Exchanges the callback's code with the environment's @fastify/oauth2 registration, which first runs
+ * `checkStateFunction` (the state consumed, bound to this browser and session). Lever's refusals come back as
+ * a classified failure; a state found invalid is a `state_invalid` error.
+ */
+export async function exchangeAuthorizationCode(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: ConnectSession,
+  environment: LeverEnvironment,
+): Promise<{ response: unknown } | { failure: TokenFailure }> {
+  const oauth = app.leverOAuth[environment];
+  if (!oauth) throw new AppError('environment_not_configured', `The ${environment} environment is not configured`, 400);
+  request.connectSession = session;
+  try {
+    return { response: (await oauth.getAccessTokenFromAuthorizationCodeFlow(request, reply)).token };
+  } catch (error) {
+    if ((error as Error).message === 'Invalid state') {
+      throw new ConnectFlowError('state_invalid', 'The state is unknown, expired, already used or from another browser', 400);
+    }
+    // Anything but a Boom error is ours (e.g. Redis down while consuming the state), not Lever's answer.
+    if (!(error as WreckError).isBoom) throw error;
+    return { failure: exchangeFailure(error as WreckError) };
+  }
+}
 
 /**
  * One @fastify/oauth2 registration per Lever environment, sharing one callback route. The state is ours:
@@ -63,10 +124,10 @@ export default fp(
         },
         checkStateFunction: async (request: FastifyRequest) => {
           const state = (request.query as { state?: string }).state ?? '';
-          const stored = await app.core.connect.consumeState(state);
-          // Bound to this browser (the cookie set when the flow started) and to this session.
-          const cookie = request.cookies[cookieName('state', environment)];
-          return Boolean(stored && stored.sessionId === request.connectSession?.id && cookie === state);
+          // Bound to this browser (the cookie set when the flow started), compared before it is consumed: a
+          // forged or crossed callback must not burn the customer's state. Then bound to this session.
+          const stored = await app.core.connect.consumeBoundState(state, stateCookieOf(request, environment));
+          return Boolean(stored && stored.sessionId === request.connectSession?.id && stored.environment === environment);
         },
       });
       namespaces[environment] = (app as unknown as Record<string, OAuth2Namespace>)[name]!;

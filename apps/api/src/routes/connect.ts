@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ConnectFlowError, type ConnectService } from '@lever-connect/connections';
-import type { ConnectSession } from '@lever-connect/db';
+import type { ConnectService } from '@lever-connect/connections';
 import { AppError } from '@lever-connect/errors';
-import { parseTokenResponse } from '@lever-connect/lever';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectResultPage, type ConnectOutcome } from '../pages/connect-result.js';
 import { sendError, toErrorResponse } from '../plugins/errors.js';
+import { exchangeAuthorizationCode, stateCookieOf } from '../plugins/lever-oauth.js';
 import { DateTime, errorResponses, LeverEnvironmentSchema, Uuid } from '../schemas.js';
 
 const ConnectSessionBody = Type.Object(
@@ -85,18 +84,27 @@ function returnLocation(returnUrl: string, outcome: ConnectOutcome): string {
   return url.toString();
 }
 
-function finish(app: FastifyInstance, reply: FastifyReply, session: ConnectSession, mode: 'popup' | 'redirect', outcome: ConnectOutcome) {
-  if (mode === 'redirect' && session.returnUrl) return reply.redirect(returnLocation(session.returnUrl, outcome), 303);
-  const nonce = randomBytes(16).toString('base64');
-  return sendPage(reply, 200, connectResultPage(outcome, app.core.config.connect.allowedOrigins, nonce), nonce);
-}
+type CallbackResult = Awaited<ReturnType<ConnectService['handleCallback']>>;
 
-async function exchangeFailure(connect: ConnectService, sessionId: string, error: unknown): Promise<AppError> {
-  // simple-oauth2 raises Boom errors carrying Lever's OAuth JSON; the code is the customer's to retry.
-  const payload = (error as { data?: { payload?: { error?: string } } }).data?.payload;
-  const code = payload?.error === 'invalid_grant' ? 'code_exchange_failed' : 'lever_token_endpoint_error';
-  await connect.recordError(sessionId, code);
-  return new AppError(code, 'Lever did not accept the authorization code', 502);
+/**
+ * Answers a callback with its outcome. A session opened as a full redirect goes back to its returnUrl with
+ * the outcome, whatever it was (the customer must never be stranded on our page); a popup gets the result
+ * page, which posts the outcome to the opener. Failures of ours keep their status; Lever's own answer (a
+ * declined consent) is a normal end of the flow.
+ */
+function sendCallbackOutcome(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, result: CallbackResult) {
+  const { session, mode, outcome } = result;
+  const page: ConnectOutcome =
+    outcome.status === 'success' ? { status: 'success', connectionId: outcome.connection.id } : { status: 'error', error: outcome.code };
+  if (mode === 'redirect' && session?.returnUrl) {
+    if (outcome.status === 'error' && toErrorResponse(outcome.error, request.id).status >= 500) {
+      request.log.error({ err: outcome.error }, 'connect flow failed');
+    }
+    return reply.header('cache-control', 'no-store').redirect(returnLocation(session.returnUrl, page), 303);
+  }
+  if (outcome.status === 'error' && !outcome.byLever) return sendFlowError(app, request, reply, outcome.error);
+  const nonce = randomBytes(16).toString('base64');
+  return sendPage(reply, 200, connectResultPage(page, app.core.config.connect.allowedOrigins, nonce), nonce);
 }
 
 export default async function connectRoutes(app: FastifyInstance) {
@@ -178,46 +186,23 @@ export default async function connectRoutes(app: FastifyInstance) {
     },
     async (request, reply) => {
       const { code, state, error } = request.query;
-      try {
-        if (!state) throw new ConnectFlowError('state_missing', 'The callback has no state parameter', 400);
-        const stored = await connect.peekState(state);
-        if (!stored) throw new ConnectFlowError('state_invalid', 'The state is unknown, expired or already used', 400);
-        const session = await connect.sessionById(stored.sessionId);
-        if (!session) throw new ConnectFlowError('state_invalid', 'The state is unknown, expired or already used', 400);
-        request.connectSession = session;
-        if (error || !code) {
-          // Lever's error wins over a code sent alongside it; the state is spent either way.
-          await connect.consumeState(state);
-          const reason = error === 'access_denied' ? 'access_denied' : error ? 'lever_authorization_error' : 'code_missing';
-          await connect.recordError(session.id, reason);
-          return finish(app, reply, session, stored.mode, { status: 'error', error: reason });
-        }
-        const oauth = app.leverOAuth[stored.environment];
-        let token;
-        try {
-          token = (await oauth.getAccessTokenFromAuthorizationCodeFlow(request, reply)).token;
-        } catch (exchangeError) {
-          if ((exchangeError as Error).message === 'Invalid state') {
-            throw new ConnectFlowError('state_invalid', 'The state is unknown, expired, already used or from another browser', 400);
-          }
-          throw await exchangeFailure(connect, session.id, exchangeError);
-        }
-        let result;
-        try {
-          result = await connect.completeAuthorization(session.id, parseTokenResponse(token, new Date()));
-        } catch (completeError) {
-          if (completeError instanceof AppError) await connect.recordError(session.id, completeError.code);
-          throw completeError;
-        }
-        request.log.info({ connectionId: result.connection.id, created: result.created }, 'connect completed');
-        await app.core.scheduler.schedule(result.connection).catch((err: unknown) => {
+      const result = await connect.handleCallback({
+        code,
+        state,
+        error,
+        stateCookie: (environment) => stateCookieOf(request, environment),
+        exchangeCode: (session, environment) => exchangeAuthorizationCode(app, request, reply, session, environment),
+        log: request.log,
+      });
+      if (result.outcome.status === 'success') {
+        const { connection, created } = result.outcome;
+        request.log.info({ connectionId: connection.id, created }, 'connect completed');
+        await app.core.scheduler.schedule(connection).catch((err: unknown) => {
           // The reconciler re-creates it from Postgres within a minute.
-          request.log.warn({ err, connectionId: result.connection.id }, 'scheduling the first refresh failed');
+          request.log.warn({ err, connectionId: connection.id }, 'scheduling the first refresh failed');
         });
-        return finish(app, reply, session, stored.mode, { status: 'success', connectionId: result.connection.id });
-      } catch (flowError) {
-        return sendFlowError(app, request, reply, flowError);
       }
+      return sendCallbackOutcome(app, request, reply, result);
     },
   );
 }

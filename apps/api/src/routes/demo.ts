@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from '@lever-connect/config';
 import { CONNECT_BUTTON_SCRIPT } from '@lever-connect/connect-button';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -35,13 +36,23 @@ const DemoSessionBody = Type.Object(
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /**
- * The development-only demo: a page with the connect button, and the two calls an operator's backend would
- * make (create a connect session, list connections). Public on purpose, which is why app.ts registers it
- * only outside production: anyone reaching it could create connections for any tenant.
+ * The demo runs only against the Lever simulator. Its routes are public on purpose (anyone reaching them can
+ * create connect sessions for any tenant), so NODE_ENV is not enough: an api in development mode pointed at
+ * real Lever (LEVER_ENV=live) would hand out sessions for real customers' accounts.
+ */
+export function isDemoEnabled(config: Pick<Config, 'lever'>): boolean {
+  return config.lever.mode === 'simulator';
+}
+
+/**
+ * The demo: a page with the connect button, and the two calls an operator's backend would make (create a
+ * connect session, list connections). Registers nothing unless `isDemoEnabled` (simulator mode, which the
+ * config refuses under NODE_ENV=production).
  */
 export default async function demoRoutes(app: FastifyInstance) {
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { config } = app.core;
+  if (!isDemoEnabled(config)) return;
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
   // Read once per process: the file only changes with a deploy (or a dev restart).
   let script: Promise<string> | undefined;
 
