@@ -46,11 +46,17 @@ export function defineReliabilitySuite(sizes: ChaosSizes, reportFile: string, ti
     }, timeouts.scenarioMs);
 
     it('2a. loses nothing to random SIGKILLs of workers and apis when the reuse leeway covers a dead holder’s lease', async () => {
-      // A takeover waits for the dead holder's lease (2 × LEVER_HTTP_TIMEOUT_MS + 30 s = 36 s here), so the
-      // leeway that recovers a response lost to SIGKILL must be longer than that: 60 s.
+      // Another process retries a SIGKILLed holder's connection only once its Redlock lock (timeout + 20 s =
+      // 23 s here) and Postgres lease (timeout + 15 s = 18 s) have expired, its BullMQ job has been found
+      // stalled (15 s lock + 5 s check) and the takeover grace (3 s) has passed: up to ~30 s after the kill,
+      // so the leeway that recovers a response lost to SIGKILL must be longer than that: 60 s.
       const o = await killScenario(sizes, 60);
       check(o);
       expect(o.row.responsesLost).toBe(0);
+      expect(o.facts.kills).toMatchObject({ api: expect.any(Number), worker: expect.any(Number) });
+      const kills = o.facts.kills as { api: number; worker: number };
+      expect(kills.api, 'api processes SIGKILLed').toBeGreaterThanOrEqual(1);
+      expect(kills.worker, 'worker processes SIGKILLed').toBeGreaterThanOrEqual(1);
     }, timeouts.scenarioMs);
 
     it('2b. names every response lost to SIGKILL refresh_response_lost when there is no leeway', async () => {

@@ -170,7 +170,10 @@ export interface Killer {
   stop(): Promise<void>;
 }
 
-/** SIGKILLs a random api or worker every `everyMs` (± half), then restarts it, until stopped. */
+/**
+ * SIGKILLs an api and a worker in turn (a random one of each kind) every `everyMs` (± half), then restarts
+ * it, until stopped: both kinds die in every run, however short.
+ */
 export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs: number }): Killer {
   const kills = { api: 0, worker: 0 };
   let stopped = false;
@@ -182,8 +185,8 @@ export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs:
         setTimeout(resolve, options.everyMs / 2 + Math.random() * options.everyMs);
       });
       if (stopped) break;
-      const all = [...stack.apis, ...stack.workers];
-      const victim = all[Math.floor(Math.random() * all.length)]!;
+      const kind = (kills.api + kills.worker) % 2 === 0 ? stack.workers : stack.apis.length ? stack.apis : stack.workers;
+      const victim = kind[Math.floor(Math.random() * kind.length)]!;
       await victim.stop('SIGKILL');
       kills[victim.name as 'api' | 'worker']++;
       const fresh = await restartOnSamePort(stack, victim);
@@ -207,6 +210,8 @@ export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs:
 export interface SecretSet {
   accessTokens: Set<string>;
   refreshTokens: Set<string>;
+  codes: Set<string>;
+  /** What (a name) → the secret's value. */
   other: Map<string, string>;
 }
 
@@ -216,10 +221,23 @@ export function newSecretSet(stack: Stack): SecretSet {
     ['admin API key', stack.adminKey],
     ['token encryption key', stack.env.TOKEN_ENCRYPTION_KEY!],
   ]);
-  return { accessTokens: new Set(), refreshTokens: new Set(), other };
+  return { accessTokens: new Set(), refreshTokens: new Set(), codes: new Set(), other };
 }
 
-/** Decrypts every connection's tokens with the run's key (refresh tokens are only ever seen this way). */
+/**
+ * Every access token, refresh token and authorization code the simulator ever issued in this run: the scan
+ * then looks for all of them, including refresh tokens rotated away between two looks at the database.
+ */
+export async function collectSimSecrets(stack: Stack, secrets: SecretSet): Promise<void> {
+  const res = await fetch(`${stack.sim.url}/__sim/secrets`);
+  const issued = (await res.json()) as { accessTokens: string[]; refreshTokens: string[]; codes: string[] };
+  if (Number(res.headers.get('x-sim-secrets-dropped') ?? 0) > 0) throw new Error('the simulator dropped issued secrets: raise SIM_SECRETS_LIMIT for this run');
+  for (const t of issued.accessTokens) secrets.accessTokens.add(t);
+  for (const t of issued.refreshTokens) secrets.refreshTokens.add(t);
+  for (const c of issued.codes) secrets.codes.add(c);
+}
+
+/** Decrypts every connection's tokens with the run's key (what the database holds right now). */
 export async function collectDbTokens(stack: Stack, secrets: SecretSet): Promise<void> {
   const cipher = createTokenCipher({ currentKey: Buffer.from(stack.env.TOKEN_ENCRYPTION_KEY!, 'base64') });
   const rows = await stack.db.db.prisma.connection.findMany({
@@ -227,7 +245,7 @@ export async function collectDbTokens(stack: Stack, secrets: SecretSet): Promise
   });
   for (const row of rows) {
     if (row.refreshTokenCiphertext) secrets.refreshTokens.add(cipher.decrypt(row.refreshTokenCiphertext, row.id));
-    if (row.accessTokenCiphertext && secrets.accessTokens.size < 5000) secrets.accessTokens.add(cipher.decrypt(row.accessTokenCiphertext, row.id));
+    if (row.accessTokenCiphertext) secrets.accessTokens.add(cipher.decrypt(row.accessTokenCiphertext, row.id));
   }
 }
 
@@ -248,6 +266,7 @@ export async function scanForSecrets(stack: Stack, secrets: SecretSet, logFiles:
   const kindOf = new Map<string, string>();
   for (const t of secrets.accessTokens) kindOf.set(t, 'access token');
   for (const t of secrets.refreshTokens) kindOf.set(t, 'refresh token');
+  for (const c of secrets.codes) kindOf.set(c, 'authorization code');
   for (const [kind, value] of secrets.other) kindOf.set(value, kind);
   const patternFile = path.join(ARTIFACTS, `${label}.patterns`);
   writeFileSync(patternFile, [...kindOf.keys()].join('\n') + '\n');

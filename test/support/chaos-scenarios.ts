@@ -5,6 +5,7 @@ import pg from 'pg';
 import { census } from './checks.js';
 import {
   collectDbTokens,
+  collectSimSecrets,
   count5xx,
   newSecretSet,
   registerWebhook,
@@ -165,6 +166,7 @@ async function scenario(
     for (const p of [...stack.apis, ...stack.workers]) ctx.logs.add(p.logFile);
     const v = await verdict(stack, receiver, { expectedReauthAccounts: ctx.expectedReauthAccounts, allReauthExpected: ctx.allReauthExpected });
     await collectDbTokens(stack, ctx.secrets);
+    await collectSimSecrets(stack, ctx.secrets);
     const scan = await scanForSecrets(stack, ctx.secrets, ctx.logs, name.replace(/\W+/g, '-'));
     const stats = await stack.simStats();
     const errors = count5xx(...ctx.readerStats);
@@ -261,7 +263,7 @@ export function killScenario(s: ChaosSizes, leewaySeconds: number) {
       ctx.facts.kills = killer.kills;
       ctx.notes.push(
         `${killer.kills.worker} workers and ${killer.kills.api} apis SIGKILLed and restarted over ${z.durationMs / 1000} s (sim latency 150 ms); ` +
-          `a dead holder's lease (2 × LEVER_HTTP_TIMEOUT_MS + 30 s = 36 s) must expire before another process retries`,
+          `a dead holder's lock (23 s) and lease (18 s) expire, and the takeover grace (3 s) passes, before another process retries`,
       );
     },
   );
