@@ -13,6 +13,7 @@ import leverOAuthPlugin from './plugins/lever-oauth.js';
 import metricsPlugin from './plugins/metrics.js';
 import queueDashboardPlugin from './plugins/queue-dashboard.js';
 import apiKeyRoutes from './routes/api-keys.js';
+import connectButtonRoutes from './routes/connect-button.js';
 import connectRoutes from './routes/connect.js';
 import connectionRoutes, { ConnectionView } from './routes/connections.js';
 import demoRoutes, { isDemoEnabled } from './routes/demo.js';
@@ -71,6 +72,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
 
   await app.register(healthRoutes);
   await app.register(connectRoutes);
+  await app.register(connectButtonRoutes);
   await app.register(connectionRoutes);
   await app.register(apiKeyRoutes);
   await app.register(tenantRoutes);

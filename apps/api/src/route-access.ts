@@ -45,7 +45,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
 };
 
 /** Routes registered only in simulator mode (the demo: unauthenticated pages, never with real Lever data). */
-export const DEV_ONLY_ROUTES = new Set(['GET /connect-button.js', 'GET /demo', 'GET /demo/api/connections', 'POST /demo/api/connect-sessions']);
+export const DEV_ONLY_ROUTES = new Set(['GET /demo', 'GET /demo/api/connections', 'POST /demo/api/connect-sessions']);
 
 /** Route prefixes served by third-party plugins: Swagger UI's assets, the queue dashboard (bull-board). */
 export const PUBLIC_PREFIXES = ['/docs'];

@@ -136,13 +136,16 @@ describe('demo routes outside simulator mode', () => {
       ['GET', '/demo?tenant=victim'],
       ['GET', '/demo/api/connections?tenant=victim'],
       ['POST', '/demo/api/connect-sessions'],
-      ['GET', '/connect-button.js'],
     ] as const) {
       const res = await t.app.inject({ method, url, ...(method === 'POST' ? { payload: { tenant: 'victim' } } : {}) });
       expect(res.statusCode, `${method} ${url}`).toBe(404);
       expect(res.json().error.code, `${method} ${url}`).toBe('route_not_found');
     }
     expect(t.app.printRoutes({ commonPrefix: false })).not.toContain('demo');
+    // The button itself is part of the product, served in every mode.
+    const button = await t.app.inject({ method: 'GET', url: '/connect-button.js' });
+    expect(button.statusCode).toBe(200);
+    expect(button.body).toContain("customElements.define('lever-connect-button'");
     expect(await t.db.db.prisma.connectSession.count()).toBe(0);
   });
 });

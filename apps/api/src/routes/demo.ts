@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '@lever-connect/config';
-import { CONNECT_BUTTON_SCRIPT } from '@lever-connect/connect-button';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { demoPage } from '../pages/demo-page.js';
@@ -53,31 +51,6 @@ export default async function demoRoutes(app: FastifyInstance) {
   const { config } = app.core;
   if (!isDemoEnabled(config)) return;
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  // Read once per process: the file only changes with a deploy (or a dev restart).
-  let script: Promise<string> | undefined;
-
-  r.get(
-    '/connect-button.js',
-    {
-      schema: {
-        tags: ['demo'],
-        summary: 'The <lever-connect-button> browser module (development only)',
-        response: { 200: Type.String() },
-      },
-    },
-    async (_request, reply) => {
-      script ??= readFile(CONNECT_BUTTON_SCRIPT, 'utf8').catch((error: unknown) => {
-        script = undefined;
-        throw error;
-      });
-      return reply
-        .type('text/javascript; charset=utf-8')
-        .header('cache-control', 'no-cache')
-        .header('x-content-type-options', 'nosniff')
-        .send(await script);
-    },
-  );
-
   r.get(
     '/demo',
     {
