@@ -41,10 +41,11 @@ export function refreshGrant(
       // successor: a long leeway must not stretch a grant past its year or its 90 idle days.
       const expired = lifetimeRejection(grant, rotatedAt, now);
       if (expired) return { ok: false, reason: expired, grant };
-      // Leeway replay answers exactly what the rotation answered (the client most likely lost that
-      // response); it does not rotate again, so the successor stays the family's live token.
+      // Leeway replay hands back the refresh token the rotation issued (the client most likely lost that
+      // response) without rotating again, so the successor stays the family's live token; the access token is
+      // minted afresh, as a client retrying seconds or minutes later needs one that has not expired.
       record.leewayUsed = true;
-      return { ok: true, grant, tokens: record.successor, replayed: true };
+      return { ok: true, grant, tokens: { ...mint(grant), refreshToken: record.successor.refreshToken }, replayed: true };
     }
     revokeGrant(ctx, grant, 'refresh_token_reuse');
     ctx.stats.increment('refreshTokenReuse');

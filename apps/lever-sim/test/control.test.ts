@@ -149,9 +149,9 @@ describe('control plane (/__sim)', () => {
         const code = await sim.code();
         const first = await sim.exchange(code);
         const rotated = await sim.refresh(first.body.refresh_token!);
-        await sim.refresh(first.body.refresh_token!); // a leeway replay issues nothing new
+        const replay = await sim.refresh(first.body.refresh_token!); // a leeway replay: a new access token, no new refresh token
         expect(await sim.secrets()).toEqual({
-          accessTokens: [first.body.access_token, rotated.body.access_token],
+          accessTokens: [first.body.access_token, rotated.body.access_token, replay.body.access_token],
           refreshTokens: [first.body.refresh_token, rotated.body.refresh_token],
           codes: [unused, code],
         });

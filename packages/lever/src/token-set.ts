@@ -24,8 +24,12 @@ export function parseTokenResponse(body: unknown, receivedAt: Date): TokenSet {
   if (typeof b.access_token !== 'string' || b.access_token.length === 0) {
     throw new InvalidTokenResponseError('token response has no access_token');
   }
-  const expiresIn = Number(b.expires_in ?? 3600);
-  if (!Number.isFinite(expiresIn) || expiresIn <= 0) throw new InvalidTokenResponseError('token response has a bad expires_in');
+  const raw = Number(b.expires_in ?? 3600);
+  if (!Number.isFinite(raw)) throw new InvalidTokenResponseError('token response has a bad expires_in');
+  // A 200 whose access token is already expired (expires_in 0 or less) still carries the grant's new refresh
+  // token, which Lever has made the only live one: it must be stored, not dropped as a bad answer. The access
+  // token is then treated as expired now, so the next refresh follows at once.
+  const expiresIn = Math.max(0, raw);
   return {
     accessToken: b.access_token,
     refreshToken: typeof b.refresh_token === 'string' && b.refresh_token ? b.refresh_token : undefined,
