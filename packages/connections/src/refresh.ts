@@ -315,9 +315,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         const retryInMs = await recordFailure(connection, failure);
         return { result: { outcome: 'failed', failure, retryInMs } };
       } catch (cause) {
-        // Lever refused (nothing rotated) but recording it failed: free the lease so the next attempt is
-        // not mistaken for a takeover of a dead holder (which would taint the reason of a real revocation).
-        await releaseLease();
+        // Recording the outcome failed. If Lever may have rotated (an unexpected error, an ambiguous
+        // failure), keep the lease: the next attempt is then a takeover and counts as ambiguous, so a later
+        // invalid_grant reads refresh_response_lost. If Lever surely refused (nothing rotated), free it, so
+        // a real revocation is not mislabelled as our loss.
+        if (error instanceof TokenRefreshError && !error.failure.ambiguous) await releaseLease();
         throw cause;
       }
     }
