@@ -73,6 +73,18 @@ export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<Inv
       await deps.bus?.publish('api-key', id);
     },
 
+    /**
+     * The principal of a key verified moments ago, without any I/O (the token endpoint's hot path answers
+     * synchronously); undefined when the key must go through `verify`.
+     */
+    verifyCached(key: string | undefined): ApiPrincipal | undefined {
+      if (!key || !looksLikeApiKey(key)) return undefined;
+      const cached = cache.get(sha256Hex(key));
+      if (!cached || now() - cached.at >= CACHE_TTL_MS) return undefined;
+      touch(cached.principal);
+      return cached.principal;
+    },
+
     /** Resolves the bearer key of a request. Unknown, malformed and revoked keys are all the same 401. */
     async verify(key: string | undefined): Promise<ApiPrincipal> {
       if (!key) throw new UnauthorizedError('missing_api_key', 'An API key is required: Authorization: Bearer lc_...');

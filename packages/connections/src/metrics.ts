@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createHttpMetrics } from './http-metrics.js';
 
 /**
  * Prometheus metrics of the domain, one registry per process (api or worker), exposed at `/metrics`.
@@ -76,19 +77,7 @@ export function createMetrics(processName: 'api' | 'worker') {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
-    httpRequests: new Counter({
-      name: 'lever_connect_http_requests_total',
-      help: 'HTTP requests by route, method and status code',
-      labelNames: ['route', 'method', 'status'] as const,
-      registers: [registry],
-    }),
-    httpDuration: new Histogram({
-      name: 'lever_connect_http_request_duration_seconds',
-      help: 'HTTP request duration by route and method',
-      labelNames: ['route', 'method'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      registers: [registry],
-    }),
+    http: createHttpMetrics(registry),
   };
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleGauges, type Core } from '../src/index.js';
+import { createMetrics, sampleGauges, type Core } from '../src/index.js';
 import { connectViaSim, createFixture, type Fixture } from './fixture.js';
 
 /** The value of one series in Prometheus text format, or undefined. */
@@ -53,5 +53,23 @@ describe('metrics of the refresh engine', () => {
     for (const queue of ['refresh', 'maintenance', 'webhooks']) {
       expect(series(text, 'lever_connect_queue_jobs', { queue, state: 'delayed' }), queue).toBeTypeOf('number');
     }
+  });
+
+  it('renders HTTP request counts by status and cumulative duration buckets by route', async () => {
+    const metrics = createMetrics('api');
+    metrics.http.observe('/v1/connections/:id/access-token', 'GET', 200, 0.0008);
+    metrics.http.observe('/v1/connections/:id/access-token', 'GET', 200, 0.02);
+    metrics.http.observe('/v1/connections/:id/access-token', 'GET', 404, 0.003);
+    const text = await metrics.registry.metrics();
+    const route = { route: '/v1/connections/:id/access-token', method: 'GET' };
+    expect(series(text, 'lever_connect_http_requests_total', { ...route, status: '200', process: 'api' })).toBe(2);
+    expect(series(text, 'lever_connect_http_requests_total', { ...route, status: '404' })).toBe(1);
+    expect(series(text, 'lever_connect_http_request_duration_seconds_bucket', { ...route, le: '0.001' })).toBe(1);
+    expect(series(text, 'lever_connect_http_request_duration_seconds_bucket', { ...route, le: '0.005' })).toBe(2);
+    expect(series(text, 'lever_connect_http_request_duration_seconds_bucket', { ...route, le: '0.025' })).toBe(3);
+    expect(series(text, 'lever_connect_http_request_duration_seconds_bucket', { ...route, le: '+Inf' })).toBe(3);
+    expect(series(text, 'lever_connect_http_request_duration_seconds_count', route)).toBe(3);
+    expect(series(text, 'lever_connect_http_request_duration_seconds_sum', route)).toBeCloseTo(0.0238, 6);
+    expect(text).toContain('# TYPE lever_connect_http_request_duration_seconds histogram');
   });
 });

@@ -1,6 +1,6 @@
 import type { ApiPrincipal } from '@lever-connect/connections';
 import { ForbiddenError } from '@lever-connect/errors';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import { accessOf } from '../route-access.js';
@@ -39,22 +39,31 @@ export default fp(
     // error handler of the route's own context, and a third-party plugin (bull-board under /admin/queues)
     // installs one that restyles it (its own body, a stack trace in development). Every 401/403 must be
     // the one error shape, whoever owns the route.
-    app.addHook('onRequest', async (request, reply) => {
-      const url = request.routeOptions.url;
-      if (!url) return; // 404s are answered by the not-found handler
-      const access = accessOf(request.method, url);
-      if (access === 'public') return;
-      try {
-        request.principal = await app.core.apiKeys.verify(bearer(request));
-      } catch (error) {
-        return sendError(reply, request, error);
-      }
+    function admit(request: FastifyRequest, reply: FastifyReply, principal: ApiPrincipal, access: string | undefined, done: () => void) {
+      request.principal = principal;
       // The request's own child logger gains the key's prefix (no second child logger per request).
       // (buildApp's logger is pino, whose loggers have setBindings; Fastify's type does not declare it.)
-      (request.log as unknown as Pick<Logger, 'setBindings'>).setBindings({ apiKey: request.principal.prefix });
-      if (access === 'admin' && request.principal.tenantId) {
-        return sendError(reply, request, new ForbiddenError('This route needs an unscoped (admin) API key'));
+      (request.log as unknown as Pick<Logger, 'setBindings'>).setBindings({ apiKey: principal.prefix });
+      if (access === 'admin' && principal.tenantId) {
+        void sendError(reply, request, new ForbiddenError('This route needs an unscoped (admin) API key'));
+        return;
       }
+      done();
+    }
+    // A callback hook, not an async one: a key verified moments ago is answered from memory with no promise
+    // at all (the token endpoint's hot path); only a cache miss waits on Postgres.
+    app.addHook('onRequest', (request, reply, done) => {
+      const url = request.routeOptions.url;
+      if (!url) return done(); // 404s are answered by the not-found handler
+      const access = accessOf(request.method, url);
+      if (access === 'public') return done();
+      const key = bearer(request);
+      const cached = app.core.apiKeys.verifyCached(key);
+      if (cached) return admit(request, reply, cached, access, done);
+      app.core.apiKeys.verify(key).then(
+        (principal) => admit(request, reply, principal, access, done),
+        (error: unknown) => void sendError(reply, request, error),
+      );
     });
   },
   { name: 'auth', dependencies: ['core'] },
