@@ -1,5 +1,6 @@
 import { sqlOf, SQL_NOW, ts, type Connection, type Database, type Sql } from '@lever-connect/db';
-import { outboxCte, outboxJson, type OutboxEvent } from './events.js';
+import { createBatcher } from './batcher.js';
+import { outboxCte, outboxJson, outboxRows, type OutboxEvent } from './events.js';
 
 export type ConnectionWithTenant = Connection & { tenant: { externalId: string } };
 
@@ -12,12 +13,135 @@ const toConnection = ({ tenantExternalId, ...row }: Row): ConnectionWithTenant =
 
 const IDENTIFIER = /^[A-Za-z]+$/;
 
+/** Group-commit sizes (batcher.ts): a batch per statement of at most this many rows, this many in flight. */
+const BATCH_MAX = 100;
+const BATCH_IN_FLIGHT = 2;
+
+interface ClaimDue {
+  id: string;
+  owner: string;
+  ttlMs: number;
+  /** The caller's clock: "due" means next_refresh_at <= now, as the caller's own check reads it. */
+  now: Date;
+}
+
+/** What a successful refresh writes (storeRotated). Ciphertexts are the caller's (bound to the row id). */
+export interface RotatedWrite {
+  id: string;
+  /** The version the write is fenced on. */
+  version: number;
+  accessTokenCiphertext: string;
+  refreshTokenCiphertext: string;
+  accessTokenExpiresAt: Date;
+  /** When Lever issued this refresh token (also its last use, and the grant's start if none is recorded). */
+  issuedAt: Date;
+  /** Empty keeps the stored scopes. */
+  scopes: string[];
+  nextRefreshAt: Date;
+  /** Sets expiring_notified (never clears it). */
+  expiringNotified: boolean;
+  events: readonly OutboxEvent[];
+}
+
 /**
  * Data access for connections on the hot paths (token read, refresh), in plain SQL through the pool
  * (packages/db/src/sql.ts says why). Token columns are ciphertexts; decrypting is the caller's job.
  */
 export function createConnectionRepo(database: Pick<Database, 'pool'>) {
   const sql = sqlOf(database.pool);
+
+  const claimDueBatched = createBatcher<ClaimDue, { connection: ConnectionWithTenant; tookOver: boolean } | null>(
+    async (items) => {
+      const rows = await sql.query<Row & { tookOver: boolean }>(
+        `WITH v AS (
+           SELECT * FROM json_to_recordset($1::json) AS v("id" uuid, "owner" text, "ttl" double precision, "now" timestamp)
+         ), previous AS (
+           SELECT c."id", c."leaseOwner", v."owner", v."ttl", v."now" FROM "connections" c JOIN v ON v."id" = c."id"
+         )
+         UPDATE "connections" c
+            SET "leaseOwner" = p."owner",
+                "leaseExpiresAt" = ${SQL_NOW} + make_interval(secs => p."ttl"),
+                "lastRefreshAttemptAt" = ${SQL_NOW},
+                -- As in claimLease: taking over an expired lease means its holder died mid-refresh.
+                "lastAttemptAmbiguous" = c."lastAttemptAmbiguous" OR c."leaseOwner" IS NOT NULL,
+                "refreshTokenLastUsedAt" = ${SQL_NOW}
+           FROM previous p, "tenants" t
+          WHERE c."id" = p."id"
+            AND t."id" = c."tenantId"
+            AND c."status" = 'active'
+            AND c."nextRefreshAt" <= p."now"
+            AND c."refreshTokenCiphertext" IS NOT NULL
+            AND (c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})
+         RETURNING c.*, t."externalId" AS "tenantExternalId", p."leaseOwner" IS NOT NULL AS "tookOver"`,
+        [JSON.stringify(items.map((i) => ({ id: i.id, owner: i.owner, ttl: i.ttlMs / 1000, now: ts(i.now) })))],
+      );
+      const byId = new Map(rows.map(({ tookOver, ...row }) => [row.id, { connection: toConnection(row), tookOver }]));
+      return items.map((i) => byId.get(i.id) ?? null);
+    },
+    { maxBatch: BATCH_MAX, maxInFlight: BATCH_IN_FLIGHT, keyOf: (i) => i.id },
+  );
+
+  const storeRotatedBatched = createBatcher<RotatedWrite, Connection | null>(
+    async (items) => {
+      const rows = await sql.query<Connection>(
+        `WITH v AS (
+           SELECT * FROM json_to_recordset($1::json) AS v(
+             "id" uuid, "version" int, "access" text, "refresh" text, "expiresAt" timestamp, "issuedAt" timestamp,
+             "scopes" text[], "nextRefreshAt" timestamp, "expiringNotified" boolean, "events" json)
+         ), written AS (
+           UPDATE "connections" c
+              SET "accessTokenCiphertext" = v."access",
+                  "refreshTokenCiphertext" = v."refresh",
+                  "accessTokenExpiresAt" = v."expiresAt",
+                  "refreshTokenIssuedAt" = v."issuedAt",
+                  "refreshTokenLastUsedAt" = v."issuedAt",
+                  "lastRefreshedAt" = v."issuedAt",
+                  -- Lever may answer without scopes: the granted ones stay.
+                  "scopes" = CASE WHEN cardinality(v."scopes") > 0 THEN v."scopes" ELSE c."scopes" END,
+                  "nextRefreshAt" = v."nextRefreshAt",
+                  "refreshAttemptCount" = 0,
+                  "lastRefreshError" = NULL,
+                  "lastAttemptAmbiguous" = false,
+                  "failingSince" = NULL,
+                  "refreshFailingNotified" = false,
+                  "leaseOwner" = NULL,
+                  "leaseExpiresAt" = NULL,
+                  "grantCreatedAt" = COALESCE(c."grantCreatedAt", v."issuedAt"),
+                  "expiringNotified" = c."expiringNotified" OR v."expiringNotified",
+                  "version" = c."version" + 1,
+                  "updatedAt" = ${SQL_NOW}
+             FROM v
+            WHERE c."id" = v."id" AND c."version" = v."version"
+           RETURNING c.*
+         ), outbox AS (
+           INSERT INTO "events" ("id", "type", "tenantId", "connectionId", "data")
+           SELECT e."id", e."type", e."tenantId", e."connectionId", e."data"
+             FROM written w JOIN v ON v."id" = w."id",
+                  json_to_recordset(v."events") AS e("id" uuid, "type" text, "tenantId" uuid, "connectionId" uuid, "data" jsonb)
+         )
+         SELECT * FROM written`,
+        [
+          JSON.stringify(
+            items.map((w) => ({
+              id: w.id,
+              version: w.version,
+              access: w.accessTokenCiphertext,
+              refresh: w.refreshTokenCiphertext,
+              expiresAt: ts(w.accessTokenExpiresAt),
+              issuedAt: ts(w.issuedAt),
+              scopes: w.scopes,
+              nextRefreshAt: ts(w.nextRefreshAt),
+              expiringNotified: w.expiringNotified,
+              events: outboxRows(w.events),
+            })),
+          ),
+        ],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return items.map((w) => byId.get(w.id) ?? null);
+    },
+    { maxBatch: BATCH_MAX, maxInFlight: BATCH_IN_FLIGHT, keyOf: (w) => w.id },
+  );
 
   return {
     async findById(id: string, db: Sql = sql): Promise<ConnectionWithTenant | null> {
@@ -63,6 +187,16 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
       return rows[0] ?? null;
     },
 
+    /**
+     * The scheduler's common case in one statement: claims the lease (as claimLease does) on an active
+     * connection whose next_refresh_at has come and that holds a refresh token, and returns the row as
+     * claimed. Null says only "not this way": the caller falls back to reading the row and deciding.
+     * Concurrent calls share a statement (group commit, batcher.ts).
+     */
+    claimDue(id: string, owner: string, ttlMs: number, now: Date): Promise<{ connection: ConnectionWithTenant; tookOver: boolean } | null> {
+      return claimDueBatched({ id, owner, ttlMs, now });
+    },
+
     async releaseLease(id: string, owner: string): Promise<void> {
       await sql.query(`UPDATE "connections" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "id" = $1 AND "leaseOwner" = $2`, [id, owner]);
     },
@@ -93,6 +227,15 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
         values,
       );
       return rows[0] ?? null;
+    },
+
+    /**
+     * The refresh's fenced write (fencedUpdate's contract, for the columns a successful refresh sets), with
+     * its outbox events, in one statement shared by concurrent calls (group commit, batcher.ts). Null when
+     * someone else wrote first.
+     */
+    storeRotated(write: RotatedWrite): Promise<Connection | null> {
+      return storeRotatedBatched(write);
     },
 
     /**

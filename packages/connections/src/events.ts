@@ -98,10 +98,13 @@ export function outboxCte(guard: string, param: string): string {
   )`;
 }
 
+/** The outbox rows of `events`, each with its id, as the outbox CTEs read them. */
+export function outboxRows(events: readonly OutboxEvent[]) {
+  return events.map((e) => ({ id: randomUUID(), type: e.type, tenantId: e.tenantId ?? null, connectionId: e.connectionId ?? null, data: e.data }));
+}
+
 export function outboxJson(events: readonly OutboxEvent[]): string {
-  return JSON.stringify(
-    events.map((e) => ({ id: randomUUID(), type: e.type, tenantId: e.tenantId ?? null, connectionId: e.connectionId ?? null, data: e.data })),
-  );
+  return JSON.stringify(outboxRows(events));
 }
 
 /** Outbox rows in plain SQL on a hot path (see packages/db/src/sql.ts), unconditionally. */

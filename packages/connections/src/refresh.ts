@@ -4,7 +4,7 @@ import { sqlOf, type Database } from '@lever-connect/db';
 import { TokenRefreshError, type TokenFailure, type TokenSet } from '@lever-connect/lever';
 import type { Logger } from 'pino';
 import type { AppCredentialsState } from './app-credentials.js';
-import type { ConnectionColumns, ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
+import type { ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
 import { connectionEvent, type OutboxEvent } from './events.js';
 import type { DeploymentFence } from './fence.js';
 import type { LeverRateLimiter } from './lever-rate-limit.js';
@@ -100,40 +100,27 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   // ...so whoever takes over an expired lease first waits twice that long for such a write to land.
   const takeoverGraceMs = 2 * writeRetryMaxDelayMs;
 
-  function tokenColumns(connectionId: string, pending: PendingTokens, grantCreatedAt: Date | null): ConnectionColumns {
-    const expiresAt = new Date(pending.expiresAt);
-    const issuedAt = new Date(pending.issuedAt);
-    return {
-      accessTokenCiphertext: deps.cipher.encrypt(pending.accessToken, connectionId),
-      refreshTokenCiphertext: deps.cipher.encrypt(pending.refreshToken, connectionId),
-      accessTokenExpiresAt: expiresAt,
-      refreshTokenIssuedAt: issuedAt,
-      refreshTokenLastUsedAt: issuedAt,
-      lastRefreshedAt: issuedAt,
-      ...(pending.scopes.length ? { scopes: pending.scopes } : {}),
-      nextRefreshAt: nextRefreshAt(expiresAt, issuedAt, deps.config.refresh),
-      refreshAttemptCount: 0,
-      lastRefreshError: null,
-      lastAttemptAmbiguous: false,
-      failingSince: null,
-      refreshFailingNotified: false,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      ...(grantCreatedAt ? {} : { grantCreatedAt: issuedAt }),
-    };
-  }
-
   /** Stores rotated tokens (fenced), with their events, in one statement. Null when the fence lost. */
   async function persist(connection: ConnectionWithTenant, pending: PendingTokens): Promise<ConnectionWithTenant | null> {
-    const columns = tokenColumns(connection.id, pending, connection.grantCreatedAt);
+    const expiresAt = new Date(pending.expiresAt);
+    const issuedAt = new Date(pending.issuedAt);
     const events: OutboxEvent[] = [connectionEvent('connection.refreshed', connection)];
     if (connection.refreshFailingNotified) events.push(connectionEvent('connection.recovered', connection));
-    const grantEnd = grantExpiresAt(connection.grantCreatedAt ?? new Date(pending.issuedAt));
-    if (!connection.expiringNotified && grantEnd.getTime() - now().getTime() <= deps.config.refresh.expiringNoticeDays * DAY_MS) {
-      columns.expiringNotified = true;
-      events.push(connectionEvent('connection.expiring', connection, { reason: `grant_expires_at:${grantEnd.toISOString()}` }));
-    }
-    const written = await deps.repo.fencedUpdate(connection.id, pending.version, columns, events);
+    const grantEnd = grantExpiresAt(connection.grantCreatedAt ?? issuedAt);
+    const expiring = !connection.expiringNotified && grantEnd.getTime() - now().getTime() <= deps.config.refresh.expiringNoticeDays * DAY_MS;
+    if (expiring) events.push(connectionEvent('connection.expiring', connection, { reason: `grant_expires_at:${grantEnd.toISOString()}` }));
+    const written = await deps.repo.storeRotated({
+      id: connection.id,
+      version: pending.version,
+      accessTokenCiphertext: deps.cipher.encrypt(pending.accessToken, connection.id),
+      refreshTokenCiphertext: deps.cipher.encrypt(pending.refreshToken, connection.id),
+      accessTokenExpiresAt: expiresAt,
+      issuedAt,
+      scopes: pending.scopes,
+      nextRefreshAt: nextRefreshAt(expiresAt, issuedAt, deps.config.refresh),
+      expiringNotified: expiring,
+      events,
+    });
     return written ? { ...written, tenant: connection.tenant } : null;
   }
 
@@ -259,7 +246,13 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   }
 
   async function underLock(connectionId: string, options: RefreshOptions, lock: LockHandle): Promise<Attempt> {
-    let connection = await deps.repo.findById(connectionId);
+    // The scheduler's common case (due, active, nobody else on it) claims and reads in one statement; the
+    // full read-then-claim below decides every other case.
+    if (options.trigger === 'schedule' && !options.force) {
+      const claimed = await deps.repo.claimDue(connectionId, deps.ownerId, leaseTtlMs, now());
+      if (claimed) return underClaimedLease(claimed.connection, claimed.tookOver, options, lock);
+    }
+    const connection = await deps.repo.findById(connectionId);
     if (!connection) return { result: { outcome: 'not_found' } };
     if (connection.status !== 'active') return { result: { outcome: 'inactive', status: connection.status } };
 
@@ -289,9 +282,47 @@ export function createRefresher(deps: RefresherDeps): Refresher {
 
     const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, leaseTtlMs);
     if (!lease) return { result: { outcome: 'busy' } };
-    connection = { ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous };
-    const releaseLease = () => deps.repo.releaseLease(connectionId, deps.ownerId).catch(() => undefined);
-    if (lease.tookOver && !(await afterTakeover(connection, lock.signal))) {
+    return underLease({ ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous }, lease.tookOver, refreshToken, env, options, lock);
+  }
+
+  /** After claimDue: what the read-then-claim path checks before its claim, now under the lease. */
+  async function underClaimedLease(connection: ConnectionWithTenant, tookOver: boolean, options: RefreshOptions, lock: LockHandle): Promise<Attempt> {
+    const releaseLease = () => deps.repo.releaseLease(connection.id, deps.ownerId).catch(() => undefined);
+    let refreshToken: string;
+    let env: LeverEnvironmentConfig;
+    try {
+      const applied = await applyStash(connection);
+      if (applied) {
+        // The fenced write of the stashed tokens freed the lease.
+        await deps.onScheduled?.(applied);
+        return { result: { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) } };
+      }
+      env = deps.config.lever.environments[connection.environment as LeverEnvironment];
+      const wait = await deps.rateLimiter.take(env.environment, 0);
+      if (wait > 0) {
+        await releaseLease();
+        return { result: { outcome: 'throttled', retryInMs: wait + Math.floor(Math.random() * 1_000) } };
+      }
+      refreshToken = deps.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
+    } catch (error) {
+      // Nothing was sent to Lever: the lease must not outlive this attempt (a takeover would count as ambiguous).
+      await releaseLease();
+      throw error;
+    }
+    return underLease(connection, tookOver, refreshToken, env, options, lock);
+  }
+
+  /** Holding the lease: call Lever, then store what it answered (or record why not). */
+  async function underLease(
+    connection: ConnectionWithTenant,
+    tookOver: boolean,
+    refreshToken: string,
+    env: LeverEnvironmentConfig,
+    options: RefreshOptions,
+    lock: LockHandle,
+  ): Promise<Attempt> {
+    const releaseLease = () => deps.repo.releaseLease(connection.id, deps.ownerId).catch(() => undefined);
+    if (tookOver && !(await afterTakeover(connection, lock.signal))) {
       await releaseLease();
       return { result: { outcome: 'busy' } };
     }

@@ -2,6 +2,7 @@ import type { PrismaClient } from '@lever-connect/db';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { createBatcher } from './batcher.js';
 import { refreshJobId, type RefreshJobData } from './queues.js';
 
 export interface ScheduledConnection {
@@ -49,10 +50,18 @@ export function createRefreshScheduler(deps: {
   function data(c: ScheduledConnection): RefreshJobData {
     return { connectionId: c.id, version: c.version, dueAt: (c.nextRefreshAt ?? new Date()).toISOString() };
   }
+  // Every refresh schedules its successor: concurrent ones share one addBulk (one write to Redis).
+  const add = createBatcher<ScheduledConnection, void>(
+    async (connections) => {
+      await deps.queue.addBulk(connections.map((c) => ({ name: 'refresh', data: data(c), opts: jobOptions(c) })));
+      return connections.map(() => undefined);
+    },
+    { maxBatch: 100, maxInFlight: 2, keyOf: (c) => refreshJobId(c.id, c.version) },
+  );
   return {
     async schedule(connection) {
       if (connection.status !== 'active') return;
-      await deps.queue.add('refresh', data(connection), jobOptions(connection));
+      await add(connection);
     },
     async reconcile() {
       let checked = 0;

@@ -24,6 +24,21 @@ export class DecryptionError extends Error {
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
+/** IVs are cut from one CSPRNG buffer refilled every this many (one OpenSSL call, not one per encryption). */
+const IVS_PER_FILL = 1024;
+
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+/** A fresh random IV. IVs are public (stored in the ciphertext); what GCM needs is that none repeats. */
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IVS_PER_FILL);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
+  return iv;
+}
 
 export function keyId(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
@@ -37,7 +52,7 @@ export function createTokenCipher(keys: { currentKey: Buffer; previousKeys?: Buf
 
   return {
     encrypt(plaintext, associatedData) {
-      const iv = randomBytes(IV_BYTES);
+      const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', keys.currentKey, iv);
       cipher.setAAD(Buffer.from(associatedData, 'utf8'));
       const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

@@ -1,0 +1,67 @@
+import { deleteRedisPrefix, randomRedisPrefix, TEST_REDIS_URL } from '@lever-connect/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLeverRateLimiter, reservationSize } from '../src/lever-rate-limit.js';
+
+// Two limiters on one Redis are two processes of one deployment sharing the global Lever budget.
+describe('global Lever budget', () => {
+  const prefix = randomRedisPrefix();
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    await deleteRedisPrefix(prefix);
+    redis.disconnect();
+  });
+
+  function countingRedis() {
+    let evals = 0;
+    const counted = new Proxy(redis, {
+      get(target, key, receiver) {
+        if (key === 'eval') return (...args: Parameters<Redis['eval']>) => (evals++, target.eval(...args));
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    return { redis: counted, evals: () => evals };
+  }
+
+  it('never grants more than the budget per window across processes, and reserves slots in batches', async () => {
+    let clock = Math.ceil(Date.now() / 1000) * 1000 + 10_000_000; // a window no earlier run has touched
+    const now = () => clock;
+    const a = countingRedis();
+    const b = countingRedis();
+    const limiterA = createLeverRateLimiter({ redis: a.redis, prefix, perSecond: 100, now });
+    const limiterB = createLeverRateLimiter({ redis: b.redis, prefix, perSecond: 100, now });
+    expect(reservationSize(100)).toBe(5);
+
+    const granted = { a: 0, b: 0 };
+    for (let i = 0; i < 60; i++) {
+      if ((await limiterA.take('production', 0)) === 0) granted.a++;
+      if ((await limiterB.take('production', 0)) === 0) granted.b++;
+    }
+    expect(granted.a + granted.b).toBe(100);
+    expect(granted).toEqual({ a: 50, b: 50 });
+    // 10 reservations of 5 each, then one refused ask per further take.
+    expect(a.evals()).toBe(10 + 10);
+
+    // Refused: the wait is the time to the next window.
+    clock += 250;
+    expect(await limiterA.take('production', 0)).toBe(750);
+    // The next window has a fresh budget; other environments have their own.
+    clock += 750;
+    expect(await limiterA.take('production', 0)).toBe(0);
+    expect(await limiterB.take('sandbox', 0)).toBe(0);
+  });
+
+  it('grants one slot per call when the budget is small', async () => {
+    const clock = Math.ceil(Date.now() / 1000) * 1000 + 20_000_000;
+    const limiter = createLeverRateLimiter({ redis, prefix, perSecond: 2, now: () => clock });
+    expect(reservationSize(2)).toBe(1);
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await limiter.take('production', 0));
+    expect(results[0]).toBe(0);
+    expect(results[1]).toBe(0);
+    expect(results[2]).toBeGreaterThan(0);
+  });
+});
