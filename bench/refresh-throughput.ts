@@ -6,15 +6,30 @@ import type { BenchResult } from './lib/report.js';
 import { cpuSeconds, insertConnections, issueGrants, pool, type BenchStack } from './lib/stack.js';
 
 export interface RefreshThroughputSize {
+  /** Connections per round. */
   connections: number;
   concurrency: number;
+  /** Rounds of (floor, product), each on fresh rows; the round with the median ratio is reported. */
+  rounds: number;
   timeoutMs: number;
+}
+
+interface Round {
+  floorRate: number;
+  rate: number;
+  ratio: number;
+  floorSimCpuMs: number;
+  simCpuMs: number;
+  enqueuedMs: number;
+  productMs: number;
 }
 
 /**
  * N connections all due at once, refreshed end to end by the real BullMQ refresh worker (startWorkers: Redis
  * lock, re-read, Postgres lease, Lever call, fenced write + outbox event, next schedule), against a floor
- * that only calls the simulator and writes one UPDATE per connection, at the same concurrency.
+ * that only calls the simulator and writes one UPDATE per connection, at the same concurrency. Floor and
+ * product alternate over several rounds (this box's speed drifts by ±10 % within a minute), each round on
+ * fresh grants; the ratio is judged on the round whose ratio is the median.
  */
 export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThroughputSize): Promise<BenchResult> {
   const { core, config } = await stack.core({
@@ -24,83 +39,97 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
     RECONCILE_INTERVAL_SECONDS: '3600',
   });
   const n = size.connections;
-  const grantsStarted = performance.now();
-  const grants = await issueGrants(stack.simUrl, n, `rt_${randomBytes(3).toString('hex')}`);
-  const grantsPerSecond = n / ((performance.now() - grantsStarted) / 1000);
-  const ids = await insertConnections(core, `bench-refresh-${randomBytes(3).toString('hex')}`, grants, { due: true });
   const env = config.lever.environments.production;
-
-  // Floor: the simulator call plus one UPDATE (the rotated tokens, encrypted, so the rows stay usable).
-  const refreshTokens = grants.map((g) => g.refreshToken);
-  let floorSimCpu = cpuSeconds(stack.simPid);
-  const floorStarted = performance.now();
-  await pool(n, size.concurrency, async (i) => {
-    const tokens = await refreshAccessToken(env, refreshTokens[i]!, { timeoutMs: config.lever.httpTimeoutMs });
-    const id = ids[i]!;
-    // The cheapest honest write: one parameterized UPDATE straight on the pool (no ORM, no transaction).
-    await core.database.pool.query('UPDATE "connections" SET "accessTokenCiphertext" = $2, "refreshTokenCiphertext" = $3 WHERE "id" = $1', [
-      id,
-      core.cipher.encrypt(tokens.accessToken, id),
-      core.cipher.encrypt(tokens.refreshToken!, id),
-    ]);
-  });
-  const floorSeconds = (performance.now() - floorStarted) / 1000;
-  floorSimCpu = cpuSeconds(stack.simPid) - floorSimCpu;
-  const floorRate = n / floorSeconds;
-
-  // The product: every row is still due (60 s left, lead 600 s). Workers first, then the schedule.
   const workers = await startWorkers(core);
   const outcomes = new Map<string, number>();
   let finished = 0;
   let lastAt = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`refresh bench: ${finished}/${n} jobs finished in ${size.timeoutMs} ms`)), size.timeoutMs);
-    workers.refreshWorker.on('completed', (_job, outcome: string) => {
-      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-      lastAt = performance.now();
-      if (++finished === n) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+  let roundDone: (() => void) | undefined;
+  workers.refreshWorker.on('completed', (_job, outcome: string) => {
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    lastAt = performance.now();
+    if (++finished === n) roundDone?.();
   });
-  let simCpu = cpuSeconds(stack.simPid);
-  const started = performance.now();
-  // The reconciler's own path: one page query, an EXISTS pipeline, addBulk of the missing jobs.
-  await core.scheduler.reconcile();
-  const enqueuedMs = performance.now() - started;
+
+  const rounds: Round[] = [];
+  const allIds: string[] = [];
+  let grantsPerSecond = 0;
   try {
-    await done;
+    // Round 0 warms the JIT, the pools and the simulator up and is not reported (a cold floor ran ~35 %
+    // slower than a warm one, which flattered the product's ratio).
+    for (let r = 0; r <= size.rounds; r++) {
+      const grantsStarted = performance.now();
+      const grants = await issueGrants(stack.simUrl, n, `rt${r}_${randomBytes(3).toString('hex')}`);
+      grantsPerSecond = n / ((performance.now() - grantsStarted) / 1000);
+      const ids = await insertConnections(core, `bench-refresh-${r}-${randomBytes(3).toString('hex')}`, grants, { due: true });
+      allIds.push(...ids);
+
+      // Floor: the simulator call plus one UPDATE (the rotated tokens, encrypted, so the rows stay usable).
+      let floorSimCpu = cpuSeconds(stack.simPid);
+      const floorStarted = performance.now();
+      await pool(n, size.concurrency, async (i) => {
+        const tokens = await refreshAccessToken(env, grants[i]!.refreshToken, { timeoutMs: config.lever.httpTimeoutMs });
+        const id = ids[i]!;
+        // The cheapest honest write: one parameterized UPDATE straight on the pool (no ORM, no transaction).
+        await core.database.pool.query('UPDATE "connections" SET "accessTokenCiphertext" = $2, "refreshTokenCiphertext" = $3 WHERE "id" = $1', [
+          id,
+          core.cipher.encrypt(tokens.accessToken, id),
+          core.cipher.encrypt(tokens.refreshToken!, id),
+        ]);
+      });
+      const floorRate = n / ((performance.now() - floorStarted) / 1000);
+      floorSimCpu = cpuSeconds(stack.simPid) - floorSimCpu;
+
+      // The product: every row is still due (60 s left, lead 600 s). The reconciler's own path enqueues
+      // them (one page query, an EXISTS pipeline, addBulk of the missing jobs).
+      finished = 0;
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`refresh bench: ${finished}/${n} jobs finished in ${size.timeoutMs} ms`)), size.timeoutMs);
+        roundDone = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      let simCpu = cpuSeconds(stack.simPid);
+      const started = performance.now();
+      await core.scheduler.reconcile();
+      const enqueuedMs = performance.now() - started;
+      await done;
+      simCpu = cpuSeconds(stack.simPid) - simCpu;
+      const productMs = lastAt - started;
+      const rate = n / (productMs / 1000);
+      if (r > 0) rounds.push({ floorRate, rate, ratio: rate / floorRate, floorSimCpuMs: floorSimCpu * 1000, simCpuMs: simCpu * 1000, enqueuedMs, productMs });
+    }
   } finally {
     await workers.close();
   }
-  simCpu = cpuSeconds(stack.simPid) - simCpu;
-  const seconds = (lastAt - started) / 1000;
-  const rate = n / seconds;
-  const refreshed = await core.prisma.connection.count({ where: { id: { in: ids }, version: 1 } });
+  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
+  const refreshed = await core.prisma.connection.count({ where: { id: { in: allIds }, version: 1 } });
   const nextScheduled = await core.refreshQueue.getDelayedCount();
 
   return {
     name: '1. refresh throughput',
     setup:
-      `${n} connections due at once; simulator in a ${stack.simKind}; real BullMQ refresh worker (startWorkers) in the ` +
-      `bench process, REFRESH_CONCURRENCY=${size.concurrency}, limiter off (100000/s); floor = refreshAccessToken + one ` +
-      `prisma UPDATE per connection in a loop of the same concurrency, run first on the same rows.`,
+      `${n} connections due at once, ${size.rounds} rounds on fresh rows; simulator in a ${stack.simKind}; real BullMQ refresh worker ` +
+      `(startWorkers) in the bench process, REFRESH_CONCURRENCY=${size.concurrency}, limiter off (100000/s); floor = ` +
+      `refreshAccessToken + one UPDATE per connection in a loop of the same concurrency, run just before the product on the same rows; ` +
+      `one unreported warm-up round first; the round with the median ratio is reported.`,
     figures: [
       {
-        figure: 'refreshes/s end to end',
-        value: rate,
+        figure: 'refreshes/s end to end (median round)',
+        value: median.rate,
         unit: '/s',
-        floor: floorRate,
+        floor: median.floorRate,
         floorLabel: 'sim call + UPDATE',
         target: '≥ 60 % of floor, ≥ 300/s',
-        pass: rate >= 0.6 * floorRate && rate >= 300,
+        pass: median.ratio >= 0.6 && median.rate >= 300,
       },
     ],
     notes: [
-      `outcomes: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}; rows at version 1 afterwards: ${refreshed}/${n}; next-generation jobs delayed: ${nextScheduled}`,
-      `enqueue (reconcile of ${n} rows) took ${enqueuedMs.toFixed(0)} ms of the ${(seconds * 1000).toFixed(0)} ms`,
-      `simulator CPU per refresh: ${((simCpu / n) * 1000).toFixed(2)} ms (product run), ${((floorSimCpu / n) * 1000).toFixed(2)} ms (floor run)`,
+      `each round, product / floor: ${rounds.map((r) => `${r.rate.toFixed(0)} / ${r.floorRate.toFixed(0)} = ${(r.ratio * 100).toFixed(0)} %`).join('; ')}`,
+      `outcomes: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}; rows at version 1 afterwards: ${refreshed}/${allIds.length}; next-generation jobs delayed: ${nextScheduled}`,
+      `enqueue (reconcile of ${n} rows) took ${median.enqueuedMs.toFixed(0)} ms of the ${median.productMs.toFixed(0)} ms (median round)`,
+      `simulator CPU per refresh: ${(median.simCpuMs / n).toFixed(2)} ms (product), ${(median.floorSimCpuMs / n).toFixed(2)} ms (floor)`,
       `setup: grants issued at ${grantsPerSecond.toFixed(0)}/s (authorize + code exchange, 32 in parallel)`,
       'the worker process also ran its outbox relay and webhook worker meanwhile (one connection.refreshed event per refresh), as in production',
     ],
