@@ -84,7 +84,9 @@ interface Attempt {
 
 /**
  * One refresh, in the order the design asks (DESIGN.md, issue "Refresh engine"): Redis lock → re-read →
- * Postgres lease → call Lever → fenced write of the rotated tokens → schedule → release.
+ * Postgres lease → call Lever → fenced write of the rotated tokens → schedule → release. For a due scheduled
+ * refresh, re-read and lease are one statement (claimDue); claims and fenced writes of concurrent refreshes
+ * share statements (group commit, batcher.ts), each row still fenced on its own version.
  */
 export function createRefresher(deps: RefresherDeps): Refresher {
   const now = deps.now ?? (() => new Date());
