@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { deleteRedisPrefix, freePort, waitFor } from '@lever-connect/testing';
 import pg from 'pg';
-import { census } from './checks.js';
+import { census, settle } from './checks.js';
 import {
   collectDbTokens,
   collectSimSecrets,
@@ -111,24 +111,6 @@ async function waitFullCycle(stack: Stack, what: string, since = new Date(), tim
     async () => (await stack.db.db.prisma.connection.count({ where: { status: 'active', lastRefreshedAt: { lt: since } } })) === 0,
     { timeoutMs, intervalMs: 500 },
   );
-}
-
-/**
- * Waits until no active connection holds a lease (a SIGKILLed holder's lease must expire first) and every
- * active token has a few seconds left, so the census measures the steady state, not an in-flight refresh.
- */
-async function settle(stack: Stack, timeoutMs = 120_000) {
-  await waitFor(
-    'the connections to settle (no lease held, tokens fresh)',
-    async () => {
-      const soon = new Date(Date.now() + 3_000);
-      const open = await stack.db.db.prisma.connection.count({
-        where: { status: 'active', OR: [{ leaseOwner: { not: null } }, { accessTokenExpiresAt: { lt: soon } }] },
-      });
-      return open === 0;
-    },
-    { timeoutMs, intervalMs: 500 },
-  ).catch(() => undefined); // the census then shows what did not settle
 }
 
 /**

@@ -1,3 +1,4 @@
+import { waitFor } from '@lever-connect/testing';
 import type { Stack } from './stack.js';
 
 export interface ConnectionCensus {
@@ -14,7 +15,7 @@ export interface ConnectionCensus {
  * simulator's API accepts.
  */
 export async function census(stack: Stack): Promise<ConnectionCensus> {
-  const rows = await stack.db.db.prisma.connection.findMany({ select: { id: true, status: true, reauthReason: true } });
+  const rows = await stack.db.db.prisma.connection.findMany({ select: { id: true, status: true, reauthReason: true, leaseOwner: true, leaseExpiresAt: true, accessTokenExpiresAt: true } });
   const result: ConnectionCensus = { total: rows.length, active: 0, needsReauth: [], accepted: 0, rejected: [] };
   const auth = { authorization: `Bearer ${stack.adminKey}` };
   for (const row of rows) {
@@ -23,7 +24,9 @@ export async function census(stack: Stack): Promise<ConnectionCensus> {
     result.active++;
     const res = await fetch(`${stack.api.url}/v1/connections/${row.id}/access-token`, { headers: auth });
     if (res.status !== 200) {
-      result.rejected.push(`${row.id}: api ${res.status} ${await res.text()}`);
+      // The lease tells a dead holder (expires soon, then another process takes over) from a stuck one.
+      const lease = row.leaseOwner ? `lease ${row.leaseOwner} until ${row.leaseExpiresAt?.toISOString()}` : 'no lease';
+      result.rejected.push(`${row.id}: api ${res.status} ${await res.text()} (${lease}, token expires ${row.accessTokenExpiresAt?.toISOString()}, census at ${new Date().toISOString()})`);
       continue;
     }
     const token = (await res.json()) as { accessToken: string; apiBaseUrl: string };
@@ -65,4 +68,22 @@ export async function tokenReaders(
 export async function eventCounts(stack: Stack): Promise<Record<string, number>> {
   const groups = await stack.db.db.prisma.event.groupBy({ by: ['type'], _count: { _all: true } });
   return Object.fromEntries(groups.map((g) => [g.type, g._count._all]));
+}
+
+/**
+ * Waits until no active connection holds a lease (a SIGKILLed holder's lease must expire first) and every
+ * active token has a few seconds left, so the census measures the steady state, not an in-flight refresh.
+ */
+export async function settle(stack: Stack, timeoutMs = 120_000) {
+  await waitFor(
+    'the connections to settle (no lease held, tokens fresh)',
+    async () => {
+      const soon = new Date(Date.now() + 3_000);
+      const open = await stack.db.db.prisma.connection.count({
+        where: { status: 'active', OR: [{ leaseOwner: { not: null } }, { accessTokenExpiresAt: { lt: soon } }] },
+      });
+      return open === 0;
+    },
+    { timeoutMs, intervalMs: 500 },
+  ).catch(() => undefined); // the census then shows what did not settle
 }
