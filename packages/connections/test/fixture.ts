@@ -127,3 +127,21 @@ export async function simAccepts(simUrl: string, accessToken: string, path = '/v
   await res.body?.cancel();
   return res.status;
 }
+
+/**
+ * Spends a refresh token at the simulator behind the service's back, as a worker would just before it died
+ * or lost Postgres: Lever has rotated, the service has not stored the answer. Uses the dev client's
+ * credentials in the form body, as Lever documents.
+ */
+export async function rotateAtSim(simUrl: string, refreshToken: string): Promise<Response> {
+  return fetch(new URL('/oauth/token', simUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: 'lever-connect-dev',
+      client_secret: 'lever-connect-dev-secret',
+      refresh_token: refreshToken,
+    }),
+  });
+}

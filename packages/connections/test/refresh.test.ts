@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../src/index.js';
-import { connectViaSim, createFixture, simAccepts, type Fixture } from './fixture.js';
+import { connectViaSim, createFixture, rotateAtSim, simAccepts, type Fixture } from './fixture.js';
 
 describe('refresh, correctly (against the simulator, real Postgres and Redis)', () => {
   let f: Fixture;
@@ -173,11 +173,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     // A worker claimed the lease, sent the refresh (Lever rotated) and was SIGKILLed before storing it.
     expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).toEqual({ lastAttemptAmbiguous: false, tookOver: false });
     const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
-    const rotated = await fetch(`${f.sim.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
-    });
+    const rotated = await rotateAtSim(f.sim.url, refreshToken);
     expect(rotated.status).toBe(200);
     await new Promise((r) => setTimeout(r, 20)); // the 1 ms lease has expired
     const result = await core.refresher.refresh(connection.id, { trigger: 'schedule', force: true });
@@ -188,11 +184,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-stash', account: 'acct_stash' });
     // Rotate at Lever by hand, as a worker would before Postgres went away, and stash the answer.
     const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
-    const res = await fetch(`${f.sim.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
-    });
+    const res = await rotateAtSim(f.sim.url, refreshToken);
     const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
     const now = Date.now();
     await core.stash.save({
@@ -345,11 +337,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
       await makeDue(connection.id);
       expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).not.toBeNull();
       const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
-      const rotated = await fetch(`${f.sim.url}/oauth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
-      });
+      const rotated = await rotateAtSim(f.sim.url, refreshToken);
       expect(rotated.status).toBe(200);
       await new Promise((r) => setTimeout(r, 20));
       const result = await core.refresher.refresh(connection.id, { trigger: 'schedule' });
@@ -360,11 +348,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
       const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-due-stash', account: 'acct_due_stash' });
       await makeDue(connection.id);
       const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
-      const res = await fetch(`${f.sim.url}/oauth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ grant_type: 'refresh_token', client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret', refresh_token: refreshToken }),
-      });
+      const res = await rotateAtSim(f.sim.url, refreshToken);
       const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
       await core.stash.save({
         connectionId: connection.id,
