@@ -17,6 +17,23 @@ const IDENTIFIER = /^[A-Za-z]+$/;
 const BATCH_MAX = 100;
 const BATCH_IN_FLIGHT = 2;
 
+/**
+ * What claiming the refresh lease writes, shared by claimLease and claimDue so the two claims cannot drift.
+ * `owner` and `ttlSecs` are SQL expressions (a parameter or a column of the batch). Uses the database's clock
+ * so process clocks cannot disagree about expiry; also records the attempt and the refresh token's use.
+ */
+const claimLeaseSet = (owner: string, ttlSecs: string) => `
+       "leaseOwner" = ${owner},
+       "leaseExpiresAt" = ${SQL_NOW} + make_interval(secs => ${ttlSecs}),
+       "lastRefreshAttemptAt" = ${SQL_NOW},
+       -- Taking over an expired lease means its holder died mid-refresh (SIGKILL, crash): Lever may have
+       -- rotated the token we hold, so a later invalid_grant is our loss, not the customer's.
+       "lastAttemptAmbiguous" = c."lastAttemptAmbiguous" OR c."leaseOwner" IS NOT NULL,
+       "refreshTokenLastUsedAt" = ${SQL_NOW}`;
+
+/** The lease may be claimed: nobody holds it, or its holder's time ran out. */
+const LEASE_FREE = `(c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})`;
+
 interface ClaimDue {
   id: string;
   owner: string;
@@ -59,19 +76,14 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
            SELECT c."id", c."leaseOwner", v."owner", v."ttl", v."now" FROM "connections" c JOIN v ON v."id" = c."id"
          )
          UPDATE "connections" c
-            SET "leaseOwner" = p."owner",
-                "leaseExpiresAt" = ${SQL_NOW} + make_interval(secs => p."ttl"),
-                "lastRefreshAttemptAt" = ${SQL_NOW},
-                -- As in claimLease: taking over an expired lease means its holder died mid-refresh.
-                "lastAttemptAmbiguous" = c."lastAttemptAmbiguous" OR c."leaseOwner" IS NOT NULL,
-                "refreshTokenLastUsedAt" = ${SQL_NOW}
+            SET ${claimLeaseSet('p."owner"', 'p."ttl"')}
            FROM previous p, "tenants" t
           WHERE c."id" = p."id"
             AND t."id" = c."tenantId"
             AND c."status" = 'active'
             AND c."nextRefreshAt" <= p."now"
             AND c."refreshTokenCiphertext" IS NOT NULL
-            AND (c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})
+            AND ${LEASE_FREE}
          RETURNING c.*, t."externalId" AS "tenantExternalId", p."leaseOwner" IS NOT NULL AS "tookOver"`,
         [JSON.stringify(items.map((i) => ({ id: i.id, owner: i.owner, ttl: i.ttlMs / 1000, now: ts(i.now) })))],
       );
@@ -156,8 +168,8 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
 
     /**
      * Claims the refresh lease on the row (the second guard after the Redis lock). Succeeds only for the
-     * version we read, while the connection is active and no unexpired lease is held. Uses the database's
-     * clock so process clocks cannot disagree about expiry. Also records the attempt. `tookOver` tells that
+     * version we read, while the connection is active and no unexpired lease is held (claimLeaseSet says
+     * what the claim writes). `tookOver` tells that
      * an expired lease of another holder was taken: that holder died or lost its database mid-refresh.
      */
     async claimLease(
@@ -169,18 +181,12 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
       const rows = await sql.query<{ lastAttemptAmbiguous: boolean; tookOver: boolean }>(
         `WITH previous AS (SELECT "leaseOwner" FROM "connections" WHERE "id" = $1)
          UPDATE "connections" c
-            SET "leaseOwner" = $3,
-                "leaseExpiresAt" = ${SQL_NOW} + make_interval(secs => $4::double precision),
-                "lastRefreshAttemptAt" = ${SQL_NOW},
-                -- Taking over an expired lease means its holder died mid-refresh (SIGKILL, crash): Lever may
-                -- have rotated the token we hold, so a later invalid_grant is our loss, not the customer's.
-                "lastAttemptAmbiguous" = c."lastAttemptAmbiguous" OR c."leaseOwner" IS NOT NULL,
-                "refreshTokenLastUsedAt" = ${SQL_NOW}
+            SET ${claimLeaseSet('$3', '$4::double precision')}
            FROM previous
           WHERE c."id" = $1
             AND c."version" = $2
             AND c."status" = 'active'
-            AND (c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})
+            AND ${LEASE_FREE}
          RETURNING c."lastAttemptAmbiguous", previous."leaseOwner" IS NOT NULL AS "tookOver"`,
         [id, version, owner, ttlMs / 1000],
       );
