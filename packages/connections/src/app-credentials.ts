@@ -22,6 +22,8 @@ export function createAppCredentialsState(database: Pick<Database, 'pool'>): App
   const sql = sqlOf(database.pool);
   // What this process last saw of each environment's state, so a success costs no write when all is well.
   const known = new Map<LeverEnvironment, { rejected: boolean; at: number }>();
+  // Concurrent refreshes that find the cache stale share one write (a burst would send one per refresh).
+  const accepting = new Map<LeverEnvironment, Promise<void>>();
 
   return {
     async rejected(environment, clientId) {
@@ -44,12 +46,19 @@ export function createAppCredentialsState(database: Pick<Database, 'pool'>): App
     async accepted(environment) {
       const seen = known.get(environment);
       if (seen && !seen.rejected && Date.now() - seen.at < STATE_CACHE_MS) return;
-      await sql.query(
-        `UPDATE "lever_app_states" SET "credentialsRejectedSince" = NULL, "updatedAt" = ${SQL_NOW}
-          WHERE "environment" = $1 AND "credentialsRejectedSince" IS NOT NULL`,
-        [environment],
-      );
-      known.set(environment, { rejected: false, at: Date.now() });
+      let write = accepting.get(environment);
+      if (!write) {
+        write = (async () => {
+          await sql.query(
+            `UPDATE "lever_app_states" SET "credentialsRejectedSince" = NULL, "updatedAt" = ${SQL_NOW}
+              WHERE "environment" = $1 AND "credentialsRejectedSince" IS NOT NULL`,
+            [environment],
+          );
+          known.set(environment, { rejected: false, at: Date.now() });
+        })().finally(() => accepting.delete(environment));
+        accepting.set(environment, write);
+      }
+      await write;
     },
   };
 }
