@@ -80,13 +80,17 @@ interface Attempt {
   result: RefreshResult;
   /** Work that must finish before the lock is released (a rotated token still being written). */
   pending?: Promise<unknown>;
+  /** Work that runs alongside the lock's release (enqueueing the next generation's job). */
+  alongside?: Promise<void>;
 }
 
 /**
  * One refresh, in the order the design asks (DESIGN.md, issue "Refresh engine"): Redis lock → re-read →
  * Postgres lease → call Lever → fenced write of the rotated tokens → schedule → release. For a due scheduled
  * refresh, re-read and lease are one statement (claimDue); claims and fenced writes of concurrent refreshes
- * share statements (group commit, batcher.ts), each row still fenced on its own version.
+ * share statements (group commit, batcher.ts), each row still fenced on its own version. Scheduling the next
+ * generation and releasing the lock go out together (the written row already says when it is due), and
+ * refresh() returns once both are done.
  */
 export function createRefresher(deps: RefresherDeps): Refresher {
   const now = deps.now ?? (() => new Date());
@@ -236,6 +240,13 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     await deps.appCredentials.rejected(env, deps.config.lever.environments[env].clientId);
   }
 
+  /** Starts scheduling the next generation's job; its failure is logged (the reconciler enqueues it later). */
+  function scheduleNext(connection: ConnectionWithTenant): Promise<void> {
+    return (async () => deps.onScheduled?.(connection))().catch((err: unknown) =>
+      deps.log.warn({ connectionId: connection.id, err }, 'scheduling the next refresh failed'),
+    );
+  }
+
   /** Waits out a takeover grace, then checks that the previous holder's write did not land meanwhile. */
   async function afterTakeover(connection: ConnectionWithTenant, signal: AbortSignal): Promise<boolean> {
     await new Promise((r) => setTimeout(r, takeoverGraceMs));
@@ -260,8 +271,10 @@ export function createRefresher(deps: RefresherDeps): Refresher {
 
     const applied = await applyStash(connection);
     if (applied) {
-      await deps.onScheduled?.(applied);
-      return { result: { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) } };
+      return {
+        result: { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) },
+        alongside: scheduleNext(applied),
+      };
     }
     const due =
       // The scheduler fires at next_refresh_at, which jitter moved earlier than expiry − lead: honour it,
@@ -296,8 +309,10 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       const applied = await applyStash(connection);
       if (applied) {
         // The fenced write of the stashed tokens freed the lease.
-        await deps.onScheduled?.(applied);
-        return { result: { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) } };
+        return {
+          result: { outcome: 'refreshed', connection: applied, accessToken: deps.cipher.decrypt(applied.accessTokenCiphertext!, applied.id) },
+          alongside: scheduleNext(applied),
+        };
       }
       env = deps.config.lever.environments[connection.environment as LeverEnvironment];
       const wait = await deps.rateLimiter.take(env.environment, 0);
@@ -367,6 +382,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       scopes: tokens.scopes,
     };
     const base = connection;
+    let alongside: Promise<void> | undefined;
     const write = (async () => {
       const stored = await persistUntilStored(base, pending);
       await deps.appCredentials.accepted(env.environment).catch(() => undefined);
@@ -376,7 +392,8 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         deps.log.warn({ connectionId: base.id }, 'fenced write lost: the connection was re-authorized or deleted meanwhile');
         return { outcome: 'busy' } as const;
       }
-      await deps.onScheduled?.(stored);
+      // The next generation's job is enqueued while the lock is released (refresh() awaits both).
+      alongside = scheduleNext(stored);
       return { outcome: 'refreshed', connection: stored, accessToken: tokens.accessToken } as const;
     })();
     inflightWrites.add(write);
@@ -399,7 +416,8 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         return { result: { outcome: 'refreshed', connection: provisional, accessToken: tokens.accessToken }, pending: write };
       }
     }
-    return { result: await write };
+    const result = await write;
+    return { result, alongside };
   }
 
   return {
@@ -429,16 +447,18 @@ export function createRefresher(deps: RefresherDeps): Refresher {
           throw error;
         }
         let pending: Promise<unknown> | undefined;
+        let alongside: Promise<void> | undefined;
         try {
           const attempt = await underLock(connectionId, options, lock);
           pending = attempt.pending;
+          alongside = attempt.alongside;
           return attempt.result;
         } catch (error) {
           deps.log.warn({ connectionId, err: error }, 'refresh interrupted by a dependency failure');
           return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
         } finally {
           if (pending) void pending.catch(() => undefined).finally(() => lock.release());
-          else await lock.release();
+          else await Promise.all([lock.release(), alongside]);
         }
       })();
       deps.observe?.(result, options.trigger, Date.now() - started);
