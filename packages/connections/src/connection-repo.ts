@@ -169,8 +169,8 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
     /**
      * Claims the refresh lease on the row (the second guard after the Redis lock). Succeeds only for the
      * version we read, while the connection is active and no unexpired lease is held (claimLeaseSet says
-     * what the claim writes). `tookOver` tells that
-     * an expired lease of another holder was taken: that holder died or lost its database mid-refresh.
+     * what the claim writes). `tookOver` tells that an expired lease of another holder was taken: that
+     * holder died or lost its database mid-refresh.
      */
     async claimLease(
       id: string,
