@@ -81,10 +81,9 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     callLever: (env, refreshToken) => refreshAccessToken(env, refreshToken, { timeoutMs: config.lever.httpTimeoutMs }),
     observe: (result, trigger, durationMs) => observeRefresh(metrics, result, trigger, durationMs),
     observeLockWait: (outcome, ms) => metrics.lockWait.observe({ outcome }, ms / 1000),
-    onScheduled: async (connection) => {
-      // The database already holds next_refresh_at; if Redis is down the reconciler enqueues it later.
-      await scheduler.schedule(connection).catch((err) => log.warn({ err, connectionId: connection.id }, 'scheduling failed'));
-    },
+    // A failed enqueue is the refresher's to log (scheduleNext): the database already holds next_refresh_at,
+    // and the reconciler enqueues it later.
+    onScheduled: (connection) => scheduler.schedule(connection),
   });
 
   const tokenAudit = createTokenAudit({ database, log });
