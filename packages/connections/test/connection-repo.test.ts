@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConnectionRepo } from '../src/connection-repo.js';
+
+/** A plan node of EXPLAIN (FORMAT JSON), as far as this test reads it. */
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  Plans?: PlanNode[];
+}
+
+function* nodes(plan: PlanNode): Generator<PlanNode> {
+  yield plan;
+  for (const child of plan.Plans ?? []) yield* nodes(child);
+}
+
+const TABLE_ROWS = 3_000;
+const BATCH = 5;
+
+describe('connection repo: batched statements on a table without statistics', () => {
+  let t: TestDatabase;
+  /** The batched statements sent through the pool, with their parameters (observed, not altered). */
+  const sent: { text: string; values: unknown[] }[] = [];
+  let ids: string[] = [];
+
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    const pool = t.db.pool;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const config = args[0] as string | { text?: string; values?: unknown[] };
+      const text = typeof config === 'string' ? config : (config.text ?? '');
+      const values = (typeof config === 'string' ? args[1] : config.values) as unknown[] | undefined;
+      if (text.includes('json_to_recordset')) sent.push({ text, values: values ?? [] });
+      return query(...args);
+    };
+    // A table filled moments ago, before autovacuum analyzed it (a fresh deployment, a bulk import): the
+    // planner believes it is nearly empty, which once made every claim scan all active rows.
+    const tenant = await t.db.prisma.tenant.create({ data: { externalId: 'repo-plans' } });
+    const due = new Date(Date.now() - 1_000);
+    const rows = Array.from({ length: TABLE_ROWS }, (_, i) => ({
+      id: randomUUID(),
+      tenantId: tenant.id,
+      environment: 'production' as const,
+      leverAccountId: `acct_${i}`,
+      scopes: ['offline_access'],
+      accessTokenCiphertext: 'x'.repeat(600),
+      refreshTokenCiphertext: 'y'.repeat(120),
+      accessTokenExpiresAt: new Date(Date.now() + 60_000),
+      refreshTokenIssuedAt: new Date(Date.now() - 3_540_000),
+      nextRefreshAt: due,
+    }));
+    await t.db.prisma.connection.createMany({ data: rows });
+    ids = rows.slice(0, BATCH).map((r) => r.id);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  /** Re-runs a captured statement under EXPLAIN ANALYZE, rolled back, and returns its plan. */
+  async function planOf(statement: { text: string; values: unknown[] }): Promise<PlanNode> {
+    const client = await t.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, statement.values);
+      return result.rows[0]!['QUERY PLAN'][0].Plan;
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
+
+  /** Rows each scan of `connections` produced: a batch's statement must read its batch, not the table. */
+  const connectionRowsRead = (plan: PlanNode) =>
+    [...nodes(plan)].filter((n) => n['Relation Name'] === 'connections').map((n) => n['Actual Rows'] * n['Actual Loops']);
+
+  it('claimDue and storeRotated read only the rows of their batch', async () => {
+    const repo = createConnectionRepo(t.db);
+    const claims = await Promise.all(ids.map((id) => repo.claimDue(id, 'owner-a', 30_000, new Date())));
+    expect(claims.every((c) => c !== null)).toBe(true);
+    const claim = sent.find((s) => s.text.includes('"owner" text'));
+    expect(claim).toBeDefined();
+    // The captured claim re-run: the rows it claimed are leased now, but the scans are what they were.
+    for (const rows of connectionRowsRead(await planOf(claim!))) expect(rows).toBeLessThanOrEqual(BATCH);
+
+    const stored = await Promise.all(
+      claims.map((c) =>
+        repo.storeRotated({
+          id: c!.connection.id,
+          version: c!.connection.version,
+          accessTokenCiphertext: 'a'.repeat(600),
+          refreshTokenCiphertext: 'r'.repeat(120),
+          accessTokenExpiresAt: new Date(Date.now() + 3_600_000),
+          issuedAt: new Date(),
+          scopes: [],
+          nextRefreshAt: new Date(Date.now() + 3_000_000),
+          expiringNotified: false,
+          events: [],
+        }),
+      ),
+    );
+    expect(stored.every((s) => s?.version === 1)).toBe(true);
+    const write = sent.find((s) => s.text.includes('"version" int'));
+    expect(write).toBeDefined();
+    for (const rows of connectionRowsRead(await planOf(write!))) expect(rows).toBeLessThanOrEqual(BATCH);
+  });
+});
