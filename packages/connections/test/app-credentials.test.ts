@@ -2,6 +2,7 @@ import { createDatabase } from '@lever-connect/db';
 import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppCredentialsState } from '../src/app-credentials.js';
+import { observeQueries } from './fixture.js';
 
 describe('OAuth app credentials state (lever_app_states)', () => {
   let t: TestDatabase;
@@ -9,14 +10,9 @@ describe('OAuth app credentials state (lever_app_states)', () => {
   let stateStatements = 0;
   beforeAll(async () => {
     t = await createTestDatabase();
-    const pool = t.db.pool;
-    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-    (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const config = args[0] as string | { text?: string };
-      const text = typeof config === 'string' ? config : (config.text ?? '');
+    observeQueries(t.db.pool, (text) => {
       if (/^\s*UPDATE "lever_app_states"/.test(text)) stateStatements++;
-      return query(...args);
-    };
+    });
   });
   afterAll(async () => {
     await t?.drop();

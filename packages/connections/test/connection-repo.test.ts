@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectionRepo } from '../src/connection-repo.js';
+import { observeQueries } from './fixture.js';
 
 /** A plan node of EXPLAIN (FORMAT JSON), as far as this test reads it. */
 interface PlanNode {
@@ -23,20 +24,14 @@ const BATCH = 5;
 describe('connection repo: batched statements on a table without statistics', () => {
   let t: TestDatabase;
   /** The batched statements sent through the pool, with their parameters (observed, not altered). */
-  const sent: { text: string; values: unknown[] }[] = [];
+  const sent: { text: string; values: readonly unknown[] }[] = [];
   let ids: string[] = [];
 
   beforeAll(async () => {
     t = await createTestDatabase();
-    const pool = t.db.pool;
-    const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-    (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const config = args[0] as string | { text?: string; values?: unknown[] };
-      const text = typeof config === 'string' ? config : (config.text ?? '');
-      const values = (typeof config === 'string' ? args[1] : config.values) as unknown[] | undefined;
-      if (text.includes('json_to_recordset')) sent.push({ text, values: values ?? [] });
-      return query(...args);
-    };
+    observeQueries(t.db.pool, (text, values) => {
+      if (text.includes('json_to_recordset')) sent.push({ text, values });
+    });
     // A table filled moments ago, before autovacuum analyzed it (a fresh deployment, a bulk import): the
     // planner believes it is nearly empty, which once made every claim scan all active rows.
     const tenant = await t.db.prisma.tenant.create({ data: { externalId: 'repo-plans' } });
@@ -61,11 +56,11 @@ describe('connection repo: batched statements on a table without statistics', ()
   });
 
   /** Re-runs a captured statement under EXPLAIN ANALYZE, rolled back, and returns its plan. */
-  async function planOf(statement: { text: string; values: unknown[] }): Promise<PlanNode> {
+  async function planOf(statement: { text: string; values: readonly unknown[] }): Promise<PlanNode> {
     const client = await t.db.pool.connect();
     try {
       await client.query('BEGIN');
-      const result = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, statement.values);
+      const result = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`, [...statement.values]);
       return result.rows[0]!['QUERY PLAN'][0].Plan;
     } finally {
       await client.query('ROLLBACK');

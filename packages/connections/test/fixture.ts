@@ -145,3 +145,18 @@ export async function rotateAtSim(simUrl: string, refreshToken: string): Promise
     }),
   });
 }
+
+/**
+ * Calls `observe` with the text and parameters of every statement sent through `pool.query`, then sends it
+ * unchanged: tests count or capture statements without altering them.
+ */
+export function observeQueries(pool: TestDatabase['db']['pool'], observe: (text: string, values: readonly unknown[]) => void): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const config = args[0] as string | { text?: string; values?: unknown[] };
+    const text = typeof config === 'string' ? config : (config.text ?? '');
+    const values = (typeof config === 'string' ? args[1] : config.values) as unknown[] | undefined;
+    observe(text, values ?? []);
+    return query(...args);
+  };
+}
