@@ -63,11 +63,6 @@ async function main(argv: string[]): Promise<number> {
           console.error('revoke needs the key id\n' + USAGE);
           return 2;
         }
-        await new Promise<void>((resolve) => {
-          if (redis.status === 'ready') return resolve();
-          redis.once('ready', () => resolve());
-          setTimeout(resolve, 2_000).unref();
-        });
         await apiKeys.revoke(id);
         console.log(`revoked ${id}`);
         return 0;
