@@ -1,28 +1,30 @@
-import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type Core, type RefreshJobData } from '@lever-connect/connections';
+import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type Core, type SweepJobData } from '@lever-connect/connections';
 import { Queue, Worker } from 'bullmq';
-import { createRefreshProcessor } from './processors/refresh.js';
+import { createSweepProcessor } from './processors/refresh.js';
 import { startWebhookWorkers } from './webhooks.js';
 
 /**
- * Starts this process's BullMQ workers: refresh jobs (rate-limited globally so a backlog after an outage
- * drains steadily) and the reconciler, which re-derives the schedule from Postgres.
+ * Starts this process's BullMQ workers: refresh sweeps (each refresh takes a slot of the global Lever budget,
+ * so a backlog after an outage drains steadily) and the reconciler, which re-arms the sweep from Postgres.
  */
 export async function startWorkers(core: Core) {
   const { config, log, queueRedis } = core;
   const connection = queueRedis;
   const prefix = config.redisPrefix;
 
-  const refreshWorker = new Worker<RefreshJobData>(QUEUE_NAMES.refresh, createRefreshProcessor(core), {
+  // Sweeps stop claiming when the process shuts down; the refreshes they started finish (SIGTERM safety).
+  const stopping = new AbortController();
+  const refreshWorker = new Worker<SweepJobData>(QUEUE_NAMES.refresh, createSweepProcessor(core, stopping.signal), {
     connection,
     prefix,
-    concurrency: config.refresh.concurrency,
-    limiter: { max: config.refresh.rateLimitPerSecond, duration: 1_000 },
-    // BullMQ renews a running job's lock every lockDuration / 2, so a slow Lever call or a long write retry
-    // keeps it; kept short so that a SIGKILLed worker's job is picked up again within ~20 s (lock expiry +
-    // stalled check), close to the lease, and inside a few-seconds-plus reuse leeway at Lever when there is one.
+    // One sweep at a time per process (it runs REFRESH_CONCURRENCY refreshes itself); a wake-up that comes
+    // while it runs goes to another process, which then joins in (SKIP LOCKED claims keep them disjoint).
+    concurrency: 1,
+    // BullMQ renews a running job's lock every lockDuration / 2; kept short so that a SIGKILLed worker's
+    // sweep is run again by another process within ~20 s (its claimed rows' leases expire on their own).
     lockDuration: 15_000,
     stalledInterval: 5_000,
-    maxStalledCount: 1_000_000, // a stalled refresh job is re-run, never failed: the domain is idempotent
+    maxStalledCount: 1_000_000, // a stalled sweep is re-run, never failed: the domain is idempotent
     autorun: true,
   });
   refreshWorker.on('error', (err) => log.warn({ err: { message: err.message } }, 'refresh worker error'));
@@ -72,6 +74,7 @@ export async function startWorkers(core: Core) {
     async close() {
       clearInterval(timer);
       connection.off('ready', onReady);
+      stopping.abort();
       // Stop taking jobs and wait for running ones: refreshes in flight finish and persist (SIGTERM safety).
       await Promise.all([refreshWorker.close(), maintenanceWorker.close(), webhooks.close()]);
       await maintenance.close();

@@ -18,7 +18,7 @@ const BATCH_MAX = 100;
 const BATCH_IN_FLIGHT = 2;
 
 /**
- * What claiming the refresh lease writes, shared by claimLease and claimDue so the two claims cannot drift.
+ * What claiming the refresh lease writes, shared by claimLease and claimNextDue so the two claims cannot drift.
  * `owner` and `ttlSecs` are SQL expressions (a parameter or a column of the batch). Uses the database's clock
  * so process clocks cannot disagree about expiry; also records the attempt and the refresh token's use.
  */
@@ -33,14 +33,6 @@ const claimLeaseSet = (owner: string, ttlSecs: string) => `
 
 /** The lease may be claimed: nobody holds it, or its holder's time ran out. */
 const LEASE_FREE = `(c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})`;
-
-interface ClaimDue {
-  id: string;
-  owner: string;
-  ttlMs: number;
-  /** The caller's clock: "due" means next_refresh_at <= now, as the caller's own check reads it. */
-  now: Date;
-}
 
 /** What a successful refresh writes (storeRotated). Ciphertexts are the caller's (bound to the row id). */
 export interface RotatedWrite {
@@ -67,37 +59,9 @@ export interface RotatedWrite {
 export function createConnectionRepo(database: Pick<Database, 'pool'>) {
   const sql = sqlOf(database.pool);
 
-  // Both batched statements repeat their ids as `c."id" = ANY($2)`: the join with the JSON batch alone gives
-  // the planner no row estimate, and on a table it has no statistics for yet (filled moments ago) it chose to
-  // scan every active connection per batch, 3 000 rows read for 5 claimed (test/connection-repo.test.ts).
-  const claimDueBatched = createBatcher<ClaimDue, { connection: ConnectionWithTenant; tookOver: boolean } | null>(
-    async (items) => {
-      const rows = await sql.query<Row & { tookOver: boolean }>(
-        `WITH v AS (
-           SELECT * FROM json_to_recordset($1::json) AS v("id" uuid, "owner" text, "ttl" double precision, "now" timestamp)
-         ), previous AS (
-           SELECT c."id", c."leaseOwner", v."owner", v."ttl", v."now" FROM "connections" c JOIN v ON v."id" = c."id"
-            WHERE c."id" = ANY($2::uuid[])
-         )
-         UPDATE "connections" c
-            SET ${claimLeaseSet('p."owner"', 'p."ttl"')}
-           FROM previous p, "tenants" t
-          WHERE c."id" = p."id"
-            AND c."id" = ANY($2::uuid[])
-            AND t."id" = c."tenantId"
-            AND c."status" = 'active'
-            AND c."nextRefreshAt" <= p."now"
-            AND c."refreshTokenCiphertext" IS NOT NULL
-            AND ${LEASE_FREE}
-         RETURNING c.*, t."externalId" AS "tenantExternalId", p."leaseOwner" IS NOT NULL AS "tookOver"`,
-        [JSON.stringify(items.map((i) => ({ id: i.id, owner: i.owner, ttl: i.ttlMs / 1000, now: ts(i.now) }))), items.map((i) => i.id)],
-      );
-      const byId = new Map(rows.map(({ tookOver, ...row }) => [row.id, { connection: toConnection(row), tookOver }]));
-      return items.map((i) => byId.get(i.id) ?? null);
-    },
-    { maxBatch: BATCH_MAX, maxInFlight: BATCH_IN_FLIGHT, keyOf: (i) => i.id },
-  );
-
+  // The batched write repeats its ids as `c."id" = ANY($2)`: the join with the JSON batch alone gives the
+  // planner no row estimate, and on a table it has no statistics for yet (filled moments ago) it chose to
+  // scan every active connection per batch (test/connection-repo.test.ts).
   const storeRotatedBatched = createBatcher<RotatedWrite, Connection | null>(
     async (items) => {
       const rows = await sql.query<Connection>(
@@ -200,17 +164,62 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
     },
 
     /**
-     * The scheduler's common case in one statement: claims the lease (as claimLease does) on an active
-     * connection whose next_refresh_at has come and that holds a refresh token, and returns the row as
-     * claimed. Null says only "not this way": the caller falls back to reading the row and deciding.
-     * Concurrent calls share a statement (group commit, batcher.ts).
+     * The refresh sweep's claim: up to `limit` active connections whose next_refresh_at has come and whose
+     * lease is free, earliest first, each claimed for `owner` (claimLeaseSet) and returned as claimed, in one
+     * statement. SKIP LOCKED makes concurrent sweeps of several processes claim disjoint rows instead of
+     * queueing on each other's row locks. Rows without a refresh token are claimed too: the refresher marks
+     * them needs_reauth.
      */
-    claimDue(id: string, owner: string, ttlMs: number, now: Date): Promise<{ connection: ConnectionWithTenant; tookOver: boolean } | null> {
-      return claimDueBatched({ id, owner, ttlMs, now });
+    async claimNextDue(owner: string, ttlMs: number, now: Date, limit: number): Promise<Array<{ connection: ConnectionWithTenant; tookOver: boolean }>> {
+      const rows = await sql.query<Row & { tookOver: boolean }>(
+        `WITH picked AS (
+           SELECT c."id", c."leaseOwner" FROM "connections" c
+            WHERE c."status" = 'active' AND c."nextRefreshAt" <= $3::timestamp AND ${LEASE_FREE}
+            ORDER BY c."nextRefreshAt"
+            LIMIT $4
+              FOR UPDATE SKIP LOCKED
+         )
+         UPDATE "connections" c
+            SET ${claimLeaseSet('$1', '$2::double precision')}
+           FROM picked p, "tenants" t
+          WHERE c."id" = p."id" AND t."id" = c."tenantId"
+         RETURNING c.*, t."externalId" AS "tenantExternalId", p."leaseOwner" IS NOT NULL AS "tookOver"`,
+        [owner, ttlMs / 1000, ts(now), limit],
+      );
+      return rows
+        .map(({ tookOver, ...row }) => ({ connection: toConnection(row), tookOver }))
+        .sort((a, b) => (a.connection.nextRefreshAt?.getTime() ?? 0) - (b.connection.nextRefreshAt?.getTime() ?? 0));
     },
 
-    async releaseLease(id: string, owner: string): Promise<void> {
-      await sql.query(`UPDATE "connections" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "id" = $1 AND "leaseOwner" = $2`, [id, owner]);
+    /**
+     * Analyzes `connections` if Postgres has never gathered statistics for it (a fresh database filled in
+     * bulk, autovacuum off or not there yet). Without them the planner takes a sweep's claim for a few rows
+     * and answers it by reading and sorting every due row instead of walking the (status, next_refresh_at)
+     * index: each claim then costs O(due connections), in the very storm it should drain. Returns whether it
+     * analyzed.
+     */
+    async ensureStatistics(): Promise<boolean> {
+      const known = await sql.query(`SELECT 1 FROM "pg_stats" WHERE "schemaname" = current_schema() AND "tablename" = 'connections' AND "attname" = 'nextRefreshAt'`);
+      if (known.length > 0) return false;
+      await sql.query('ANALYZE "connections"');
+      return true;
+    },
+
+    /**
+     * Frees our lease without a refresh (nothing was sent to Lever). With `notBefore`, the connection is not
+     * due again before then (a busy lock, a spent Lever budget): the sweep would otherwise claim it again at
+     * once. A later next_refresh_at (a refresh that landed meanwhile) is kept.
+     */
+    async releaseLease(id: string, owner: string, notBefore?: Date): Promise<void> {
+      if (!notBefore) {
+        await sql.query(`UPDATE "connections" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL WHERE "id" = $1 AND "leaseOwner" = $2`, [id, owner]);
+        return;
+      }
+      await sql.query(
+        `UPDATE "connections" SET "leaseOwner" = NULL, "leaseExpiresAt" = NULL, "nextRefreshAt" = GREATEST("nextRefreshAt", $3::timestamp)
+          WHERE "id" = $1 AND "leaseOwner" = $2`,
+        [id, owner, ts(notBefore)],
+      );
     },
 
     /**

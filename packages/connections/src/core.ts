@@ -17,9 +17,10 @@ import { createDeploymentFence } from './fence.js';
 import { createMetrics } from './metrics.js';
 import { observeRefresh } from './refresh-metrics.js';
 import { createConnectionLocks } from './locks.js';
-import { QUEUE_NAMES, type RefreshJobData } from './queues.js';
+import { QUEUE_NAMES, type SweepJobData } from './queues.js';
 import { createRedis } from './redis.js';
-import { createRefresher } from './refresh.js';
+import { createRefresher, refreshLeaseTtlMs } from './refresh.js';
+import { createRefreshSweep } from './refresh-sweep.js';
 import { createRefreshScheduler } from './scheduler.js';
 import { createResponseStash } from './stash.js';
 import { createTokenAudit } from './token-audit.js';
@@ -47,7 +48,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const repo = createConnectionRepo(database);
   const bus = createInvalidationBus({ publisher: redis, subscriber: () => createRedis(config.redisUrl, 'bullmq', redisError), prefix, log });
   const connectionChanged = (id: string) => bus.publish('connection', id);
-  const refreshQueue = new Queue<RefreshJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
+  const refreshQueue = new Queue<SweepJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
   refreshQueue.on('error', redisError);
   // Handles on every queue, for depth gauges and the dashboard (the workers own their jobs).
   const watchedQueues = [refreshQueue, ...[QUEUE_NAMES.maintenance, QUEUE_NAMES.webhooks].map((name) => {
@@ -55,7 +56,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     queue.on('error', redisError);
     return queue;
   })] as const;
-  const scheduler = createRefreshScheduler({ queue: refreshQueue, redis, prisma, log });
+  const scheduler = createRefreshScheduler({ queue: refreshQueue, database, repo, log });
   const locks = createConnectionLocks({
     redis: [redis],
     prefix,
@@ -81,9 +82,18 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     callLever: (env, refreshToken) => refreshAccessToken(env, refreshToken, { timeoutMs: config.lever.httpTimeoutMs }),
     observe: (result, trigger, durationMs) => observeRefresh(metrics, result, trigger, durationMs),
     observeLockWait: (outcome, ms) => metrics.lockWait.observe({ outcome }, ms / 1000),
-    // A failed enqueue is the refresher's to log (scheduleNext): the database already holds next_refresh_at,
-    // and the reconciler enqueues it later.
+    // A failed wake-up is the refresher's to log (scheduleNext): the database already holds next_refresh_at,
+    // and the next sweep or the reconciler arms it later.
     onScheduled: (connection) => scheduler.schedule(connection),
+  });
+  const sweep = createRefreshSweep({
+    repo,
+    refresher,
+    ownerId,
+    leaseTtlMs: refreshLeaseTtlMs(config),
+    concurrency: config.refresh.concurrency,
+    log,
+    observeLag: (lateMs) => metrics.scheduleLag.observe(Math.max(0, lateMs) / 1000),
   });
 
   const tokenAudit = createTokenAudit({ database, log });
@@ -102,6 +112,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     refreshQueue,
     watchedQueues,
     scheduler,
+    sweep,
     locks,
     stash,
     fence,

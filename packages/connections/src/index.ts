@@ -23,17 +23,20 @@ export {
   type ConnectionLocks,
   type LockHandle,
 } from './locks.js';
-export { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, refreshJobId, type RefreshJobData } from './queues.js';
+export { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, sweepJobId, type SweepJobData } from './queues.js';
 export { createRedis } from './redis.js';
 export {
   createRefresher,
+  refreshLeaseTtlMs,
+  type ClaimedConnection,
   type Refresher,
   type RefresherDeps,
   type RefreshOptions,
   type RefreshResult,
   type RefreshTrigger,
 } from './refresh.js';
-export { createRefreshScheduler, jobOptions, type RefreshScheduler, type ScheduledConnection } from './scheduler.js';
+export { createRefreshScheduler, type RefreshScheduler, type ScheduledConnection } from './scheduler.js';
+export { createRefreshSweep, type RefreshSweep, type SweepReport, type SweepRunOptions } from './refresh-sweep.js';
 export { backoffMs, effectiveLeadMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
 export { createResponseStash, type PendingTokens, type ResponseStash } from './stash.js';
 export { upsertTenant } from './tenants.js';

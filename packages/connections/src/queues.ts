@@ -2,28 +2,25 @@
  * Every BullMQ queue, its job names and payloads, in one place. BullMQ job ids may not contain ':'.
  */
 export const QUEUE_NAMES = {
+  /** Sweep wake-ups (scheduler.ts): the refresh schedule itself is next_refresh_at in Postgres. */
   refresh: 'refresh',
   maintenance: 'maintenance',
   /** Webhook deliveries (packages/webhooks owns its jobs; the name lives here so every process can watch it). */
   webhooks: 'webhooks',
 } as const;
 
-export interface RefreshJobData {
-  connectionId: string;
-  /**
-   * The connection version the job was scheduled for. Job ids are per generation
-   * (`refresh-<id>-v<version>`): BullMQ silently ignores adding an id that still exists, including the
-   * running job, so the next generation must have a new id.
-   */
-  version: number;
-  /** When the refresh was due (for the schedule-lag metric). */
+export interface SweepJobData {
+  /** The second this wake-up was armed for (ISO): connections due by then are claimed when it runs. */
   dueAt: string;
+  /** 0 for a wake-up; k for the k-th helper a sweep with more work than one process does asked for. */
+  helper: number;
 }
 
 export type MaintenanceJobName = 'reconcile';
 
-export function refreshJobId(connectionId: string, version: number): string {
-  return `refresh-${connectionId}-v${version}`;
+/** One wake-up per second, whoever arms it: adding an id that exists is a no-op in BullMQ. */
+export function sweepJobId(second: number, helper = 0): string {
+  return helper > 0 ? `sweep-${second}-h${helper}` : `sweep-${second}`;
 }
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';

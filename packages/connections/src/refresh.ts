@@ -62,14 +62,46 @@ export interface RefresherDeps {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
+/** A claimed connection whose lock is busy or whose dependencies are away is not due again before this. */
+const CLAIMED_RECHECK_MS = 5_000;
+/**
+ * How long the sweep waits for the lock of a connection it claimed. A token read that holds it lets go as
+ * soon as it finds our lease (refresh(): LEASE_RECHECK_MS), so the wait is short; a real holder outlasts it.
+ */
+const CLAIMED_LOCK_WAIT_MS = 1_000;
+/** How often a reader holding the lock but not the lease looks again. */
+const LEASE_RECHECK_MS = 100;
+const NO_REFRESH_TOKEN: TokenFailure = { kind: 'permanent', reason: 'invalid_grant', description: 'no refresh token stored (offline_access missing)', ambiguous: false };
 const WRITE_RETRY_MAX_MS = 10 * 60_000;
 /** A reader waits this long for the rotated tokens to be stored before answering with them anyway. */
 const READ_ANSWER_WAIT_MS = 2_000;
 /** How long a read may wait for a slot in the global Lever budget. */
 const READ_RATE_WAIT_MS = 2_000;
 
+/**
+ * How long a refresh's Postgres lease lasts. It must outlive one Lever request (bounded by the timeout) with a
+ * margin: a holder cut off from Postgres may still be waiting for Lever's answer, and a takeover then would
+ * reuse the refresh token.
+ */
+export function refreshLeaseTtlMs(config: Pick<Config, 'lever'>): number {
+  return config.lever.httpTimeoutMs + 15_000;
+}
+
+export interface ClaimedConnection {
+  connection: ConnectionWithTenant;
+  /** The claim took over an expired lease of another holder (repo.claimNextDue). */
+  tookOver: boolean;
+}
+
 export interface Refresher {
   refresh(connectionId: string, options: RefreshOptions): Promise<RefreshResult>;
+  /**
+   * The sweep's refresh of a connection whose lease it already claimed (repo.claimNextDue): takes the Redis
+   * lock, then goes on as a due scheduled refresh. Whatever the outcome, the lease does not outlive the
+   * attempt; when nothing could be tried (lock busy, Redis down, budget spent) the connection is not due
+   * again for a short while, so the sweep does not claim it again at once.
+   */
+  refreshClaimed(claimed: ClaimedConnection): Promise<RefreshResult>;
   /** Waits for writes of rotated tokens still retrying (graceful shutdown). */
   drain(): Promise<void>;
   /** Stop retrying writes at the next opportunity (their tokens stay stashed). */
@@ -80,17 +112,21 @@ interface Attempt {
   result: RefreshResult;
   /** Work that must finish before the lock is released (a rotated token still being written). */
   pending?: Promise<unknown>;
-  /** Work that runs alongside the lock's release (enqueueing the next generation's job). */
+  /** Work that runs alongside the lock's release (arming the next wake-up). */
   alongside?: Promise<void>;
+  /** Busy because another holder has the Postgres lease (a sweep that claimed it and now wants our lock). */
+  leaseHeld?: boolean;
 }
 
 /**
  * One refresh, in the order the design asks (DESIGN.md, issue "Refresh engine"): Redis lock → re-read →
- * Postgres lease → call Lever → fenced write of the rotated tokens → schedule → release. For a due scheduled
- * refresh, re-read and lease are one statement (claimDue); claims and fenced writes of concurrent refreshes
- * share statements (group commit, batcher.ts), each row still fenced on its own version. Scheduling the next
- * generation and releasing the lock go out together (the written row already says when it is due), and
- * refresh() returns once both are done.
+ * Postgres lease → call Lever → fenced write of the rotated tokens → schedule → release. The sweep
+ * (refresh-sweep.ts) re-reads and leases first, many rows in one statement, and then takes each lock
+ * (refreshClaimed): Lever is only ever called holding both, so the order of the two guards does not change
+ * who may refresh; a reader that holds the lock and finds a sweep's lease lets go and looks again. Fenced
+ * writes of concurrent refreshes share statements (group commit, batcher.ts), each row still fenced on its
+ * own version. Arming the next wake-up and releasing the lock go out together (the written row already says
+ * when it is due), and refresh() returns once both are done.
  */
 export function createRefresher(deps: RefresherDeps): Refresher {
   const now = deps.now ?? (() => new Date());
@@ -98,9 +134,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   const inflightWrites = new Set<Promise<unknown>>();
   let stopping = false;
   const timeoutMs = deps.config.lever.httpTimeoutMs;
-  // The lease must outlive one Lever request (bounded by the timeout) with a margin: a holder cut off from
-  // Postgres may still be waiting for Lever's answer, and a takeover then would reuse the refresh token.
-  const leaseTtlMs = timeoutMs + 15_000;
+  const leaseTtlMs = refreshLeaseTtlMs(deps.config);
   // A live holder that got Lever's answer while Postgres was away retries its write at least this often...
   const writeRetryMaxDelayMs = Math.min(5_000, Math.max(1_000, timeoutMs / 2));
   // ...so whoever takes over an expired lease first waits twice that long for such a write to land.
@@ -259,12 +293,6 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   }
 
   async function underLock(connectionId: string, options: RefreshOptions, lock: LockHandle): Promise<Attempt> {
-    // The scheduler's common case (due, active, nobody else on it) claims and reads in one statement; the
-    // full read-then-claim below decides every other case.
-    if (options.trigger === 'schedule' && !options.force) {
-      const claimed = await deps.repo.claimDue(connectionId, deps.ownerId, leaseTtlMs, now());
-      if (claimed) return underClaimedLease(claimed.connection, claimed.tookOver, options, lock);
-    }
     const connection = await deps.repo.findById(connectionId);
     if (!connection) return { result: { outcome: 'not_found' } };
     if (connection.status !== 'active') return { result: { outcome: 'inactive', status: connection.status } };
@@ -288,7 +316,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     if (!options.force && !due) return { result: { outcome: 'not_due', connection } };
     const refreshToken = connection.refreshTokenCiphertext ? deps.cipher.decrypt(connection.refreshTokenCiphertext, connection.id) : undefined;
     if (!refreshToken) {
-      const reason = await markNeedsReauth(connection, { kind: 'permanent', reason: 'invalid_grant', description: 'no refresh token stored (offline_access missing)', ambiguous: false });
+      const reason = await markNeedsReauth(connection, NO_REFRESH_TOKEN);
       return { result: { outcome: 'needs_reauth', reason } };
     }
     const env = deps.config.lever.environments[connection.environment as LeverEnvironment];
@@ -296,11 +324,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     if (wait > 0) return { result: { outcome: 'throttled', retryInMs: wait + Math.floor(Math.random() * 1_000) } };
 
     const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, leaseTtlMs);
-    if (!lease) return { result: { outcome: 'busy' } };
+    if (!lease) return { result: { outcome: 'busy' }, leaseHeld: true };
     return underLease({ ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous }, lease.tookOver, refreshToken, env, options, lock);
   }
 
-  /** After claimDue: what the read-then-claim path checks before its claim, now under the lease. */
+  /** After the sweep's claim (claimNextDue): what the read-then-claim path checks before its claim, now under the lease. */
   async function underClaimedLease(connection: ConnectionWithTenant, tookOver: boolean, options: RefreshOptions, lock: LockHandle): Promise<Attempt> {
     const releaseLease = () => deps.repo.releaseLease(connection.id, deps.ownerId).catch(() => undefined);
     let refreshToken: string;
@@ -314,13 +342,18 @@ export function createRefresher(deps: RefresherDeps): Refresher {
           alongside: scheduleNext(applied),
         };
       }
+      if (!connection.refreshTokenCiphertext) {
+        const reason = await markNeedsReauth(connection, NO_REFRESH_TOKEN);
+        return { result: { outcome: 'needs_reauth', reason } };
+      }
       env = deps.config.lever.environments[connection.environment as LeverEnvironment];
       const wait = await deps.rateLimiter.take(env.environment, 0);
       if (wait > 0) {
-        await releaseLease();
-        return { result: { outcome: 'throttled', retryInMs: wait + Math.floor(Math.random() * 1_000) } };
+        const retryInMs = wait + Math.floor(Math.random() * 1_000);
+        await deps.repo.releaseLease(connection.id, deps.ownerId, new Date(now().getTime() + retryInMs)).catch(() => undefined);
+        return { result: { outcome: 'throttled', retryInMs } };
       }
-      refreshToken = deps.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
+      refreshToken = deps.cipher.decrypt(connection.refreshTokenCiphertext, connection.id);
     } catch (error) {
       // Nothing was sent to Lever: the lease must not outlive this attempt (a takeover would count as ambiguous).
       await releaseLease();
@@ -420,48 +453,96 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     return { result, alongside };
   }
 
+  /** Why no attempt can start (switched off, fenced, fence unreadable), or undefined. */
+  async function blocked(): Promise<RefreshResult | undefined> {
+    if (!deps.config.refresh.enabled) return { outcome: 'disabled' };
+    try {
+      if (!(await deps.fence.isOwner())) return { outcome: 'fenced' };
+    } catch {
+      return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes the connection's Redis lock and runs `attempt` under it; releases the lock when the attempt's work
+   * is done (after a write still retrying, alongside scheduling the next refresh). `noLock` answers when the
+   * lock could not be had.
+   */
+  async function withLock(
+    connectionId: string,
+    waitMs: number,
+    attempt: (lock: LockHandle) => Promise<Attempt>,
+    noLock: (result: RefreshResult) => Promise<RefreshResult> = async (r) => r,
+  ): Promise<RefreshResult> {
+    let lock: LockHandle;
+    const lockStarted = Date.now();
+    try {
+      lock = await deps.locks.acquire(connectionId, { waitMs });
+      deps.observeLockWait?.('acquired', Date.now() - lockStarted);
+    } catch (error) {
+      if (error instanceof LockBusyError) {
+        deps.observeLockWait?.('busy', Date.now() - lockStarted);
+        return noLock({ outcome: 'busy' });
+      }
+      if (error instanceof LockUnavailableError) {
+        deps.observeLockWait?.('unavailable', Date.now() - lockStarted);
+        return noLock({ outcome: 'unavailable', dependency: 'redis', retryInMs: backoffMs(3, undefined) });
+      }
+      throw error;
+    }
+    let pending: Promise<unknown> | undefined;
+    let alongside: Promise<void> | undefined;
+    try {
+      const result = await attempt(lock);
+      pending = result.pending;
+      alongside = result.alongside;
+      return result.result;
+    } catch (error) {
+      deps.log.warn({ connectionId, err: error }, 'refresh interrupted by a dependency failure');
+      return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
+    } finally {
+      if (pending) void pending.catch(() => undefined).finally(() => lock.release());
+      else await Promise.all([lock.release(), alongside]);
+    }
+  }
+
   return {
     async refresh(connectionId, options) {
       const started = Date.now();
-      const result = await (async (): Promise<RefreshResult> => {
-        if (!deps.config.refresh.enabled) return { outcome: 'disabled' };
-        try {
-          if (!(await deps.fence.isOwner())) return { outcome: 'fenced' };
-        } catch {
-          return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
+      const deadline = started + (options.waitMs ?? 0);
+      let result = await blocked();
+      while (!result) {
+        let leaseHeld = false;
+        const attempt = await withLock(connectionId, Math.max(0, deadline - Date.now()), async (lock) => {
+          const a = await underLock(connectionId, options, lock);
+          leaseHeld = a.leaseHeld === true;
+          return a;
+        });
+        // A sweep claims the lease before it takes the lock: holding the lock, we would keep it from the
+        // refresh it claimed. Let go, give it a moment, and look again (it refreshed, or it gave the lease back).
+        if (attempt.outcome === 'busy' && leaseHeld && Date.now() + LEASE_RECHECK_MS < deadline) {
+          await new Promise((r) => setTimeout(r, LEASE_RECHECK_MS));
+          continue;
         }
-        let lock: LockHandle;
-        const lockStarted = Date.now();
-        try {
-          lock = await deps.locks.acquire(connectionId, { waitMs: options.waitMs ?? 0 });
-          deps.observeLockWait?.('acquired', Date.now() - lockStarted);
-        } catch (error) {
-          if (error instanceof LockBusyError) {
-            deps.observeLockWait?.('busy', Date.now() - lockStarted);
-            return { outcome: 'busy' };
-          }
-          if (error instanceof LockUnavailableError) {
-            deps.observeLockWait?.('unavailable', Date.now() - lockStarted);
-            return { outcome: 'unavailable', dependency: 'redis', retryInMs: backoffMs(3, undefined) };
-          }
-          throw error;
-        }
-        let pending: Promise<unknown> | undefined;
-        let alongside: Promise<void> | undefined;
-        try {
-          const attempt = await underLock(connectionId, options, lock);
-          pending = attempt.pending;
-          alongside = attempt.alongside;
-          return attempt.result;
-        } catch (error) {
-          deps.log.warn({ connectionId, err: error }, 'refresh interrupted by a dependency failure');
-          return { outcome: 'unavailable', dependency: 'database', retryInMs: backoffMs(3, undefined) };
-        } finally {
-          if (pending) void pending.catch(() => undefined).finally(() => lock.release());
-          else await Promise.all([lock.release(), alongside]);
-        }
-      })();
+        result = attempt;
+      }
       deps.observe?.(result, options.trigger, Date.now() - started);
+      return result;
+    },
+    async refreshClaimed({ connection, tookOver }) {
+      const started = Date.now();
+      // Nothing went to Lever: free the lease, and keep the sweep off this connection for a moment.
+      const giveBack = async (result: RefreshResult) => {
+        const recheckMs = result.outcome === 'unavailable' ? result.retryInMs : CLAIMED_RECHECK_MS;
+        await deps.repo.releaseLease(connection.id, deps.ownerId, new Date(now().getTime() + recheckMs)).catch(() => undefined);
+        return result;
+      };
+      const stop = await blocked();
+      const result = stop
+        ? await giveBack(stop)
+        : await withLock(connection.id, CLAIMED_LOCK_WAIT_MS, (lock) => underClaimedLease(connection, tookOver, { trigger: 'schedule' }, lock), giveBack);
+      deps.observe?.(result, 'schedule', Date.now() - started);
       return result;
     },
     async drain() {

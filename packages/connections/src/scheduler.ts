@@ -1,9 +1,8 @@
-import type { PrismaClient } from '@lever-connect/db';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createBatcher } from './batcher.js';
-import { refreshJobId, type RefreshJobData } from './queues.js';
+import { sqlOf, SQL_NOW, type Database } from '@lever-connect/db';
+import type { ConnectionRepo } from './connection-repo.js';
+import { sweepJobId, type SweepJobData } from './queues.js';
 
 export interface ScheduledConnection {
   id: string;
@@ -12,99 +11,108 @@ export interface ScheduledConnection {
   nextRefreshAt: Date | null;
 }
 
+/**
+ * The refresh schedule is next_refresh_at in Postgres; Redis only holds wake-ups for the sweep
+ * (refresh-sweep.ts), one BullMQ delayed job per second that something falls due in, whatever the number
+ * of connections. Every sweep ends by arming the next one at the earliest due time (the chain); schedule()
+ * arms one when a connection becomes due sooner than that (connect, a refresh outside the sweep); and the
+ * reconciler re-arms the chain when Redis lost it (a flush, a crash between a write and its wake-up).
+ */
 export interface RefreshScheduler {
-  /** Ensures the refresh job of this connection's current generation exists, due at nextRefreshAt. */
+  /** Makes sure a sweep runs by this connection's next_refresh_at. */
   schedule(connection: ScheduledConnection): Promise<void>;
   /**
-   * Re-derives the schedule from Postgres: every active connection whose current-generation job is missing
-   * from Redis (flushed, replaced, crash between commit and enqueue) gets one, and one that is due but whose
-   * job still waits for a later time (a delay computed before a backoff, a clock step) is promoted. Returns
-   * how many were added and promoted.
+   * Arms a sweep wake-up for `at` (rounded up to its second; at once when past). `force` skips this
+   * process's memory of what it armed (the reconciler: Redis may have lost it).
    */
-  reconcile(): Promise<{ checked: number; added: number; promoted: number }>;
+  wakeAt(at: Date, options?: { force?: boolean }): Promise<void>;
+  /** Asks for the k-th helper of a sweep armed for `second`: another process joins in (a backlog). */
+  addHelper(dueAt: Date, helper: number): Promise<void>;
+  /**
+   * When the next sweep must run: the earliest time an active connection is due and its lease free;
+   * null when none is scheduled.
+   */
+  nextDue(): Promise<Date | null>;
+  /**
+   * Re-derives the schedule from Postgres: arms a wake-up for nextDue(). Also makes sure the planner has
+   * statistics for connections (repo.ensureStatistics), which the sweep's claims depend on.
+   */
+  reconcile(): Promise<{ nextDueAt: Date | null }>;
 }
 
-const PAGE = 1_000;
-/** A connection this far past next_refresh_at without its job running is not merely a busy queue. */
-const OVERDUE_GRACE_MS = 60_000;
-/** Overdue jobs looked at per pass (each costs a couple of Redis calls; the next pass takes the rest). */
-const OVERDUE_CHECKS_PER_PASS = 500;
+/** Rows looked at for the earliest claimable due time (the earliest due ones may be leased). */
+const NEXT_DUE_SCAN = 100;
 
-export function jobOptions(connection: ScheduledConnection, now = Date.now()) {
-  return {
-    jobId: refreshJobId(connection.id, connection.version),
-    delay: Math.max(0, (connection.nextRefreshAt?.getTime() ?? now) - now),
-    // Kept completed/failed jobs would block re-adding the same id; Postgres keeps the history.
-    removeOnComplete: true,
-    removeOnFail: true,
-  };
-}
+const JOB_OPTIONS = {
+  // Completed wake-ups would block re-arming the same second; Postgres keeps the history.
+  removeOnComplete: true,
+  removeOnFail: true,
+} as const;
 
 export function createRefreshScheduler(deps: {
-  queue: Queue<RefreshJobData>;
-  /** A plain (non-blocking) connection to the queue's Redis, for the reconciler's EXISTS pipeline. */
-  redis: Redis;
-  prisma: PrismaClient;
+  queue: Queue<SweepJobData>;
+  database: Pick<Database, 'pool'>;
+  repo: Pick<ConnectionRepo, 'ensureStatistics'>;
   log: Logger;
 }): RefreshScheduler {
-  function data(c: ScheduledConnection): RefreshJobData {
-    return { connectionId: c.id, version: c.version, dueAt: (c.nextRefreshAt ?? new Date()).toISOString() };
+  const sql = sqlOf(deps.database.pool);
+  /** Seconds this process armed that have not come yet: re-arming them would be a Redis call for nothing. */
+  const armed = new Map<number, number>();
+
+  function forget(nowMs: number) {
+    for (const [second] of armed) if (second * 1000 < nowMs) armed.delete(second);
   }
-  // Every refresh schedules its successor: concurrent ones share one addBulk (one write to Redis).
-  const add = createBatcher<ScheduledConnection, void>(
-    async (connections) => {
-      await deps.queue.addBulk(connections.map((c) => ({ name: 'refresh', data: data(c), opts: jobOptions(c) })));
-      return connections.map(() => undefined);
-    },
-    { maxBatch: 100, maxInFlight: 2, keyOf: (c) => refreshJobId(c.id, c.version) },
-  );
+
+  async function wakeAt(at: Date, { force = false } = {}) {
+    const nowMs = Date.now();
+    // A future time wakes at its second, rounded up; a past one at once, under the id of the second that
+    // already began. So a wake-up armed by a running sweep for any later instant never has the running
+    // one's id (BullMQ would ignore it): that one was armed for a second at or before now.
+    const past = at.getTime() <= nowMs;
+    const second = past ? Math.floor(nowMs / 1000) : Math.ceil(at.getTime() / 1000);
+    // Past wake-ups are never cached: the caller needs one now.
+    const future = !past;
+    if (future && !force && armed.has(second)) return;
+    await deps.queue.add('sweep', { dueAt: new Date(second * 1000).toISOString(), helper: 0 }, { ...JOB_OPTIONS, jobId: sweepJobId(second), delay: Math.max(0, second * 1000 - nowMs) });
+    if (future) {
+      if (armed.size > 10_000) forget(nowMs);
+      armed.set(second, nowMs);
+    }
+  }
+
+  async function nextDue(): Promise<Date | null> {
+    const rows = await sql.query<{ nextRefreshAt: Date; leaseExpiresAt: Date | null; leased: boolean }>(
+      `SELECT "nextRefreshAt", "leaseExpiresAt", ("leaseOwner" IS NOT NULL AND "leaseExpiresAt" >= ${SQL_NOW}) AS "leased"
+         FROM "connections"
+        WHERE "status" = 'active' AND "nextRefreshAt" IS NOT NULL
+        ORDER BY "nextRefreshAt"
+        LIMIT ${NEXT_DUE_SCAN}`,
+    );
+    let earliest: number | null = null;
+    for (const row of rows) {
+      // A leased row is due again when its holder's lease runs out (a holder that lives writes before that).
+      const at = row.leased && row.leaseExpiresAt ? Math.max(row.nextRefreshAt.getTime(), row.leaseExpiresAt.getTime()) : row.nextRefreshAt.getTime();
+      if (earliest === null || at < earliest) earliest = at;
+    }
+    return earliest === null ? null : new Date(earliest);
+  }
+
   return {
     async schedule(connection) {
-      if (connection.status !== 'active') return;
-      await add(connection);
+      if (connection.status !== 'active' || !connection.nextRefreshAt) return;
+      await wakeAt(connection.nextRefreshAt);
     },
+    wakeAt,
+    async addHelper(dueAt, helper) {
+      const second = Math.ceil(dueAt.getTime() / 1000);
+      await deps.queue.add('sweep', { dueAt: dueAt.toISOString(), helper }, { ...JOB_OPTIONS, jobId: sweepJobId(second, helper) });
+    },
+    nextDue,
     async reconcile() {
-      let checked = 0;
-      let added = 0;
-      let promoted = 0;
-      let overdueChecks = 0;
-      let cursor: string | undefined;
-      for (;;) {
-        const page = await deps.prisma.connection.findMany({
-          where: { status: 'active' },
-          select: { id: true, version: true, status: true, nextRefreshAt: true },
-          orderBy: { id: 'asc' },
-          take: PAGE,
-          ...(cursor ? { skip: 1, cursor: { id: cursor } } : {}),
-        });
-        if (page.length === 0) break;
-        cursor = page[page.length - 1]!.id;
-        checked += page.length;
-        const pipeline = deps.redis.pipeline();
-        for (const c of page) pipeline.exists(deps.queue.toKey(refreshJobId(c.id, c.version)));
-        const results = (await pipeline.exec()) ?? [];
-        const missing = page.filter((_, i) => results[i]?.[1] === 0);
-        if (missing.length) {
-          await deps.queue.addBulk(
-            missing.map((c) => ({ name: 'refresh', data: data(c), opts: jobOptions(c) })),
-          );
-          added += missing.length;
-        }
-        // Due and not running: a job that exists but is parked later than the row says.
-        const overdueBefore = Date.now() - OVERDUE_GRACE_MS;
-        const overdue = page.filter((c, i) => results[i]?.[1] === 1 && c.nextRefreshAt && c.nextRefreshAt.getTime() < overdueBefore);
-        for (const c of overdue) {
-          if (overdueChecks++ >= OVERDUE_CHECKS_PER_PASS) break;
-          const job = await deps.queue.getJob(refreshJobId(c.id, c.version));
-          if (job && (await job.getState()) === 'delayed' && job.timestamp + (job.opts.delay ?? 0) > Date.now()) {
-            await job.promote().catch(() => undefined); // it may have fired meanwhile
-            promoted++;
-          }
-        }
-        if (page.length < PAGE) break;
-      }
-      if (added || promoted) deps.log.warn({ checked, added, promoted }, 'reconciler re-created missing refresh jobs or promoted overdue ones');
-      return { checked, added, promoted };
+      if (await deps.repo.ensureStatistics()) deps.log.warn('connections had no planner statistics: analyzed it (is autovacuum running?)');
+      const next = await nextDue();
+      if (next) await wakeAt(next, { force: true });
+      return { nextDueAt: next };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../src/index.js';
+import { sweepJobId, type Core } from '../src/index.js';
 import { connectViaSim, createFixture, rotateAtSim, simAccepts, type Fixture } from './fixture.js';
 
 describe('refresh, correctly (against the simulator, real Postgres and Redis)', () => {
@@ -34,8 +34,8 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     const after = await f.simStats();
     expect(after.refreshesOk! - before.refreshesOk!).toBe(1);
     expect(await events(connection.id)).toEqual(['connection.created', 'connection.refreshed']);
-    // The next generation's job is scheduled at next_refresh_at.
-    const job = await core.refreshQueue.getJob(`refresh-${connection.id}-v${result.connection.version}`);
+    // A sweep wakes up by the new next_refresh_at.
+    const job = await core.refreshQueue.getJob(sweepJobId(Math.ceil(result.connection.nextRefreshAt!.getTime() / 1000)));
     expect(job).toBeDefined();
   });
 
@@ -290,93 +290,5 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     // A read waits for the next window instead of failing.
     const read = await limited.refresher.refresh(made[3]!.id, { trigger: 'read', force: true });
     expect(read.outcome).toBe('refreshed');
-  });
-
-  describe("the scheduler's one-statement claim (claimDue: due, active, lease free)", () => {
-    /** As the scheduler finds it: next_refresh_at has come. */
-    const makeDue = (id: string) => core.prisma.connection.update({ where: { id }, data: { nextRefreshAt: new Date(Date.now() - 1_000) } });
-
-    it('refreshes many due connections at once, each with its own tokens and one event', async () => {
-      const made = [];
-      for (let i = 0; i < 12; i++) made.push((await connectViaSim(core, f.sim.url, { tenant: `t-many-${i}`, account: `acct_many_${i}` })).connection);
-      await Promise.all(made.map((c) => makeDue(c.id)));
-      const before = await f.simStats();
-      const results = await Promise.all(made.map((c) => core.refresher.refresh(c.id, { trigger: 'schedule' })));
-      expect(results.map((r) => r.outcome)).toEqual(made.map(() => 'refreshed'));
-      const after = await f.simStats();
-      expect(after.refreshesOk! - before.refreshesOk!).toBe(made.length);
-      expect(after.refreshTokenReuse).toBe(before.refreshTokenReuse);
-      const accessTokens = new Set<string>();
-      for (const [i, c] of made.entries()) {
-        const stored = (await core.repo.findById(c.id))!;
-        expect(stored.version).toBe(c.version + 1);
-        expect(stored.leaseOwner).toBeNull();
-        expect(stored.nextRefreshAt!.getTime()).toBeGreaterThan(Date.now());
-        const accessToken = core.cipher.decrypt(stored.accessTokenCiphertext!, stored.id);
-        expect(accessToken).toBe((results[i] as { accessToken: string }).accessToken);
-        accessTokens.add(accessToken);
-        expect(await simAccepts(f.sim.url, accessToken)).toBe(200);
-        expect(await events(c.id)).toEqual(['connection.created', 'connection.refreshed']);
-        expect(await core.refreshQueue.getJob(`refresh-${c.id}-v${stored.version}`)).toBeDefined();
-      }
-      expect(accessTokens.size).toBe(made.length);
-    });
-
-    it('respects a live Postgres lease of another process', async () => {
-      const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-due-lease', account: 'acct_due_lease' });
-      await makeDue(connection.id);
-      expect(await core.repo.claimLease(connection.id, connection.version, 'other-process', 30_000)).not.toBeNull();
-      const before = await f.simStats();
-      expect((await core.refresher.refresh(connection.id, { trigger: 'schedule' })).outcome).toBe('busy');
-      expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
-      expect((await core.repo.findById(connection.id))!.leaseOwner).toBe('other-process');
-    });
-
-    it('counts taking over a dead holder’s lease as ambiguous: a later invalid_grant is refresh_response_lost', async () => {
-      const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-due-died', account: 'acct_due_died' });
-      await makeDue(connection.id);
-      expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).not.toBeNull();
-      const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
-      const rotated = await rotateAtSim(f.sim.url, refreshToken);
-      expect(rotated.status).toBe(200);
-      await new Promise((r) => setTimeout(r, 20));
-      const result = await core.refresher.refresh(connection.id, { trigger: 'schedule' });
-      expect(result).toMatchObject({ outcome: 'needs_reauth', reason: 'refresh_response_lost' });
-    });
-
-    it('applies a stash found under the claimed lease without calling Lever, and frees the lease', async () => {
-      const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-due-stash', account: 'acct_due_stash' });
-      await makeDue(connection.id);
-      const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
-      const res = await rotateAtSim(f.sim.url, refreshToken);
-      const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
-      await core.stash.save({
-        connectionId: connection.id,
-        version: connection.version,
-        accessToken: body.access_token,
-        refreshToken: body.refresh_token,
-        expiresAt: new Date(Date.now() + body.expires_in * 1000).toISOString(),
-        issuedAt: new Date().toISOString(),
-        scopes: [],
-      });
-      const before = await f.simStats();
-      const result = await f.makeCore().refresher.refresh(connection.id, { trigger: 'schedule' });
-      expect(result.outcome).toBe('refreshed');
-      expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
-      const stored = (await core.repo.findById(connection.id))!;
-      expect(core.cipher.decrypt(stored.refreshTokenCiphertext!, stored.id)).toBe(body.refresh_token);
-      expect(stored.leaseOwner).toBeNull();
-    });
-
-    it('frees the lease when the global budget is spent', async () => {
-      const limited = f.makeCore({ REFRESH_RATE_LIMIT_PER_SECOND: '1', REDIS_PREFIX: `${f.redisPrefix}-due-rl` });
-      const made = [];
-      for (let i = 0; i < 2; i++) made.push((await connectViaSim(core, f.sim.url, { tenant: `t-due-rl-${i}`, account: `acct_due_rl_${i}` })).connection);
-      await Promise.all(made.map((c) => makeDue(c.id)));
-      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
-      const results = await Promise.all(made.map((c) => limited.refresher.refresh(c.id, { trigger: 'schedule' })));
-      expect(results.map((r) => r.outcome).sort()).toEqual(['refreshed', 'throttled']);
-      for (const c of made) expect((await core.repo.findById(c.id))!.leaseOwner).toBeNull();
-    });
   });
 });

@@ -1,68 +1,72 @@
-import type { Core, RefreshJobData, RefreshResult } from '@lever-connect/connections';
+import type { Core, SweepJobData, SweepReport } from '@lever-connect/connections';
 import { DelayedError, type Job } from 'bullmq';
 
-/** How long to wait before looking again at a connection another process is refreshing. */
-const BUSY_RECHECK_MS = 5_000;
-/** With refreshes switched off or fenced, jobs keep their schedule and look again later. */
+/** With refreshes switched off or fenced, the sweep looks again this much later. */
 const PAUSED_RECHECK_MS = 60_000;
+/** Helpers one wake-up may ask for (each brings one more process into a large backlog). */
+const MAX_HELPERS = 8;
+/** Sweeps in a row that may find the schedule still due (rows that fell due while one ran). */
+const MAX_PASSES = 5;
 
 /**
- * The refresh job: one call into the domain, then decide what happens to the job. Retries are the domain's
- * decision (backoff computed from Lever's answer), expressed by moving this same job back to delayed.
+ * A sweep wake-up (scheduler.ts): claims and refreshes whatever is due (refresh-sweep.ts), then arms the
+ * next wake-up at the earliest due time. Retries are rows' own next_refresh_at; this job is only moved
+ * later when the sweep itself cannot run (switched off, fenced, a dependency away). Jobs of the earlier
+ * design (one per connection, name 'refresh') are treated as wake-ups too, so an upgrade loses nothing.
  */
-export function createRefreshProcessor(core: Pick<Core, 'refresher' | 'repo' | 'scheduler' | 'log' | 'metrics'>) {
-  async function later(job: Job<RefreshJobData>, token: string | undefined, delayMs: number): Promise<never> {
+export function createSweepProcessor(core: Pick<Core, 'sweep' | 'scheduler' | 'fence' | 'config' | 'log'>, signal: AbortSignal) {
+  async function later(job: Job<SweepJobData>, token: string | undefined, delayMs: number): Promise<never> {
     await job.moveToDelayed(Date.now() + delayMs, token);
     // Tells BullMQ the job was moved, not completed (it must not be removed).
     throw new DelayedError();
   }
 
-  /** Re-arms the schedule for the connection's current generation. */
-  async function rearm(job: Job<RefreshJobData>, token: string | undefined, delayMs: number): Promise<void> {
-    const connection = await core.repo.findById(job.data.connectionId);
-    if (!connection || connection.status !== 'active') return;
-    if (connection.version === job.data.version) return later(job, token, delayMs);
-    // A newer generation exists (refreshed elsewhere, reconnected): make sure its job exists; this one ends.
-    await core.scheduler.schedule(connection);
-  }
+  return async function processSweep(job: Job<SweepJobData>, token?: string): Promise<Pick<SweepReport, 'claimed' | 'outcomes'>> {
+    if (!core.config.refresh.enabled) return later(job, token, PAUSED_RECHECK_MS);
+    let owner: boolean;
+    try {
+      owner = await core.fence.isOwner();
+    } catch {
+      return later(job, token, 5_000);
+    }
+    if (!owner) return later(job, token, PAUSED_RECHECK_MS);
 
-  return async function processRefresh(job: Job<RefreshJobData>, token?: string): Promise<RefreshResult['outcome']> {
-    const lagMs = Date.now() - Date.parse(job.data.dueAt);
-    // Only the first run of a job measures schedule lag (re-runs after a backoff were due later).
-    if (job.attemptsStarted <= 1) core.metrics.scheduleLag.observe(Math.max(0, lagMs) / 1000);
-    const log = core.log.child({ connectionId: job.data.connectionId, jobId: job.id });
-    const result = await core.refresher.refresh(job.data.connectionId, { trigger: 'schedule' });
-    log.debug({ outcome: result.outcome, lagMs }, 'refresh job');
-    switch (result.outcome) {
-      case 'refreshed':
-        log.info({ outcome: 'refreshed', lagMs }, 'refresh done');
-        return result.outcome; // the refresher scheduled the next generation
-      case 'not_due': {
-        const next = result.connection.nextRefreshAt?.getTime() ?? Date.now() + BUSY_RECHECK_MS;
-        await rearm(job, token, Math.max(1_000, next - Date.now()));
-        return result.outcome;
+    const helper = job.name === 'sweep' ? job.data.helper : 0;
+    const dueAt = job.name === 'sweep' ? new Date(job.data.dueAt) : new Date();
+    const total: Pick<SweepReport, 'claimed' | 'outcomes'> = { claimed: 0, outcomes: {} };
+    for (let pass = 1; ; pass++) {
+      const report = await core.sweep.run({
+        signal,
+        onBacklog: () => {
+          if (helper >= MAX_HELPERS) return;
+          void core.scheduler.addHelper(dueAt, helper + 1).catch((err: unknown) => core.log.warn({ err }, 'could not ask for a sweep helper'));
+        },
+      });
+      total.claimed += report.claimed;
+      for (const [outcome, n] of Object.entries(report.outcomes)) total.outcomes[outcome as keyof SweepReport['outcomes']] = (total.outcomes[outcome as keyof SweepReport['outcomes']] ?? 0) + n;
+      if (report.stoppedBy?.reason === 'signal') {
+        // Shutting down: leave the wake-up for another process (or this one's successor).
+        return later(job, token, 1_000);
       }
-      case 'busy':
-        await rearm(job, token, BUSY_RECHECK_MS);
-        return result.outcome;
-      case 'failed':
-        log.warn({ outcome: 'failed', reason: result.failure.reason, kind: result.failure.kind, retryInMs: result.retryInMs }, 'refresh failed; will retry');
-        return later(job, token, result.retryInMs);
-      case 'throttled':
-        // Over the global Lever budget (refresh on read took slots): try again in the next windows.
-        return later(job, token, result.retryInMs);
-      case 'unavailable':
-        log.warn({ dependency: result.dependency, retryInMs: result.retryInMs }, 'refresh postponed: dependency unavailable');
-        return later(job, token, result.retryInMs);
-      case 'disabled':
-      case 'fenced':
-        return later(job, token, PAUSED_RECHECK_MS);
-      case 'needs_reauth':
-        log.warn({ outcome: 'needs_reauth', reason: result.reason }, 'connection needs re-authorization');
-        return result.outcome;
-      case 'inactive':
-      case 'not_found':
-        return result.outcome;
+      if (report.stoppedBy) {
+        core.log.warn({ stoppedBy: report.stoppedBy, claimed: report.claimed }, 'refresh sweep paused');
+        return later(job, token, report.stoppedBy.retryInMs);
+      }
+      let next: Date | null;
+      try {
+        next = await core.scheduler.nextDue();
+      } catch (err) {
+        core.log.warn({ err }, 'could not read the next due time; the sweep retries');
+        return later(job, token, 5_000);
+      }
+      if (next && next.getTime() <= Date.now() && pass < MAX_PASSES) continue;
+      // The chain: the next wake-up at the earliest due time (still due after MAX_PASSES: a second from now).
+      if (next) {
+        await core.scheduler
+          .wakeAt(next.getTime() <= Date.now() ? new Date(Date.now() + 1_000) : next)
+          .catch((err: unknown) => core.log.warn({ err }, 'could not arm the next sweep; the reconciler will'));
+      }
+      return total;
     }
   };
 }

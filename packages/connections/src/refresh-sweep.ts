@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import type { ConnectionRepo } from './connection-repo.js';
+import type { ClaimedConnection, Refresher, RefreshResult } from './refresh.js';
+
+/**
+ * The scheduled refresh, driven from Postgres: claim due connections in batches (repo.claimNextDue: lease
+ * taken, SKIP LOCKED, so any number of processes sweep disjoint rows), refresh each under its Redis lock
+ * (refresher.refreshClaimed), and keep `concurrency` refreshes in flight until nothing is due.
+ *
+ * Why not one BullMQ job per connection (the design until stop 16): each job cost two BullMQ scripts per
+ * refresh (finish the job, add the next generation's), ≈ 0.2 ms of Redis and ≈ 0.2 ms of worker CPU, about
+ * a third of a refresh's whole cost, and ~1 KiB of Redis per connection. next_refresh_at is the schedule
+ * anyway (the reconciler re-derived the jobs from it); BullMQ now only wakes sweeps up (scheduler.ts).
+ */
+export interface RefreshSweepDeps {
+  repo: Pick<ConnectionRepo, 'claimNextDue'>;
+  refresher: Pick<Refresher, 'refreshClaimed'>;
+  ownerId: string;
+  /** The lease a claim takes: as long as the refresher's own (leaseTtlMs(config)). */
+  leaseTtlMs: number;
+  /** Refreshes in flight at once in this process (REFRESH_CONCURRENCY). */
+  concurrency: number;
+  log: Logger;
+  now?: () => Date;
+  /** Told how late each claimed connection is (claim time − next_refresh_at), ms. */
+  observeLag?(lateMs: number): void;
+}
+
+export interface SweepRunOptions {
+  /** Stops claiming (the process is shutting down); refreshes in flight finish. */
+  signal?: AbortSignal;
+  /** Told once per run when a claim came back full: more is due than this process does at once. */
+  onBacklog?(): void;
+}
+
+export interface SweepReport {
+  claimed: number;
+  outcomes: Partial<Record<RefreshResult['outcome'], number>>;
+  /**
+   * Why the run stopped claiming before nothing was due: a dependency is away or the global Lever budget is
+   * spent (retry after `retryInMs`), or it was asked to stop.
+   */
+  stoppedBy?: { reason: 'unavailable' | 'throttled'; retryInMs: number } | { reason: 'signal' };
+}
+
+export interface RefreshSweep {
+  /** Claims and refreshes due connections until none is due (or `signal` aborts); waits for its refreshes. */
+  run(options?: SweepRunOptions): Promise<SweepReport>;
+}
+
+/** After a failed claim (Postgres away), the next run is this far off. */
+const CLAIM_RETRY_MS = 5_000;
+
+export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
+  const now = deps.now ?? (() => new Date());
+  // Claims refill the pool in chunks, not one row per finished refresh: one statement per refresh would
+  // cost what the fenced write costs.
+  const refill = Math.max(1, Math.floor(deps.concurrency / 5));
+
+  return {
+    async run({ signal, onBacklog }: SweepRunOptions = {}) {
+      const report: SweepReport = { claimed: 0, outcomes: {} };
+      const inFlight = new Set<Promise<void>>();
+      let drained = false;
+      let backlogTold = false;
+      /** Something was claimed since the last claim that came back short. */
+      let freshWork = false;
+
+      const start = ({ connection, tookOver }: ClaimedConnection) => {
+        const task = deps.refresher.refreshClaimed({ connection, tookOver }).then(
+          (result) => {
+            report.outcomes[result.outcome] = (report.outcomes[result.outcome] ?? 0) + 1;
+            if ((result.outcome === 'unavailable' || result.outcome === 'throttled') && !report.stoppedBy) {
+              report.stoppedBy = { reason: result.outcome, retryInMs: result.retryInMs };
+            }
+          },
+          (error: unknown) => deps.log.error({ connectionId: connection.id, err: error }, 'sweep refresh threw'),
+        );
+        const tracked = task.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
+      };
+
+      /** Claims up to `limit` due connections and starts them: how many (undefined when the claim failed). */
+      const claim = async (limit: number): Promise<number | undefined> => {
+        let batch: ClaimedConnection[];
+        try {
+          batch = await deps.repo.claimNextDue(deps.ownerId, deps.leaseTtlMs, now(), limit);
+        } catch (error) {
+          deps.log.warn({ err: error }, 'claiming due connections failed');
+          report.stoppedBy = { reason: 'unavailable', retryInMs: CLAIM_RETRY_MS };
+          return undefined;
+        }
+        const at = now().getTime();
+        for (const claimed of batch) {
+          deps.observeLag?.(at - (claimed.connection.nextRefreshAt?.getTime() ?? at));
+          start(claimed);
+        }
+        report.claimed += batch.length;
+        if (batch.length > 0) freshWork = true;
+        if (batch.length < limit) drained = true;
+        else if (!backlogTold && batch.length === deps.concurrency) {
+          backlogTold = true;
+          onBacklog?.();
+        }
+        return batch.length;
+      };
+
+      for (;;) {
+        if (signal?.aborted && !report.stoppedBy) report.stoppedBy = { reason: 'signal' };
+        const free = deps.concurrency - inFlight.size;
+        if (!report.stoppedBy && !drained && (free >= refill || inFlight.size === 0)) {
+          if (await claim(free)) continue;
+        }
+        if (inFlight.size === 0) {
+          if (report.stoppedBy || !drained || !freshWork) return report;
+          // Everything claimed is done. Rows may have fallen due meanwhile (retries, deferrals): one more look.
+          drained = false;
+          freshWork = false;
+          if (!(await claim(deps.concurrency))) return report;
+          continue;
+        }
+        await Promise.race(inFlight);
+      }
+    },
+  };
+}
