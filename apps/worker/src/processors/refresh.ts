@@ -1,4 +1,4 @@
-import type { Core, SweepJobData, SweepReport } from '@lever-connect/connections';
+import { observeRefresh, type Core, type RefreshResult, type SweepJobData, type SweepReport } from '@lever-connect/connections';
 import { DelayedError, type Job } from 'bullmq';
 
 /** With refreshes switched off or fenced, the sweep looks again this much later. */
@@ -14,22 +14,28 @@ const MAX_PASSES = 5;
  * later when the sweep itself cannot run (switched off, fenced, a dependency away). Jobs of the earlier
  * design (one per connection, name 'refresh') are treated as wake-ups too, so an upgrade loses nothing.
  */
-export function createSweepProcessor(core: Pick<Core, 'sweep' | 'scheduler' | 'fence' | 'config' | 'log'>, signal: AbortSignal) {
+export function createSweepProcessor(core: Pick<Core, 'sweep' | 'scheduler' | 'fence' | 'config' | 'log' | 'metrics'>, signal: AbortSignal) {
   async function later(job: Job<SweepJobData>, token: string | undefined, delayMs: number): Promise<never> {
     await job.moveToDelayed(Date.now() + delayMs, token);
     // Tells BullMQ the job was moved, not completed (it must not be removed).
     throw new DelayedError();
   }
 
+  /** A sweep that cannot start still counts as a scheduled attempt, so the kill-switch and fence alerts see it. */
+  function paused(job: Job<SweepJobData>, token: string | undefined, result: RefreshResult, delayMs: number): Promise<never> {
+    observeRefresh(core.metrics, result, 'schedule', 0);
+    return later(job, token, delayMs);
+  }
+
   return async function processSweep(job: Job<SweepJobData>, token?: string): Promise<Pick<SweepReport, 'claimed' | 'outcomes'>> {
-    if (!core.config.refresh.enabled) return later(job, token, PAUSED_RECHECK_MS);
+    if (!core.config.refresh.enabled) return paused(job, token, { outcome: 'disabled' }, PAUSED_RECHECK_MS);
     let owner: boolean;
     try {
       owner = await core.fence.isOwner();
     } catch {
-      return later(job, token, 5_000);
+      return paused(job, token, { outcome: 'unavailable', dependency: 'database', retryInMs: 5_000 }, 5_000);
     }
-    if (!owner) return later(job, token, PAUSED_RECHECK_MS);
+    if (!owner) return paused(job, token, { outcome: 'fenced' }, PAUSED_RECHECK_MS);
 
     const helper = job.name === 'sweep' ? job.data.helper : 0;
     const dueAt = job.name === 'sweep' ? new Date(job.data.dueAt) : new Date();
