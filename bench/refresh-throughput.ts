@@ -130,7 +130,7 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
     name: '1. refresh throughput',
     setup:
       `${n} connections due at once, ${size.rounds} rounds on fresh rows; simulator in a ${stack.simKind}; real refresh worker ` +
-      `(startWorkers) in the bench process, REFRESH_CONCURRENCY=${size.concurrency}, limiter off (100000/s); floor = ` +
+      `(startWorkers) in the bench process, REFRESH_CONCURRENCY=${size.concurrency}, the global Lever budget out of the way (REFRESH_RATE_LIMIT_PER_SECOND=100000); floor = ` +
       `refreshAccessToken + one UPDATE per connection in a loop of the same concurrency, run just before the product on the same rows; ` +
       `one unreported warm-up round first; the round with the median ratio is reported.`,
     figures: [

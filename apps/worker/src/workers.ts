@@ -28,7 +28,7 @@ export async function startWorkers(core: Core) {
     autorun: true,
   });
   refreshWorker.on('error', (err) => log.warn({ err: { message: err.message } }, 'refresh worker error'));
-  refreshWorker.on('failed', (job, err) => log.error({ jobId: job?.id, err }, 'refresh job failed unexpectedly'));
+  refreshWorker.on('failed', (job, err) => log.error({ jobId: job?.id, err }, 'refresh sweep failed unexpectedly'));
 
   const maintenance = new Queue(QUEUE_NAMES.maintenance, { connection, prefix });
   maintenance.on('error', () => undefined);

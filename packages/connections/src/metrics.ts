@@ -26,7 +26,7 @@ export function createMetrics(processName: 'api' | 'worker') {
     }),
     scheduleLag: new Histogram({
       name: 'lever_connect_refresh_schedule_lag_seconds',
-      help: 'How late a scheduled refresh job started (fired minus due), in seconds',
+      help: 'How late a sweep claimed a due connection (claimed minus due), in seconds',
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
       registers: [registry],
     }),

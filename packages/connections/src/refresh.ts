@@ -274,7 +274,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     await deps.appCredentials.rejected(env, deps.config.lever.environments[env].clientId);
   }
 
-  /** Starts scheduling the next generation's job; its failure is logged (the reconciler enqueues it later). */
+  /** Starts arming the sweep's wake-up for the next refresh; its failure is logged (the next sweep or the reconciler arms it). */
   function scheduleNext(connection: ConnectionWithTenant): Promise<void> {
     return (async () => deps.onScheduled?.(connection))().catch((err: unknown) =>
       deps.log.warn({ connectionId: connection.id, err }, 'scheduling the next refresh failed'),
@@ -425,7 +425,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         deps.log.warn({ connectionId: base.id }, 'fenced write lost: the connection was re-authorized or deleted meanwhile');
         return { outcome: 'busy' } as const;
       }
-      // The next generation's job is enqueued while the lock is released (refresh() awaits both).
+      // The next wake-up is armed while the lock is released (refresh() awaits both).
       alongside = scheduleNext(stored);
       return { outcome: 'refreshed', connection: stored, accessToken: tokens.accessToken } as const;
     })();
