@@ -29,7 +29,7 @@ export interface RefreshSweepDeps {
 export interface SweepRunOptions {
   /** Stops claiming (the process is shutting down); refreshes in flight finish. */
   signal?: AbortSignal;
-  /** Told once per run when a claim came back full: more is due than this process does at once. */
+  /** Told once per run when a claim came back full: more may be due than this process does at once. */
   onBacklog?(): void;
 }
 
@@ -65,6 +65,8 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
       let backlogTold = false;
       /** Something was claimed since the last claim that came back short. */
       let freshWork = false;
+      /** Resolves the loop's wait when a refresh finishes (a slot is free). */
+      let slotFreed: (() => void) | undefined;
 
       const start = ({ connection, tookOver }: ClaimedConnection) => {
         const task = deps.refresher.refreshClaimed({ connection, tookOver }).then(
@@ -76,7 +78,10 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
           },
           (error: unknown) => deps.log.error({ connectionId: connection.id, err: error }, 'sweep refresh threw'),
         );
-        const tracked = task.finally(() => inFlight.delete(tracked));
+        const tracked = task.finally(() => {
+          inFlight.delete(tracked);
+          slotFreed?.();
+        });
         inFlight.add(tracked);
       };
 
@@ -98,7 +103,8 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
         report.claimed += batch.length;
         if (batch.length > 0) freshWork = true;
         if (batch.length < limit) drained = true;
-        else if (!backlogTold && batch.length === deps.concurrency) {
+        else if (!backlogTold) {
+          // As many as asked for: more may be due than this process's slots take.
           backlogTold = true;
           onBacklog?.();
         }
@@ -119,7 +125,8 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
           if (!(await claim(deps.concurrency))) return report;
           continue;
         }
-        await Promise.race(inFlight);
+        await new Promise<void>((resolve) => (slotFreed = resolve));
+        slotFreed = undefined;
       }
     },
   };
