@@ -17,6 +17,22 @@ export interface ScheduleAccuracySize {
   concurrency: number;
 }
 
+/**
+ * Bytes Redis holds for the refresh queue's keys (MEMORY USAGE of each). With the schedule in Postgres the
+ * queue holds a handful of keys, and the INFO used_memory delta is the allocator's noise (it went negative):
+ * this counts exactly what scheduling keeps in Redis.
+ */
+async function queueBytes(redis: Redis, pattern: string): Promise<number> {
+  let total = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) total += Number((await redis.call('MEMORY', 'USAGE', key)) ?? 0);
+  } while (cursor !== '0');
+  return total;
+}
+
 async function usedMemory(redis: Redis): Promise<number> {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1]);
@@ -72,6 +88,8 @@ export async function benchScheduleAccuracy(stack: BenchStack, size: ScheduleAcc
     await core.scheduler.wakeAt(new Date(Date.now() + 3_600_000));
     await core.refreshQueue.obliterate({ force: true });
     const before = await usedMemory(redis);
+    const queuePattern = `${prefix}:${QUEUE_NAMES.refresh}:*`;
+    const queueBefore = await queueBytes(redis, queuePattern);
     const base = Date.now() + size.leadMs;
     // The rows: one tenant, N connections due uniformly over the window (tokens are not needed to schedule).
     const insertStarted = Date.now();
@@ -89,7 +107,8 @@ export async function benchScheduleAccuracy(stack: BenchStack, size: ScheduleAcc
     const armedAt = Date.now();
     if (!reconciled.nextDueAt) throw new Error('reconcile armed no wake-up');
     const after = await usedMemory(redis);
-    const bytesPerConnection = (after - before) / n;
+    const queueAfter = await queueBytes(redis, queuePattern);
+    const bytesPerConnection = (queueAfter - queueBefore) / n;
 
     // The real processor and the worker options of apps/worker/src/workers.ts, over the recording sweep.
     worker = new Worker<SweepJobData>(
@@ -122,7 +141,7 @@ export async function benchScheduleAccuracy(stack: BenchStack, size: ScheduleAcc
       notes: [
         `claimed ${fired}/${n}; the last one ${((lastAt - base - size.windowMs) / 1000).toFixed(2)} s after the window closed`,
         `inserting the rows took ${(insertedMs / 1000).toFixed(2)} s; the reconciler armed the first wake-up in ${armedAt - armStarted} ms`,
-        `used_memory ${before} → ${after} B after arming: the schedule is next_refresh_at in Postgres; Redis holds one wake-up per second something falls due in (${wakeUps} left at the end)`,
+        `the refresh queue's keys hold ${queueBefore} → ${queueAfter} B (MEMORY USAGE) after arming the schedule of ${n} connections; INFO used_memory ${before} → ${after} B, within allocator noise: the schedule is next_refresh_at in Postgres, and Redis holds one wake-up per second something falls due in (${wakeUps} left at the end)`,
         'wake-ups are per second (rounded up), so a connection is claimed up to 1 s after it falls due when the sweep is idle',
       ],
     };
