@@ -65,6 +65,8 @@ export function createTokenService(deps: {
 }) {
   const now = deps.now ?? (() => new Date());
   const inflight = new Map<string, Promise<RefreshResult>>();
+  /** Row reads in flight, with the invalidation number they started at: concurrent misses share one read. */
+  const reads = new Map<string, { row: Promise<ConnectionWithTenant | null>; seq: number }>();
   const cache = new Map<string, CachedToken>();
   const cacheTtlMs = deps.config.refresh.tokenCacheTtlMs;
   // A read that started before an invalidation of its connection must not cache what it read (it may be
@@ -139,10 +141,42 @@ export function createTokenService(deps: {
     return p;
   }
 
+  /** The stored row, read once however many requests ask for it at the same moment. */
+  function shared(id: string): { row: Promise<ConnectionWithTenant | null>; seq: number } {
+    let pending = reads.get(id);
+    if (!pending) {
+      const entry = { row: deps.repo.findById(id).finally(() => reads.delete(id)), seq };
+      reads.set(id, entry);
+      pending = entry;
+    }
+    return pending;
+  }
+
+  /**
+   * A cached token past half its cache TTL is re-read in the background while it keeps being served: a
+   * connection in use never drops out of the cache under load, where every request arriving during the
+   * re-read would wait on Postgres.
+   */
+  function revalidate(id: string) {
+    if (reads.has(id)) return;
+    const { row, seq: readSeq } = shared(id);
+    row.then(
+      (c) => {
+        if (c?.status === 'active' && c.accessTokenCiphertext && !isDue({ expiresAt: c.accessTokenExpiresAt, issuedAt: c.refreshTokenIssuedAt })) {
+          fromStored(c, false, readSeq);
+        } else {
+          cache.delete(id); // gone, deleted or due: the next read takes the full path
+        }
+      },
+      () => undefined, // keep serving the entry until its TTL; the next read tries again
+    );
+  }
+
   /** The stored row, or — when Postgres is unreachable — a cached token still good for a minute. */
-  async function read(id: string, tenantId: string | undefined): Promise<ConnectionWithTenant | null | { cached: CachedToken }> {
+  async function read(id: string, tenantId: string | undefined): Promise<{ row: ConnectionWithTenant | null; seq: number } | { cached: CachedToken }> {
+    const pending = shared(id);
     try {
-      return await deps.repo.findById(id);
+      return { row: await pending.row, seq: pending.seq };
     } catch (error) {
       const hit = cache.get(id);
       const usable = hit && (!tenantId || hit.tenantId === tenantId) && hit.expiresAt.getTime() - now().getTime() >= LAST_RESORT_MIN_TTL_MS;
@@ -156,15 +190,16 @@ export function createTokenService(deps: {
       const force = options.forceRefresh ?? false;
       if (!force) {
         const hit = cache.get(id);
-        if (hit && now().getTime() - hit.cachedAt < cacheTtlMs && !isDue(hit)) {
+        const age = hit ? now().getTime() - hit.cachedAt : Infinity;
+        if (hit && age < cacheTtlMs && !isDue(hit)) {
           if (options.tenantId && hit.tenantId !== options.tenantId) throw new NotFoundError('Connection');
+          if (age >= cacheTtlMs / 2) revalidate(id);
           return grant(hit, hit.accessToken, false);
         }
       }
-      const readSeq = seq;
       const stored = await read(id, options.tenantId);
-      if (stored && 'cached' in stored) return grant(stored.cached, stored.cached.accessToken, false);
-      const current = stored;
+      if ('cached' in stored) return grant(stored.cached, stored.cached.accessToken, false);
+      const { row: current, seq: readSeq } = stored;
       assertUsable(current, options.tenantId);
       if (!force && !isDue({ expiresAt: current.accessTokenExpiresAt, issuedAt: current.refreshTokenIssuedAt })) {
         return fromStored(current, false, readSeq);
