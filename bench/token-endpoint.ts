@@ -14,6 +14,10 @@ export interface TokenEndpointSize {
   fixedRates: number[];
   /** Interleaved rounds at max; the median of each target is reported. */
   rounds: number;
+  /** Interleaved (product, SELECT) rounds at the judged paced rate (1 000 rps); the median round's p99 is judged. */
+  pacedRounds: number;
+  /** Unmeasured pacing before each paced run, ms. */
+  warmupMs: number;
   connections: number;
   /** autocannon worker threads (0 = on the server's own event loop). */
   workers: number;
@@ -77,13 +81,19 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
     if (probe.status !== 200) throw new Error(`token endpoint answered ${probe.status}: ${await probe.text()}`);
     await shoot(targets.product.url, targets.product.headers, { ...size, durationSeconds: 1 }); // warm-up (JIT, pools)
 
-    // Fixed rates: open-loop, paced (lib/paced-load.ts says why not autocannon's rate option).
-    const paced: Record<number, Record<'product' | 'select', PacedResult>> = {};
+    // Fixed rates: open-loop, paced (lib/paced-load.ts says why not autocannon's rate option). The judged
+    // rate runs several interleaved (product, SELECT) rounds and is judged on the median round's p99, like
+    // the max-rps figures: a few seconds of a noisy neighbour on this shared 2-core box otherwise decide
+    // the figure on their own (seen: the constant route's p99 at 1 000 rps ranged 4.6–25 ms in one minute).
+    const judgedRate = size.fixedRates.includes(1000) ? 1000 : size.fixedRates[0]!;
+    const paced: Record<number, Array<Record<'product' | 'select', PacedResult>>> = {};
+    const run = (t: { url: string; headers: Record<string, string> }, rate: number) =>
+      pacedLoad({ ...t, rate, durationMs: size.durationSeconds * 1000, connections: size.connections, warmupMs: size.warmupMs });
     for (const rate of size.fixedRates) {
-      paced[rate] = {
-        product: await pacedLoad({ ...targets.product, rate, durationMs: size.durationSeconds * 1000, connections: size.connections }),
-        select: await pacedLoad({ ...targets.select, rate, durationMs: size.durationSeconds * 1000, connections: size.connections }),
-      };
+      paced[rate] = [];
+      for (let round = 0; round < (rate === judgedRate ? size.pacedRounds : 1); round++) {
+        paced[rate].push({ product: await run(targets.product, rate), select: await run(targets.select, rate) });
+      }
     }
     // At max (closed loop): the three targets interleaved over several rounds, median of each, so a slow
     // moment of the shared machine lands on all of them alike.
@@ -102,12 +112,14 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
     };
     const vsSelect = medianRound('select');
     const vsConstant = medianRound('constant');
-    const at = paced[1000] ?? paced[size.fixedRates[0]!]!;
-    const atRate = paced[1000] ? 1000 : size.fixedRates[0]!;
+    const judged = paced[judgedRate]!;
+    const at = [...judged].sort((a, b) => a.product.p99 - b.product.p99)[Math.floor(judged.length / 2)]!;
+    const atRate = judgedRate;
+    const roundsNote = judged.length > 1 ? ', median round' : '';
 
     const figures: Figure[] = [
-      { figure: `p50 at ${atRate} rps (paced)`, value: at.product.p50, unit: 'ms', floor: at.select.p50, floorLabel: 'SELECT' },
-      { figure: `p99 at ${atRate} rps (paced)`, value: at.product.p99, unit: 'ms', floor: at.select.p99, floorLabel: 'SELECT', target: '< 10 ms', pass: at.product.p99 < 10 },
+      { figure: `p50 at ${atRate} rps (paced${roundsNote})`, value: at.product.p50, unit: 'ms', floor: at.select.p50, floorLabel: 'SELECT' },
+      { figure: `p99 at ${atRate} rps (paced${roundsNote})`, value: at.product.p99, unit: 'ms', floor: at.select.p99, floorLabel: 'SELECT', target: '< 10 ms', pass: at.product.p99 < 10 },
       { figure: 'max rps vs SELECT floor (median round)', value: vsSelect.product.rps, unit: 'rps', floor: vsSelect.floor.rps, floorLabel: 'pool SELECT route', target: '≥ 90 %', pass: vsSelect.ratio >= 0.9 },
       { figure: 'max rps vs constant floor (median round)', value: vsConstant.product.rps, unit: 'rps', floor: vsConstant.floor.rps, floorLabel: 'constant route', target: '≥ 40 %', pass: vsConstant.ratio >= 0.4 },
       { figure: 'p99 at max', value: m.p99, unit: 'ms', floor: max.select.p99, floorLabel: 'SELECT' },
@@ -120,12 +132,19 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
       setup:
         `api = buildApp (real config, all plugins, token-read audit written) listening in the bench process; floors = a bare ` +
         `fastify() in the same process (constant; one SELECT by primary key on the same pg pool); fixed rates ` +
-        `${size.fixedRates.join(', ')} rps paced open-loop from a worker thread over ${size.connections} keep-alive connections; ` +
+        `${size.fixedRates.join(', ')} rps paced open-loop from a worker thread over ${size.connections} keep-alive connections, each run after ${size.warmupMs} ms of unmeasured pacing (connections open, JIT warm), ` +
+        `${size.pacedRounds} interleaved (product, SELECT) rounds at ${judgedRate} rps judged on the median round's p99; ` +
         `max = autocannon ${size.workers > 0 ? `in ${size.workers} worker thread(s)` : 'on the same event loop'}, ` +
         `${size.connections} connections, ${size.durationSeconds} s per run, ${size.rounds} interleaved rounds, median; one connection row, admin API key.`,
       figures,
       notes: [
-        ...Object.entries(paced).flatMap(([rate, r]) => [pacedLine(`at ${rate} rps, product`, r.product), pacedLine(`at ${rate} rps, select`, r.select)]),
+        ...Object.entries(paced).flatMap(([rate, rs]) =>
+          rs.flatMap((r, i) => {
+            const round = rs.length > 1 ? ` round ${i + 1}` : '';
+            return [pacedLine(`at ${rate} rps${round}, product`, r.product), pacedLine(`at ${rate} rps${round}, select`, r.select)];
+          }),
+        ),
+        ...(judged.length > 1 ? [`p99 at ${judgedRate} rps, each round, product / SELECT: ${judged.map((r) => `${r.product.p99.toFixed(1)} / ${r.select.p99.toFixed(1)} ms`).join('; ')}`] : []),
         ...Object.entries(rounds).map(([k, shots]) => `at max, ${k}, each round: ${shots.map((s) => s.rps.toFixed(0)).join(' / ')} rps`),
         `product / constant, each round: ${rounds.product!.map((p, i) => `${((100 * p.rps) / rounds.constant![i]!.rps).toFixed(0)} %`).join(' / ')}`,
         ...Object.entries(max).map(([k, s]) => line(`at max (median), ${k}`, s)),

@@ -15,6 +15,8 @@ export interface PacedLoad {
   durationMs: number;
   /** Keep-alive connections to spread requests over (a request waits when all are busy). */
   connections: number;
+  /** Paced at the same rate first and not measured (connections opened, JIT warm). */
+  warmupMs: number;
 }
 
 export interface PacedResult {
