@@ -61,7 +61,7 @@ export async function startWebhookWorkers(core: Core, options: WebhookWorkerOpti
   worker.on('failed', (job, err) => wlog.error({ jobId: job?.id, err }, 'webhook job failed unexpectedly'));
 
   const pump = startOutboxPump({
-    relay: createOutboxRelay({ prisma }),
+    relay: createOutboxRelay({ database: core.database }),
     queue,
     log: wlog,
     mayRun,

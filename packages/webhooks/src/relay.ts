@@ -1,8 +1,8 @@
-import type { PrismaClient } from '@lever-connect/db';
+import { inTransaction, sqlOf, ts, type Database } from '@lever-connect/db';
 import { endpointMatches } from './subscriptions.js';
 
 export interface OutboxRelayDeps {
-  prisma: PrismaClient;
+  database: Pick<Database, 'pool'>;
   now?: () => Date;
   /** Events fanned out per transaction. Default 200. */
   batchSize?: number;
@@ -20,34 +20,46 @@ interface OutboxRow {
  * the same transaction that creates its deliveries, so a crash either keeps both or neither. Rows are
  * claimed with `FOR UPDATE SKIP LOCKED`, so relays in several workers take different batches instead of
  * waiting on (or duplicating) each other; the unique (eventId, endpointId) makes a repeated fan-out a no-op.
+ *
+ * Plain SQL on the pg pool (packages/db/src/sql.ts says why): every refresh emits an event, so at a
+ * thousand refreshes a second this runs several transactions a second, and through Prisma its five
+ * statements per batch were the largest Prisma cost left in the worker.
  */
 export function createOutboxRelay(deps: OutboxRelayDeps) {
   const now = deps.now ?? (() => new Date());
   const batchSize = deps.batchSize ?? 200;
+  const sql = sqlOf(deps.database.pool);
 
   /** Fans out one batch. Returns the new deliveries' ids, to enqueue once committed. */
   async function relayBatch(): Promise<{ events: number; deliveryIds: string[] }> {
-    return deps.prisma.$transaction(async (tx) => {
+    return inTransaction(deps.database.pool, async (tx) => {
       // Only a webhook.test event's data is read (the endpoint it names); the rest stays in Postgres.
-      const events = await tx.$queryRaw<OutboxRow[]>`
-        SELECT "id", "type", "tenantId",
-               CASE WHEN "type" = 'webhook.test' THEN "data" END AS "data"
-          FROM "events"
-         WHERE "relayedAt" IS NULL ORDER BY "seq" LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`;
+      const events = await tx.query<OutboxRow>(
+        `SELECT "id", "type", "tenantId",
+                CASE WHEN "type" = 'webhook.test' THEN "data" END AS "data"
+           FROM "events"
+          WHERE "relayedAt" IS NULL ORDER BY "seq" LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [batchSize],
+      );
       if (events.length === 0) return { events: 0, deliveryIds: [] };
-      const at = now();
-      const endpoints = await tx.webhookEndpoint.findMany({
-        where: { enabled: true },
-        select: { id: true, enabled: true, eventTypes: true, tenantId: true },
-      });
+      const at = ts(now());
+      const endpoints = await tx.query<{ id: string; enabled: boolean; eventTypes: string[]; tenantId: string | null }>(
+        `SELECT "id", "enabled", "eventTypes", "tenantId" FROM "webhook_endpoints" WHERE "enabled"`,
+      );
       const rows = events.flatMap((event) =>
-        endpoints.filter((endpoint) => endpointMatches(endpoint, event)).map((endpoint) => ({ eventId: event.id, endpointId: endpoint.id, nextAttemptAt: at })),
+        endpoints.filter((endpoint) => endpointMatches(endpoint, event)).map((endpoint) => ({ eventId: event.id, endpointId: endpoint.id })),
       );
       const created = rows.length
-        ? await tx.webhookDelivery.createManyAndReturn({ data: rows, skipDuplicates: true, select: { id: true } })
+        ? await tx.query<{ id: string }>(
+            `INSERT INTO "webhook_deliveries" ("id", "eventId", "endpointId", "nextAttemptAt", "updatedAt")
+             SELECT gen_random_uuid(), r."eventId", r."endpointId", $2::timestamp(3), $2::timestamp(3)
+               FROM json_to_recordset($1::json) AS r("eventId" uuid, "endpointId" uuid)
+             ON CONFLICT ("eventId", "endpointId") DO NOTHING
+             RETURNING "id"`,
+            [JSON.stringify(rows), at],
+          )
         : [];
-      // One array parameter, not one per id (Prisma's `in` compiles a statement per batch size).
-      await tx.$executeRaw`UPDATE "events" SET "relayedAt" = ${at} WHERE "id" = ANY(${events.map((e) => e.id)}::uuid[])`;
+      await tx.query(`UPDATE "events" SET "relayedAt" = $1 WHERE "id" = ANY($2::uuid[])`, [at, events.map((e) => e.id)]);
       return { events: events.length, deliveryIds: created.map((d) => d.id) };
     });
   }
@@ -73,12 +85,12 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
      * idempotent, so over-reporting costs nothing.
      */
     async findStranded(graceMs: number, limit = 1_000): Promise<string[]> {
-      const rows = await deps.prisma.webhookDelivery.findMany({
-        where: { status: 'pending', OR: [{ nextAttemptAt: { lte: new Date(now().getTime() - graceMs) } }, { nextAttemptAt: null }] },
-        select: { id: true },
-        orderBy: { nextAttemptAt: 'asc' },
-        take: limit,
-      });
+      const rows = await sql.query<{ id: string }>(
+        `SELECT "id" FROM "webhook_deliveries"
+          WHERE "status" = 'pending' AND ("nextAttemptAt" <= $1 OR "nextAttemptAt" IS NULL)
+          ORDER BY "nextAttemptAt" ASC NULLS LAST LIMIT $2`,
+        [ts(new Date(now().getTime() - graceMs)), limit],
+      );
       return rows.map((r) => r.id);
     },
   };

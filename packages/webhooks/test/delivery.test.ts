@@ -23,7 +23,7 @@ describe('webhook fan-out and delivery', () => {
   const service = () => createWebhookEndpointService({ prisma: prisma(), cipher, config, now });
   const deliverer = (over: Partial<Parameters<typeof createDeliverer>[0]> = {}) =>
     createDeliverer({ prisma: prisma(), cipher, config, log, now, random: () => 0.5, timeoutMs: 2_000, ...over });
-  const relay = () => createOutboxRelay({ prisma: prisma(), now });
+  const relay = () => createOutboxRelay({ database: db.db, now });
 
   const subject = async (externalId: string) => {
     const tenant = await upsertTenant(prisma(), { externalId });
@@ -67,7 +67,7 @@ describe('webhook fan-out and delivery', () => {
     const a = await subject('tenant-a');
     for (let i = 0; i < 30; i++) await writeConnectionEvent(prisma(), 'connection.needs_reauth', a, { reason: 'revoked' });
 
-    const relays = Array.from({ length: 4 }, () => createOutboxRelay({ prisma: prisma(), batchSize: 7, now }));
+    const relays = Array.from({ length: 4 }, () => createOutboxRelay({ database: db.db, batchSize: 7, now }));
     await Promise.all(relays.map((r) => r.relayAll(async () => undefined)));
     await relay().relayAll(async () => undefined);
 
