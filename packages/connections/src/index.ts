@@ -36,7 +36,7 @@ export {
   type RefreshTrigger,
 } from './refresh.js';
 export { createRefreshScheduler, type RefreshScheduler, type ScheduledConnection } from './scheduler.js';
-export { createRefreshSweep, type RefreshSweep, type SweepReport, type SweepRunOptions } from './refresh-sweep.js';
+export { createRefreshSweep, type RefreshSweep, type SweepReport, type SweepRunOptions, type SweepTally } from './refresh-sweep.js';
 export { backoffMs, effectiveLeadMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
 export { createResponseStash, type PendingTokens, type ResponseStash } from './stash.js';
 export { upsertTenant } from './tenants.js';

@@ -31,11 +31,17 @@ export interface SweepRunOptions {
   signal?: AbortSignal;
   /** Told once per run when a claim came back full: more may be due than this process does at once. */
   onBacklog?(): void;
+  /** Counts of several runs (a wake-up's passes): this run adds its claims and outcomes to it as well. */
+  tally?: SweepTally;
 }
 
-export interface SweepReport {
+/** What was claimed, and how each claimed refresh ended. */
+export interface SweepTally {
   claimed: number;
   outcomes: Partial<Record<RefreshResult['outcome'], number>>;
+}
+
+export interface SweepReport extends SweepTally {
   /**
    * Why the run stopped claiming before nothing was due: a dependency is away or the global Lever budget is
    * spent (retry after `retryInMs`), or it was asked to stop.
@@ -58,8 +64,9 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
   const refill = Math.max(1, Math.floor(deps.concurrency / 5));
 
   return {
-    async run({ signal, onBacklog }: SweepRunOptions = {}) {
+    async run({ signal, onBacklog, tally }: SweepRunOptions = {}) {
       const report: SweepReport = { claimed: 0, outcomes: {} };
+      const tallies = tally ? [report, tally] : [report];
       const inFlight = new Set<Promise<void>>();
       let drained = false;
       let backlogTold = false;
@@ -71,7 +78,7 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
       const start = ({ connection, tookOver }: ClaimedConnection) => {
         const task = deps.refresher.refreshClaimed({ connection, tookOver }).then(
           (result) => {
-            report.outcomes[result.outcome] = (report.outcomes[result.outcome] ?? 0) + 1;
+            for (const t of tallies) t.outcomes[result.outcome] = (t.outcomes[result.outcome] ?? 0) + 1;
             if ((result.outcome === 'unavailable' || result.outcome === 'throttled') && !report.stoppedBy) {
               report.stoppedBy = { reason: result.outcome, retryInMs: result.retryInMs };
             }
@@ -100,7 +107,7 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
           deps.observeLag?.(at - (claimed.connection.nextRefreshAt?.getTime() ?? at));
           start(claimed);
         }
-        report.claimed += batch.length;
+        for (const t of tallies) t.claimed += batch.length;
         if (batch.length > 0) freshWork = true;
         if (batch.length < limit) drained = true;
         else if (!backlogTold) {

@@ -1,4 +1,4 @@
-import { observeRefresh, type Core, type RefreshResult, type SweepJobData, type SweepReport } from '@lever-connect/connections';
+import { observeRefresh, type Core, type RefreshResult, type SweepJobData, type SweepTally } from '@lever-connect/connections';
 import { DelayedError, type Job } from 'bullmq';
 
 /** With refreshes switched off or fenced, the sweep looks again this much later. */
@@ -27,7 +27,7 @@ export function createSweepProcessor(core: Pick<Core, 'sweep' | 'scheduler' | 'f
     return later(job, token, delayMs);
   }
 
-  return async function processSweep(job: Job<SweepJobData>, token?: string): Promise<Pick<SweepReport, 'claimed' | 'outcomes'>> {
+  return async function processSweep(job: Job<SweepJobData>, token?: string): Promise<SweepTally> {
     if (!core.config.refresh.enabled) return paused(job, token, { outcome: 'disabled' }, PAUSED_RECHECK_MS);
     let owner: boolean;
     try {
@@ -39,17 +39,16 @@ export function createSweepProcessor(core: Pick<Core, 'sweep' | 'scheduler' | 'f
 
     const helper = job.name === 'sweep' ? job.data.helper : 0;
     const dueAt = job.name === 'sweep' ? new Date(job.data.dueAt) : new Date();
-    const total: Pick<SweepReport, 'claimed' | 'outcomes'> = { claimed: 0, outcomes: {} };
+    const total: SweepTally = { claimed: 0, outcomes: {} };
     for (let pass = 1; ; pass++) {
       const report = await core.sweep.run({
         signal,
+        tally: total,
         onBacklog: () => {
           if (helper >= MAX_HELPERS) return;
           void core.scheduler.addHelper(dueAt, helper + 1).catch((err: unknown) => core.log.warn({ err }, 'could not ask for a sweep helper'));
         },
       });
-      total.claimed += report.claimed;
-      for (const [outcome, n] of Object.entries(report.outcomes)) total.outcomes[outcome as keyof SweepReport['outcomes']] = (total.outcomes[outcome as keyof SweepReport['outcomes']] ?? 0) + n;
       if (report.stoppedBy?.reason === 'signal') {
         // Shutting down: leave the wake-up for another process (or this one's successor).
         return later(job, token, 1_000);
