@@ -29,9 +29,9 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     sim: { grants: 8, durationMs: 500 },
   },
   full: {
-    refresh: { connections: 2_000, concurrency: 50, rounds: 3, timeoutMs: 120_000 },
+    refresh: { connections: 2_000, concurrency: 50, rounds: 5, timeoutMs: 120_000 },
     schedule: { jobs: 100_000, windowMs: 90_000, leadMs: 15_000, concurrency: 100 },
-    token: { durationSeconds: 4, fixedRates: [500, 1_000, 2_000], rounds: 5, pacedRounds: 3, warmupMs: 500, connections: 10, workers: 1 },
+    token: { durationSeconds: 4, fixedRates: [500, 1_000, 2_000], rounds: 5, pacedRounds: 5, warmupMs: 500, connections: 10, workers: 1 },
     connect: { connects: 300, parallel: 16 },
     sim: { grants: 64, durationMs: 5_000 },
   },
