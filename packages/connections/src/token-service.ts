@@ -87,6 +87,9 @@ export function createTokenService(deps: {
     },
   });
 
+  /** The connection was invalidated (or every cache reset) after a read numbered `readSeq` began. */
+  const changedSince = (id: string, readSeq: number) => resetAt > readSeq || (invalidatedAt.get(id)?.seq ?? 0) > readSeq;
+
   function grant(t: Pick<CachedToken, 'connectionId' | 'environment' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
     const apiBaseUrl = deps.config.lever.environments[t.environment].apiBaseUrl;
     t.body ??= JSON.stringify({ accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt.toISOString(), scopes: t.scopes, apiBaseUrl });
@@ -104,8 +107,7 @@ export function createTokenService(deps: {
       issuedAt: c.refreshTokenIssuedAt,
       cachedAt: now().getTime(),
     };
-    const changedSince = resetAt > readSeq || (invalidatedAt.get(c.id)?.seq ?? 0) > readSeq;
-    if (cacheTtlMs > 0 && c.status === 'active' && !changedSince) {
+    if (cacheTtlMs > 0 && c.status === 'active' && !changedSince(c.id, readSeq)) {
       if (cache.size >= CACHE_MAX && !cache.has(c.id)) cache.delete(cache.keys().next().value!);
       cache.set(c.id, entry);
     }
@@ -141,15 +143,21 @@ export function createTokenService(deps: {
     return p;
   }
 
-  /** The stored row, read once however many requests ask for it at the same moment. */
+  /**
+   * The stored row, read once however many requests ask for it at the same moment. A request never joins
+   * a read that began before the connection's last invalidation: it may return the row from before it.
+   */
   function shared(id: string): { row: Promise<ConnectionWithTenant | null>; seq: number } {
-    let pending = reads.get(id);
-    if (!pending) {
-      const entry = { row: deps.repo.findById(id).finally(() => reads.delete(id)), seq };
-      reads.set(id, entry);
-      pending = entry;
-    }
-    return pending;
+    const pending = reads.get(id);
+    if (pending && !changedSince(id, pending.seq)) return pending;
+    const entry: { row: Promise<ConnectionWithTenant | null>; seq: number } = {
+      row: deps.repo.findById(id).finally(() => {
+        if (reads.get(id) === entry) reads.delete(id);
+      }),
+      seq,
+    };
+    reads.set(id, entry);
+    return entry;
   }
 
   /**

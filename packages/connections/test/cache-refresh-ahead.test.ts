@@ -163,4 +163,36 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
     await tick();
     await expect(tokens.getAccessToken(connection.id)).rejects.toMatchObject({ code: 'connection_disconnected' });
   });
+
+  it('a read that began before an invalidation is not shared with requests after it', async () => {
+    const { connection } = await connectViaSim(core, f.sim.url, { tenant: 'ra-inval', account: 'acct_ra_inval' });
+    let onMessage: ((id: string) => void) | undefined;
+    let reads = 0;
+    const held = gate();
+    const tokens = createTokenService({
+      repo: {
+        findById: async (id: string) => {
+          const row = await core.repo.findById(id);
+          // The first read sees the row before the delete, and answers only after it.
+          if (++reads === 1) await held.opened;
+          return row;
+        },
+      },
+      refresher: core.refresher,
+      cipher: core.cipher,
+      config: core.config,
+      bus: { subscribe: (_channel, handlers) => void (onMessage = handlers.onMessage) },
+    });
+    const early = tokens.getAccessToken(connection.id);
+    await tick();
+    await core.prisma.connection.update({ where: { id: connection.id }, data: { status: 'disconnected' } });
+    onMessage!(connection.id); // what the delete publishes
+    const late = tokens.getAccessToken(connection.id);
+    held.open();
+    await expect(early).resolves.toMatchObject({ connectionId: connection.id }); // began before the delete
+    await expect(late).rejects.toMatchObject({ code: 'connection_disconnected' });
+    expect(reads).toBe(2);
+    // And the early read's row was not cached.
+    await expect(tokens.getAccessToken(connection.id)).rejects.toMatchObject({ code: 'connection_disconnected' });
+  });
 });
