@@ -2,6 +2,7 @@ import { benchConnectFlow, type ConnectFlowSize } from './connect-flow.js';
 import { benchRefreshThroughput, type RefreshThroughputSize } from './refresh-throughput.js';
 import type { BenchResult } from './lib/report.js';
 import { startBenchStack } from './lib/stack.js';
+import { watchSteal, type StealReport } from './lib/steal.js';
 import { benchScheduleAccuracy, type ScheduleAccuracySize } from './schedule-accuracy.js';
 import { benchSimRefresh, type SimRefreshSize } from './sim-refresh.js';
 import { benchTokenEndpoint, type TokenEndpointSize } from './token-endpoint.js';
@@ -43,20 +44,28 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
  */
 export async function runBenchmarks(sizes: BenchSizes, only: BenchName[] = BENCH_NAMES, onResult?: (r: BenchResult) => void): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  const add = (r: BenchResult) => {
+  const add = (r: BenchResult, steal: StealReport | undefined) => {
+    if (steal) {
+      r.notes.push(`host CPU steal during this benchmark: ${steal.meanPercent.toFixed(1)} % of the machine on average, ${steal.worstSecondPercent.toFixed(0)} % in its worst second (/proc/stat)`);
+    }
     results.push(r);
     onResult?.(r);
+  };
+  const measured = async (run: () => Promise<BenchResult>) => {
+    const steal = watchSteal();
+    const result = await run();
+    add(result, steal.stop());
   };
   const stack = await startBenchStack();
   try {
     // The simulator first: the figure every other one leans on.
-    if (only.includes('sim')) add(await benchSimRefresh(stack, sizes.sim));
+    if (only.includes('sim')) await measured(() => benchSimRefresh(stack, sizes.sim));
     // The token endpoint before the refresh bench: its latency percentiles must not share the machine with
     // Postgres vacuuming and checkpointing what 2 000 refreshes just wrote.
-    if (only.includes('token')) add(await benchTokenEndpoint(stack, sizes.token));
-    if (only.includes('refresh')) add(await benchRefreshThroughput(stack, sizes.refresh));
-    if (only.includes('connect')) add(await benchConnectFlow(stack, sizes.connect));
-    if (only.includes('schedule')) add(await benchScheduleAccuracy(stack, sizes.schedule));
+    if (only.includes('token')) await measured(() => benchTokenEndpoint(stack, sizes.token));
+    if (only.includes('refresh')) await measured(() => benchRefreshThroughput(stack, sizes.refresh));
+    if (only.includes('connect')) await measured(() => benchConnectFlow(stack, sizes.connect));
+    if (only.includes('schedule')) await measured(() => benchScheduleAccuracy(stack, sizes.schedule));
   } finally {
     await stack.close();
   }

@@ -6,6 +6,7 @@ import { fastify, pino } from './lib/deps.js';
 import { pacedLoad, type PacedResult } from './lib/paced-load.js';
 import type { BenchResult, Figure } from './lib/report.js';
 import { insertConnections, issueGrant, type BenchStack } from './lib/stack.js';
+import { watchSteal } from './lib/steal.js';
 
 export interface TokenEndpointSize {
   /** Seconds per run (each paced rate × 2 targets, then `rounds` × 3 targets at max). */
@@ -86,13 +87,17 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
     // the max-rps figures: a few seconds of a noisy neighbour on this shared 2-core box otherwise decide
     // the figure on their own (seen: the constant route's p99 at 1 000 rps ranged 4.6–25 ms in one minute).
     const judgedRate = size.fixedRates.includes(1000) ? 1000 : size.fixedRates[0]!;
-    const paced: Record<number, Array<Record<'product' | 'select', PacedResult>>> = {};
+    const paced: Record<number, Array<Record<'product' | 'select', PacedResult> & { stealPercent?: number }>> = {};
     const run = (t: { url: string; headers: Record<string, string> }, rate: number) =>
       pacedLoad({ ...t, rate, durationMs: size.durationSeconds * 1000, connections: size.connections, warmupMs: size.warmupMs });
     for (const rate of size.fixedRates) {
       paced[rate] = [];
       for (let round = 0; round < (rate === judgedRate ? size.pacedRounds : 1); round++) {
-        paced[rate].push({ product: await run(targets.product, rate), select: await run(targets.select, rate) });
+        const steal = watchSteal();
+        const product = await run(targets.product, rate);
+        const select = await run(targets.select, rate);
+        const stealPercent = steal.stop()?.meanPercent;
+        paced[rate].push({ product, select, ...(stealPercent !== undefined ? { stealPercent } : {}) });
       }
     }
     // At max (closed loop): the three targets interleaved over several rounds, median of each, so a slow
@@ -144,7 +149,7 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
             return [pacedLine(`at ${rate} rps${round}, product`, r.product), pacedLine(`at ${rate} rps${round}, select`, r.select)];
           }),
         ),
-        ...(judged.length > 1 ? [`p99 at ${judgedRate} rps, each round, product / SELECT: ${judged.map((r) => `${r.product.p99.toFixed(1)} / ${r.select.p99.toFixed(1)} ms`).join('; ')}`] : []),
+        ...(judged.length > 1 ? [`p99 at ${judgedRate} rps, each round, product / SELECT: ${judged.map((r) => `${r.product.p99.toFixed(1)} / ${r.select.p99.toFixed(1)} ms${r.stealPercent !== undefined ? ` (host steal ${r.stealPercent.toFixed(0)} %)` : ''}`).join('; ')}`] : []),
         ...Object.entries(rounds).map(([k, shots]) => `at max, ${k}, each round: ${shots.map((s) => s.rps.toFixed(0)).join(' / ')} rps`),
         `product / constant, each round: ${rounds.product!.map((p, i) => `${((100 * p.rps) / rounds.constant![i]!.rps).toFixed(0)} %`).join(' / ')}`,
         ...Object.entries(max).map(([k, s]) => line(`at max (median), ${k}`, s)),
