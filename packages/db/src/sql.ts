@@ -58,6 +58,15 @@ export function sqlOf(client: pg.Pool | pg.PoolClient): Sql {
 /** Runs `fn` in one transaction on one pooled connection; rolls back on any error. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (sql: Sql) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client is ours to listen to: the pool only listens to idle ones. When the connection
+  // drops between two statements (Postgres restarted, a backend terminated), pg emits 'error' on the
+  // client, and an 'error' nobody listens to kills the process (it did: a worker in the Postgres-outage
+  // chaos scenario). The next statement then fails, and the transaction with it.
+  let lost: Error | undefined;
+  const onError = (error: Error) => {
+    lost ??= error;
+  };
+  client.on('error', onError);
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -71,6 +80,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (sql: Sql) => Promise<
     });
     throw error;
   } finally {
-    client.release(broken);
+    client.removeListener('error', onError);
+    client.release(broken || lost !== undefined);
   }
 }
