@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createRefreshSweep, QUEUE_NAMES, type SweepJobData } from '@lever-connect/connections';
-import { createSweepProcessor } from '../apps/worker/src/processors/refresh.js';
+import { createRefreshSweep } from '@lever-connect/connections';
+import { QUEUE_NAMES, type SweepJobData } from '@lever-connect/runtime';
+import { createSweepProcessor } from '../apps/worker/src/processors/sweep.js';
 import { createTestDatabase } from '@lever-connect/testing';
 import { Redis } from 'ioredis';
 import { startOwnRedis } from '../test/support/servers.js';
@@ -64,11 +65,13 @@ export async function benchScheduleAccuracy(stack: BenchStack, size: ScheduleAcc
   // write would (next_refresh_at a day out, lease freed).
   const sweep = createRefreshSweep({
     repo: core.repo,
+    scheduler: core.scheduler,
     ownerId: core.ownerId,
     leaseTtlMs: 30_000,
     concurrency: size.concurrency,
     log: core.log,
     refresher: {
+      blocked: async () => undefined,
       async refreshClaimed({ connection: c }) {
         lastAt = Date.now();
         if (fired < n) lags[fired++] = lastAt - c.nextRefreshAt!.getTime();
@@ -113,7 +116,7 @@ export async function benchScheduleAccuracy(stack: BenchStack, size: ScheduleAcc
     // The real processor and the worker options of apps/worker/src/workers.ts, over the recording sweep.
     worker = new Worker<SweepJobData>(
       QUEUE_NAMES.refresh,
-      createSweepProcessor({ ...core, sweep }, stopping.signal),
+      createSweepProcessor(sweep, stopping.signal),
       { connection, prefix, concurrency: 1, lockDuration: 15_000, stalledInterval: 5_000, maxStalledCount: 1_000_000 },
     );
     const deadline = base + size.windowMs + 60_000;

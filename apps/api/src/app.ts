@@ -12,6 +12,7 @@ import errorsPlugin from './plugins/errors.js';
 import leverOAuthPlugin from './plugins/lever-oauth.js';
 import metricsPlugin from './plugins/metrics.js';
 import queueDashboardPlugin from './plugins/queue-dashboard.js';
+import webhookEndpointsPlugin from './plugins/webhook-endpoints.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectButtonRoutes from './routes/connect-button.js';
 import connectRoutes from './routes/connect.js';
@@ -66,6 +67,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(authPlugin);
   await app.register(metricsPlugin);
   await app.register(queueDashboardPlugin);
+  await app.register(webhookEndpointsPlugin);
   await app.register(leverOAuthPlugin);
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -5,8 +5,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs, parseEnv } from 'node:util';
 import { loadConfig } from '@lever-connect/config';
-import { createApiKeyService, createInvalidationBus, createRedis } from '@lever-connect/connections';
+import { createApiKeyService, createInvalidationBus } from '@lever-connect/connections';
 import { createDatabase } from '@lever-connect/db';
+import { createRedis } from '@lever-connect/runtime';
 import pino from 'pino';
 
 const USAGE = `usage:

@@ -1,5 +1,6 @@
 import { loadConfig, type Config, type RawEnv } from '@lever-connect/config';
-import { createCore, createLogger } from '@lever-connect/connections';
+import { createCore } from '@lever-connect/connections';
+import { createLogger } from '@lever-connect/runtime';
 import type { Logger } from 'pino';
 
 /** The api's composition root: config → logger → domain services. */

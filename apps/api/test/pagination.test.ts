@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { EVENT_TYPES, writeEvent, type EventType } from '@lever-connect/connections';
+import { writeEvent } from '@lever-connect/db';
+import { EVENT_TYPES, type EventType } from '@lever-connect/runtime';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from './helpers.js';

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig } from '@lever-connect/config';
-import { createCore, createLogger, sampleGauges } from '@lever-connect/connections';
+import { createCore, sampleGauges } from '@lever-connect/connections';
+import { createLogger } from '@lever-connect/runtime';
 import { startWorkers } from './workers.js';
 
 let config;

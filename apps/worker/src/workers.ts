@@ -1,6 +1,7 @@
-import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type Core, type SweepJobData } from '@lever-connect/connections';
+import type { Core } from '@lever-connect/connections';
+import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type SweepJobData } from '@lever-connect/runtime';
 import { Queue, Worker } from 'bullmq';
-import { createSweepProcessor } from './processors/refresh.js';
+import { createSweepProcessor } from './processors/sweep.js';
 import { startWebhookWorkers } from './webhooks.js';
 
 /**
@@ -14,7 +15,7 @@ export async function startWorkers(core: Core) {
 
   // Sweeps stop claiming when the process shuts down; the refreshes they started finish (SIGTERM safety).
   const stopping = new AbortController();
-  const refreshWorker = new Worker<SweepJobData>(QUEUE_NAMES.refresh, createSweepProcessor(core, stopping.signal), {
+  const refreshWorker = new Worker<SweepJobData>(QUEUE_NAMES.refresh, createSweepProcessor(core.sweep, stopping.signal), {
     connection,
     prefix,
     // One sweep at a time per process (it runs REFRESH_CONCURRENCY refreshes itself); a wake-up that comes

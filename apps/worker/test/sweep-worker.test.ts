@@ -1,4 +1,5 @@
-import { sweepJobId, type Core } from '@lever-connect/connections';
+import type { Core } from '@lever-connect/connections';
+import { sweepJobId } from '@lever-connect/runtime';
 import { waitFor } from '@lever-connect/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectViaSim, createFixture, type Fixture } from '../../../packages/connections/test/fixture.js';

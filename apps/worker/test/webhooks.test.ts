@@ -71,7 +71,7 @@ describe('webhook delivery through the worker', () => {
     running.push(workers);
     return workers;
   };
-  const service = () => createWebhookEndpointService({ prisma: core.prisma, cipher: core.cipher, config: core.config });
+  const service = () => createWebhookEndpointService({ prisma: core.prisma, cipher: core.cipher, config: core.config, tenantIdOf: core.tenantIdOf });
   const subject = async (externalId: string) => {
     const tenant = await upsertTenant(core.prisma, { externalId });
     return { id: crypto.randomUUID(), environment: 'sandbox', status: 'needs_reauth', tenantId: tenant.id, tenant: { externalId } };

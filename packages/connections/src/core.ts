@@ -1,34 +1,37 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Config } from '@lever-connect/config';
 import { createTokenCipher } from '@lever-connect/crypto';
 import { createDatabase } from '@lever-connect/db';
 import { refreshAccessToken } from '@lever-connect/lever';
+import { createMetrics, createRedis, QUEUE_NAMES, type SweepJobData } from '@lever-connect/runtime';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { createApiKeyService } from './api-keys.js';
-import { createAppCredentialsState } from './app-credentials.js';
-import { createInvalidationBus } from './invalidation.js';
-import { createLeverRateLimiter } from './lever-rate-limit.js';
-import { disconnectConnections } from './lifecycle.js';
-import { createConnectService } from './connect.js';
-import { createConnectionRepo } from './connection-repo.js';
-import { createDeploymentFence } from './fence.js';
-import { createMetrics } from './metrics.js';
-import { observeRefresh } from './refresh-metrics.js';
-import { createConnectionLocks } from './locks.js';
-import { QUEUE_NAMES, type SweepJobData } from './queues.js';
-import { createRedis } from './redis.js';
-import { createRefresher, refreshLeaseTtlMs } from './refresh.js';
-import { createRefreshSweep } from './refresh-sweep.js';
-import { createRefreshScheduler } from './scheduler.js';
-import { createResponseStash } from './stash.js';
-import { createTokenAudit } from './token-audit.js';
-import { createTokenService } from './token-service.js';
+import { createApiKeyService } from './access/api-keys.js';
+import { createConnectionActions } from './access/connection-actions.js';
+import { createConnectionReads } from './access/connection-reads.js';
+import { createEventReads } from './access/event-reads.js';
+import { createTenantReads } from './access/tenant-reads.js';
+import { upsertTenant } from './access/tenants.js';
+import { createConnectService } from './connect/service.js';
+import { createAppCredentialsState } from './refresh/app-credentials.js';
+import { refreshLeaseTtlMs } from './refresh/context.js';
+import { createDeploymentFence } from './refresh/fence.js';
+import { createLeverRateLimiter } from './refresh/lever-budget.js';
+import { createConnectionLocks } from './refresh/locks.js';
+import { observeRefresh } from './refresh/observe.js';
+import { createRefresher } from './refresh/refresh.js';
+import { createRefreshScheduler } from './refresh/scheduler.js';
+import { createResponseStash } from './refresh/stash.js';
+import { createRefreshSweep } from './refresh/sweep.js';
+import { createConnectionRepo } from './store/connection-repo.js';
+import { createInvalidationBus } from './tokens/invalidation.js';
+import { createTokenAudit } from './tokens/token-audit.js';
+import { createTokenService } from './tokens/token-service.js';
 
 /**
- * Builds the domain services shared by the api and the worker from one validated config. Each app's
- * container adds what only it needs (HTTP plugins, BullMQ workers).
+ * The composition root of the domain, shared by the api and the worker: one validated config in, every
+ * service out. Each app's container adds what only it needs (HTTP plugins, BullMQ workers, webhooks).
  */
 export function createCore(config: Readonly<Config>, log: Logger, options: { processName?: 'api' | 'worker' } = {}) {
   const metrics = createMetrics(options.processName ?? 'api');
@@ -51,12 +54,15 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const refreshQueue = new Queue<SweepJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
   refreshQueue.on('error', redisError);
   // Handles on every queue, for depth gauges and the dashboard (the workers own their jobs).
-  const watchedQueues = [refreshQueue, ...[QUEUE_NAMES.maintenance, QUEUE_NAMES.webhooks].map((name) => {
-    const queue = new Queue(name, { connection: queueRedis, prefix });
-    queue.on('error', redisError);
-    return queue;
-  })] as const;
-  const scheduler = createRefreshScheduler({ queue: refreshQueue, database, repo, log });
+  const watchedQueues = [
+    refreshQueue,
+    ...[QUEUE_NAMES.maintenance, QUEUE_NAMES.webhooks].map((name) => {
+      const queue = new Queue(name, { connection: queueRedis, prefix });
+      queue.on('error', redisError);
+      return queue;
+    }),
+  ] as const;
+  const scheduler = createRefreshScheduler({ queue: refreshQueue, repo, log });
   const locks = createConnectionLocks({
     redis: [redis],
     prefix,
@@ -89,14 +95,19 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const sweep = createRefreshSweep({
     repo,
     refresher,
+    scheduler,
     ownerId,
     leaseTtlMs: refreshLeaseTtlMs(config),
     concurrency: config.refresh.concurrency,
     log,
     observeLag: (lateMs) => metrics.scheduleLag.observe(Math.max(0, lateMs) / 1000),
+    observe: (result, trigger, durationMs) => observeRefresh(metrics, result, trigger, durationMs),
   });
 
   const tokenAudit = createTokenAudit({ database, log });
+  const tokens = createTokenService({ repo, refresher, cipher, config, bus });
+  const connections = createConnectionReads({ prisma, repo, tokenAudit });
+  const tenants = createTenantReads({ prisma });
 
   return {
     config,
@@ -119,15 +130,24 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     refresher,
     ownerId,
     bus,
-    tokens: createTokenService({ repo, refresher, cipher, config, bus }),
-    connect: createConnectService({ prisma, redis, prefix, cipher, config, onConnectionChanged: connectionChanged }),
+    tokens,
+    connections,
+    tenants,
+    events: createEventReads({ prisma }),
+    actions: createConnectionActions({ reads: connections, tenants, repo, tokens, onChanged: connectionChanged }),
+    connect: createConnectService({
+      prisma,
+      redis,
+      prefix,
+      repo,
+      cipher,
+      config,
+      onConnectionChanged: connectionChanged,
+      onConnected: (connection) => scheduler.schedule(connection),
+    }),
     apiKeys: createApiKeyService({ prisma, bus }),
-    /** Disconnects connections (DELETE routes): tokens wiped, refreshes stopped, every cache told. */
-    async disconnect(where: { id?: string; tenantId?: string }): Promise<number> {
-      const ids = await disconnectConnections(prisma, where);
-      await Promise.all(ids.map(connectionChanged));
-      return ids.length;
-    },
+    /** The id of the tenant with this external id, created on first use. */
+    tenantIdOf: async (externalId: string) => (await upsertTenant(prisma, { externalId })).id,
     async close() {
       await tokenAudit.flush();
       refresher.stop();

@@ -1,50 +1,44 @@
-export { createApiKeyService, type ApiKeyService, type ApiPrincipal } from './api-keys.js';
+// The domain: connect (connect/), refresh (refresh/), token reads (tokens/), storage (store/), and what API
+// keys may see and do (access/). core.ts composes them. README.md says where to start reading.
+export { createApiKeyService, type ApiKeyService, type ApiPrincipal } from './access/api-keys.js';
+export { createConnectionActions, type ConnectionActions } from './access/connection-actions.js';
 export {
-  ConnectFlowError,
-  createConnectService,
-  type ConnectResult,
-  type ConnectService,
-  type CreateConnectSessionInput,
-  type OAuthState,
-} from './connect.js';
-export { createConnectionRepo, type ConnectionRepo, type ConnectionWithTenant } from './connection-repo.js';
-export {
-  connectionEventData,
-  EVENT_TYPES,
-  writeConnectionEvent,
-  writeEvent,
-  type EventType,
-} from './events.js';
-export { createDeploymentFence, type DeploymentFence } from './fence.js';
-export {
-  createConnectionLocks,
-  LockBusyError,
-  LockUnavailableError,
-  type ConnectionLocks,
-  type LockHandle,
-} from './locks.js';
-export { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, sweepJobId, type SweepJobData } from './queues.js';
-export { createRedis } from './redis.js';
-export {
-  createRefresher,
-  refreshLeaseTtlMs,
-  type ClaimedConnection,
-  type Refresher,
-  type RefresherDeps,
-  type RefreshOptions,
-  type RefreshResult,
-  type RefreshTrigger,
-} from './refresh.js';
-export { createRefreshScheduler, type RefreshScheduler, type ScheduledConnection } from './scheduler.js';
-export { createRefreshSweep, type RefreshSweep, type SweepReport, type SweepRunOptions, type SweepTally } from './refresh-sweep.js';
-export { backoffMs, effectiveLeadMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './schedule.js';
-export { createResponseStash, type PendingTokens, type ResponseStash } from './stash.js';
-export { upsertTenant } from './tenants.js';
-export { createTokenService, type AccessTokenGrant, type TokenService } from './token-service.js';
+  CONNECTION_CURSOR_PATTERN,
+  createConnectionReads,
+  type ConnectionListQuery,
+  type ConnectionReads,
+} from './access/connection-reads.js';
+export { createEventReads, type EventReads } from './access/event-reads.js';
+export { createTenantReads, type TenantReads } from './access/tenant-reads.js';
+export { upsertTenant } from './access/tenants.js';
+export { EVERY_TENANT, sees, type Viewer } from './access/viewer.js';
+export type { CallbackInput, CallbackOutcome, CallbackResult, CodeExchange } from './connect/callback.js';
+export { ConnectFlowError } from './connect/errors.js';
+export type { OAuthState } from './connect/oauth-state.js';
+export { createConnectService, type ConnectService, type ConnectServiceDeps } from './connect/service.js';
+export type { ConnectResult, CreateConnectSessionInput } from './connect/sessions.js';
 export { createCore, type Core } from './core.js';
-export { disconnectConnections } from './lifecycle.js';
-export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './token-audit.js';
-export { createMetrics, type Metrics } from './metrics.js';
-export { observeRefresh, sampleGauges } from './refresh-metrics.js';
-export { createLogger, redactUrl, REDACT_PATHS } from './logger.js';
-export { createInvalidationBus, type InvalidationBus, type InvalidationTopic } from './invalidation.js';
+export { refreshLeaseTtlMs, type RefresherDeps } from './refresh/context.js';
+export { createDeploymentFence, type DeploymentFence } from './refresh/fence.js';
+export { createConnectionLocks, LockBusyError, LockUnavailableError, type ConnectionLocks, type LockHandle } from './refresh/locks.js';
+export { observeRefresh } from './refresh/observe.js';
+export { createRefresher } from './refresh/refresh.js';
+export { backoffMs, effectiveLeadMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './refresh/schedule.js';
+export { createRefreshScheduler, type RefreshScheduler, type ScheduledConnection } from './refresh/scheduler.js';
+export { createResponseStash, type PendingTokens, type ResponseStash } from './refresh/stash.js';
+export {
+  createRefreshSweep,
+  type RefreshSweep,
+  type SweepReport,
+  type SweepRunOptions,
+  type SweepTally,
+  type WakeOutcome,
+  type WakeUp,
+} from './refresh/sweep.js';
+export type { ClaimedConnection, Refresher, RefreshOptions, RefreshResult, RefreshTrigger } from './refresh/types.js';
+export { connectionEventData, writeConnectionEvent } from './store/connection-events.js';
+export { createConnectionRepo, type ConnectionRepo, type ConnectionWithTenant } from './store/connection-repo.js';
+export { sampleGauges } from './store/gauges.js';
+export { createInvalidationBus, type InvalidationBus, type InvalidationTopic } from './tokens/invalidation.js';
+export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './tokens/token-audit.js';
+export { createTokenService, type AccessTokenGrant, type TokenService } from './tokens/token-service.js';

@@ -1,7 +1,7 @@
 import { createDatabase } from '@lever-connect/db';
 import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAppCredentialsState } from '../src/app-credentials.js';
+import { createAppCredentialsState } from '../src/refresh/app-credentials.js';
 import { observeQueries } from './fixture.js';
 
 describe('OAuth app credentials state (lever_app_states)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBatcher } from '../src/batcher.js';
+import { createBatcher } from '../src/store/batcher.js';
 
 /** A statement stand-in whose batches the test releases by hand. */
 function controlledRun() {

@@ -1,6 +1,6 @@
 import { waitFor } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../src/index.js';
+import { EVERY_TENANT, type Core } from '../src/index.js';
 import { connectViaSim, createFixture, type Fixture } from './fixture.js';
 
 // Two cores are two api processes sharing Postgres and Redis. Each keeps API keys and valid access tokens
@@ -34,7 +34,7 @@ describe('in-memory caches across processes', () => {
   it('drops a cached token in every process when the connection is deleted', async () => {
     const { connection } = await connectViaSim(a, f.sim.url, { tenant: 'c-del', account: 'acct_c_del' });
     await b.tokens.getAccessToken(connection.id);
-    expect(await a.disconnect({ id: connection.id })).toBe(1);
+    expect(await a.actions.disconnect(EVERY_TENANT, connection.id)).toBe(1);
     await waitFor(
       'the other process to refuse the deleted connection',
       async () => b.tokens.getAccessToken(connection.id).then(() => false, (error: { code?: string }) => error.code === 'connection_disconnected'),

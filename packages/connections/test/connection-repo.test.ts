@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnectionRepo } from '../src/connection-repo.js';
+import { createConnectionRepo } from '../src/store/connection-repo.js';
 import { observeQueries } from './fixture.js';
 
 /** A plan node of EXPLAIN (FORMAT JSON), as far as this test reads it. */

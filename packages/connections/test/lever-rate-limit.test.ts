@@ -1,7 +1,7 @@
 import { deleteRedisPrefix, randomRedisPrefix, TEST_REDIS_URL } from '@lever-connect/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLeverRateLimiter, reservationSize } from '../src/lever-rate-limit.js';
+import { createLeverRateLimiter, reservationSize } from '../src/refresh/lever-budget.js';
 
 // Two limiters on one Redis are two processes of one deployment sharing the global Lever budget.
 describe('global Lever budget', () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMetrics, sampleGauges, type Core } from '../src/index.js';
+import { createMetrics } from '@lever-connect/runtime';
+import { sampleGauges, type Core } from '../src/index.js';
 import { connectViaSim, createFixture, type Fixture } from './fixture.js';
 
 /** The value of one series in Prometheus text format, or undefined. */

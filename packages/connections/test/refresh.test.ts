@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sweepJobId, type Core } from '../src/index.js';
+import { sweepJobId } from '@lever-connect/runtime';
+import type { Core } from '../src/index.js';
 import { connectViaSim, createFixture, rotateAtSim, simAccepts, type Fixture } from './fixture.js';
 
 describe('refresh, correctly (against the simulator, real Postgres and Redis)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, effectiveLeadMs, isRefreshDue, nextRefreshAt } from '../src/schedule.js';
+import { backoffMs, effectiveLeadMs, isRefreshDue, nextRefreshAt } from '../src/refresh/schedule.js';
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1) + s * 1000);
 

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sweepJobId, type Core } from '../src/index.js';
+import { sweepJobId } from '@lever-connect/runtime';
+import type { Core } from '../src/index.js';
 import { connectViaSim, createFixture, rotateAtSim, simAccepts, type Fixture } from './fixture.js';
 
 /**
@@ -28,6 +29,8 @@ describe('refresh sweep and its wake-ups (against the simulator, real Postgres a
   async function connectMany(prefix: string, n: number) {
     const made = [];
     for (let i = 0; i < n; i++) made.push((await connectViaSim(core, f.sim.url, { tenant: `${prefix}-${i}`, account: `acct_${prefix}_${i}` })).connection);
+    // Connecting arms each connection's first wake-up (connect/service.ts); these tests arm their own.
+    await core.refreshQueue.obliterate({ force: true });
     return made;
   }
 

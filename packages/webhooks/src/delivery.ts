@@ -1,7 +1,6 @@
 import type { Config } from '@lever-connect/config';
-import { writeEvent } from '@lever-connect/connections';
 import type { TokenCipher } from '@lever-connect/crypto';
-import type { PrismaClient } from '@lever-connect/db';
+import { writeEvent, type PrismaClient } from '@lever-connect/db';
 import type { Logger } from 'pino';
 import { fetch as undiciFetch } from 'undici';
 import { createGuardedAgent } from './guarded-agent.js';

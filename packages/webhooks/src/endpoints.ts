@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '@lever-connect/config';
-import { upsertTenant } from '@lever-connect/connections';
 import type { TokenCipher } from '@lever-connect/crypto';
-import type { Prisma, PrismaClient } from '@lever-connect/db';
+import { writeEvent, type Prisma, type PrismaClient } from '@lever-connect/db';
 import { ConflictError, NotFoundError, ValidationError } from '@lever-connect/errors';
 import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isEventType } from './subscriptions.js';
 import { generateWebhookSecret } from './signature.js';
@@ -62,6 +61,11 @@ export interface DeliveryRecord {
 
 export interface WebhookEndpointServiceDeps {
   prisma: PrismaClient;
+  /**
+   * The id of the tenant with this external id, created on first use (the domain's tenants), so an endpoint
+   * may subscribe before the tenant's first connection.
+   */
+  tenantIdOf(externalId: string): Promise<string>;
   cipher: Pick<TokenCipher, 'encrypt'>;
   config: Pick<Config, 'isProduction' | 'webhooks'>;
   /** Hands deliveries to the queue now. Failure is tolerated: the worker's sweep finds the rows. */
@@ -120,8 +124,7 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
   async function tenantIdOf(externalId: string | null | undefined): Promise<string | null | undefined> {
     if (externalId === undefined) return undefined;
     if (externalId === null) return null;
-    // Tenants are created on first use, so an endpoint may subscribe before the tenant's first connection.
-    return (await upsertTenant(prisma, { externalId })).id;
+    return deps.tenantIdOf(externalId);
   }
 
   async function enqueue(deliveryId: string) {
@@ -266,9 +269,7 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
       if (!endpoint.enabled) throw new ConflictError('webhook_endpoint_disabled', 'Enable the endpoint before sending it a test event');
       const at = now();
       const result = await prisma.$transaction(async (tx) => {
-        const event = await tx.event.create({
-          data: { type: 'webhook.test', tenantId: endpoint.tenantId, data: { endpointId }, relayedAt: at },
-        });
+        const event = await writeEvent(tx, { type: 'webhook.test', tenantId: endpoint.tenantId, data: { endpointId } }, { relayedAt: at });
         const delivery = await tx.webhookDelivery.create({ data: { eventId: event.id, endpointId, nextAttemptAt: at } });
         return { eventId: event.id, deliveryId: delivery.id };
       });

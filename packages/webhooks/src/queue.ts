@@ -1,4 +1,4 @@
-import { QUEUE_NAMES } from '@lever-connect/connections';
+import { QUEUE_NAMES } from '@lever-connect/runtime';
 import { Queue, type ConnectionOptions } from 'bullmq';
 
 /** The BullMQ queue carrying webhook deliveries (prefix = REDIS_PREFIX). It only carries work: the rows are the truth. */

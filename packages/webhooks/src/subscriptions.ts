@@ -1,12 +1,12 @@
-import { EVENT_TYPES, type EventType } from '@lever-connect/connections';
+import { EVENT_TYPES, isEventType, type EventType } from '@lever-connect/runtime';
+
+export { isEventType };
 
 /**
  * What an endpoint receives when it names no event types: everything except `connection.refreshed`,
  * which fires about hourly per connection and is noise for most operators (subscribe to it explicitly).
  */
 export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'connection.refreshed');
-
-export const isEventType = (value: string): value is EventType => (EVENT_TYPES as readonly string[]).includes(value);
 
 export interface SubscribedEndpoint {
   id: string;

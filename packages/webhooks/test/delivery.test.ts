@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { upsertTenant, writeConnectionEvent, writeEvent } from '@lever-connect/connections';
+import { upsertTenant, writeConnectionEvent } from '@lever-connect/connections';
+import { writeEvent } from '@lever-connect/db';
 import { createTokenCipher } from '@lever-connect/crypto';
 import { createTestDatabase, type TestDatabase } from '@lever-connect/testing';
 import pino from 'pino';
@@ -20,7 +21,8 @@ describe('webhook fan-out and delivery', () => {
   let clock: number;
   const now = () => new Date(clock);
   const prisma = () => db.db.prisma;
-  const service = () => createWebhookEndpointService({ prisma: prisma(), cipher, config, now });
+  const tenantIdOf = async (externalId: string) => (await upsertTenant(prisma(), { externalId })).id;
+  const service = () => createWebhookEndpointService({ prisma: prisma(), cipher, config, now, tenantIdOf });
   const deliverer = (over: Partial<Parameters<typeof createDeliverer>[0]> = {}) =>
     createDeliverer({ prisma: prisma(), cipher, config, log, now, random: () => 0.5, timeoutMs: 2_000, ...over });
   const relay = () => createOutboxRelay({ database: db.db, now });

@@ -1,4 +1,4 @@
-import { EVENT_TYPES } from '@lever-connect/connections';
+import { EVENT_TYPES } from '@lever-connect/runtime';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_EVENT_TYPES, endpointMatches, type RoutableEvent, type SubscribedEndpoint } from '../src/index.js';
 

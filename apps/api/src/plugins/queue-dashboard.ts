@@ -1,7 +1,8 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { QUEUE_NAMES, type Core } from '@lever-connect/connections';
+import type { Core } from '@lever-connect/connections';
+import { QUEUE_NAMES } from '@lever-connect/runtime';
 import { WEBHOOK_QUEUE_NAME } from '@lever-connect/webhooks';
 import type { FastifyInstance } from 'fastify';
 

@@ -1,6 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { grantExpiresAt, type ConnectionWithTenant } from '@lever-connect/connections';
-import { AppError, NeedsReauthError, NotFoundError } from '@lever-connect/errors';
+import { CONNECTION_CURSOR_PATTERN, grantExpiresAt, type ConnectionWithTenant, type Viewer } from '@lever-connect/connections';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DateTime, errorResponses, LeverEnvironmentSchema, Nullable, Uuid } from '../schemas.js';
@@ -83,33 +82,7 @@ const AccessTokenResponse = Type.Object({
   apiBaseUrl: Type.String({ description: "The Lever API base URL of the connection's environment" }),
 });
 
-/**
- * The list's keyset cursor: the sort key (createdAt, id) of the previous page's last row, as 6 bytes of
- * milliseconds and the id's 16 bytes, base64url. The next page is the rows strictly after that key, so a
- * row that changed between pages (its status no longer matching a filter, say) cannot shift the page the
- * way an offset from the cursor row would. Any 30 such characters decode to a key Postgres accepts, so the
- * schema alone tells a malformed cursor (400) from a valid one.
- */
-const ConnectionCursor = Type.String({
-  pattern: '^[A-Za-z0-9_-]{30}$',
-  description: 'Opaque: the `nextCursor` of the previous page',
-});
-
-function encodeCursor(row: { createdAt: Date; id: string }): string {
-  const key = Buffer.alloc(22);
-  key.writeUIntBE(row.createdAt.getTime(), 0, 6);
-  Buffer.from(row.id.replace(/-/g, ''), 'hex').copy(key, 6);
-  return key.toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const key = Buffer.from(cursor, 'base64url');
-  const hex = key.subarray(6, 22).toString('hex');
-  return {
-    createdAt: new Date(key.readUIntBE(0, 6)),
-    id: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
-  };
-}
+const ConnectionCursor = Type.String({ pattern: CONNECTION_CURSOR_PATTERN, description: 'Opaque: the `nextCursor` of the previous page' });
 
 const ListQuery = Type.Object(
   {
@@ -122,19 +95,12 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const include = { tenant: { select: { externalId: true } } } as const;
-
-/** Loads a connection visible to the caller; another tenant's connection is a plain 404. */
-async function visibleConnection(app: FastifyInstance, request: FastifyRequest, id: string) {
-  const connection = await app.core.repo.findById(id);
-  const tenantId = request.principal?.tenantId;
-  if (!connection || (tenantId && connection.tenantId !== tenantId)) throw new NotFoundError('Connection');
-  return connection;
-}
+/** The caller's view of tenants: a tenant-scoped key sees only its own (the wall is the domain's, access/viewer.ts). */
+export const viewerOf = (request: FastifyRequest): Viewer => ({ tenantId: request.principal?.tenantId ?? null });
 
 export default async function connectionRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { prisma } = app.core;
+  const { connections, actions } = app.core;
 
   r.get(
     '/v1/connections',
@@ -150,24 +116,8 @@ export default async function connectionRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      const { tenant, status, environment, limit = 50, cursor } = request.query;
-      const scopedTenant = request.principal?.tenantId;
-      const after = cursor ? decodeCursor(cursor) : null;
-      const rows = await prisma.connection.findMany({
-        where: {
-          ...(scopedTenant ? { tenantId: scopedTenant } : {}),
-          ...(tenant ? { tenant: { externalId: tenant } } : {}),
-          ...(status ? { status } : {}),
-          ...(environment ? { environment } : {}),
-          // Strictly after the previous page's last key, in the order below (createdAt desc, id desc).
-          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
-        },
-        include,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: limit + 1,
-      });
-      const page = rows.slice(0, limit);
-      return { data: page.map(connectionView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+      const { data, nextCursor } = await connections.list(viewerOf(request), { ...request.query, limit: request.query.limit ?? 50 });
+      return { data: data.map(connectionView), nextCursor };
     },
   );
 
@@ -181,7 +131,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
         response: { 200: Type.Ref('Connection'), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => connectionView(await visibleConnection(app, request, request.params.id)),
+    async (request) => connectionView(await connections.get(viewerOf(request), request.params.id)),
   );
 
   r.get(
@@ -223,14 +173,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
         response: { 200: Type.Ref('Connection'), ...errorResponses(400, 401, 404, 409, 503) },
       },
     },
-    async (request) => {
-      const connection = await visibleConnection(app, request, request.params.id);
-      if (connection.status === 'needs_reauth') throw new NeedsReauthError(connection.reauthReason);
-      if (connection.status === 'disconnected') throw new AppError('connection_disconnected', 'The connection was deleted', 409);
-      // No token leaves this route, so nothing goes in the token-read audit trail.
-      await app.core.tokens.getAccessToken(connection.id, { forceRefresh: true });
-      return connectionView((await app.core.repo.findById(connection.id))!);
-    },
+    async (request) => connectionView(await actions.refreshNow(viewerOf(request), request.params.id)),
   );
 
   r.delete(
@@ -244,8 +187,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      const connection = await visibleConnection(app, request, request.params.id);
-      await app.core.disconnect({ id: connection.id });
+      await actions.disconnect(viewerOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -282,9 +224,8 @@ export default async function connectionRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      const connection = await visibleConnection(app, request, request.params.id);
-      await app.core.tokenAudit.flush();
-      const { data, nextCursor } = await app.core.tokenAudit.list(connection.id, { limit: request.query.limit ?? 50, cursor: request.query.cursor });
+      const { limit = 50, cursor } = request.query;
+      const { data, nextCursor } = await connections.tokenReads(viewerOf(request), request.params.id, { limit, cursor });
       return {
         data: data.map((r) => ({ id: r.id, apiKeyId: r.apiKeyId, requestId: r.requestId, refreshed: r.refreshed, createdAt: r.readAt.toISOString() })),
         nextCursor,

@@ -94,22 +94,7 @@ export default async function demoRoutes(app: FastifyInstance) {
       },
     },
     async (request, reply) => {
-      // An explicit select: token columns are never even read.
-      const rows = await app.core.prisma.connection.findMany({
-        where: { tenant: { externalId: request.query.tenant } },
-        select: {
-          id: true,
-          status: true,
-          environment: true,
-          leverAccountId: true,
-          accessTokenExpiresAt: true,
-          nextRefreshAt: true,
-          lastRefreshedAt: true,
-          reauthReason: true,
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: 100,
-      });
+      const rows = await app.core.connections.summaries(request.query.tenant, 100);
       void reply.header('cache-control', 'no-store');
       return {
         data: rows.map((c) => ({

@@ -1,8 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { EVENT_TYPES } from '@lever-connect/connections';
+import { EVENT_TYPES } from '@lever-connect/runtime';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DateTime, errorResponses, Nullable, Uuid } from '../schemas.js';
+import { viewerOf } from './connections.js';
 
 const EventView = Type.Object(
   {
@@ -36,23 +37,11 @@ export default async function eventRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      const { type, connectionId, cursor } = request.query;
-      const limit = request.query.limit ?? 50;
-      const scoped = request.principal?.tenantId;
-      const rows = await app.core.prisma.event.findMany({
-        where: {
-          ...(scoped ? { tenantId: scoped } : {}),
-          ...(type ? { type } : {}),
-          ...(connectionId ? { connectionId } : {}),
-          ...(cursor ? { seq: { lt: BigInt(cursor) } } : {}),
-        },
-        orderBy: { seq: 'desc' },
-        take: limit + 1,
-      });
-      const page = rows.slice(0, limit);
+      const { type, connectionId, cursor, limit = 50 } = request.query;
+      const { data, nextCursor } = await app.core.events.list(viewerOf(request), { type, connectionId, cursor, limit });
       return {
-        data: page.map((e) => ({ id: e.id, type: e.type, createdAt: e.createdAt.toISOString(), data: e.data as Record<string, unknown> })),
-        nextCursor: rows.length > limit ? page[page.length - 1]!.seq.toString() : null,
+        data: data.map((e) => ({ id: e.id, type: e.type, createdAt: e.createdAt.toISOString(), data: e.data as Record<string, unknown> })),
+        nextCursor,
       };
     },
   );

@@ -1,9 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { NotFoundError } from '@lever-connect/errors';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { DateTime, errorResponses, Nullable } from '../schemas.js';
-import { connectionView } from './connections.js';
+import { connectionView, viewerOf } from './connections.js';
 
 const TenantView = Type.Object({
   externalId: Type.String(),
@@ -15,15 +14,7 @@ const Params = Type.Object({ externalId: Type.String({ minLength: 1, maxLength: 
 
 export default async function tenantRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const { prisma } = app.core;
-
-  /** A tenant visible to the caller; a scoped key sees only its own (others are 404). */
-  async function visibleTenant(request: FastifyRequest, externalId: string) {
-    const tenant = await prisma.tenant.findUnique({ where: { externalId } });
-    const scoped = request.principal?.tenantId;
-    if (!tenant || (scoped && tenant.id !== scoped)) throw new NotFoundError('Tenant');
-    return tenant;
-  }
+  const { tenants, actions } = app.core;
 
   r.get(
     '/v1/tenants',
@@ -42,18 +33,9 @@ export default async function tenantRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      const limit = request.query.limit ?? 50;
-      const scoped = request.principal?.tenantId;
-      const rows = await prisma.tenant.findMany({
-        where: { ...(scoped ? { id: scoped } : {}), ...(request.query.cursor ? { externalId: { gt: request.query.cursor } } : {}) },
-        orderBy: { externalId: 'asc' },
-        take: limit + 1,
-      });
-      const page = rows.slice(0, limit);
-      return {
-        data: page.map((t) => ({ externalId: t.externalId, name: t.name, createdAt: t.createdAt.toISOString() })),
-        nextCursor: rows.length > limit ? page[page.length - 1]!.externalId : null,
-      };
+      const { limit = 50, cursor } = request.query;
+      const { data, nextCursor } = await tenants.list(viewerOf(request), { limit, cursor });
+      return { data: data.map((t) => ({ externalId: t.externalId, name: t.name, createdAt: t.createdAt.toISOString() })), nextCursor };
     },
   );
 
@@ -71,12 +53,7 @@ export default async function tenantRoutes(app: FastifyInstance) {
       },
     },
     async (request) => {
-      const tenant = await visibleTenant(request, request.params.externalId);
-      const connections = await prisma.connection.findMany({
-        where: { tenantId: tenant.id },
-        include: { tenant: { select: { externalId: true } } },
-        orderBy: { createdAt: 'desc' },
-      });
+      const { tenant, connections } = await tenants.withConnections(viewerOf(request), request.params.externalId);
       return { externalId: tenant.externalId, name: tenant.name, createdAt: tenant.createdAt.toISOString(), connections: connections.map(connectionView) };
     },
   );
@@ -91,9 +68,6 @@ export default async function tenantRoutes(app: FastifyInstance) {
         response: { 200: Type.Object({ disconnected: Type.Integer() }), ...errorResponses(401, 404) },
       },
     },
-    async (request) => {
-      const tenant = await visibleTenant(request, request.params.externalId);
-      return { disconnected: await app.core.disconnect({ tenantId: tenant.id }) };
-    },
+    async (request) => ({ disconnected: await actions.disconnectTenant(viewerOf(request), request.params.externalId) }),
   );
 }

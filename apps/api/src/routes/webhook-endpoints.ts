@@ -1,13 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { EVENT_TYPES } from '@lever-connect/connections';
-import {
-  createWebhookEndpointService,
-  createWebhookQueue,
-  enqueueDeliveryNow,
-  MAX_OVERLAP_SECONDS,
-  type DeliveryRecord,
-  type WebhookEndpointRecord,
-} from '@lever-connect/webhooks';
+import { EVENT_TYPES } from '@lever-connect/runtime';
+import { MAX_OVERLAP_SECONDS, type DeliveryRecord, type WebhookEndpointRecord } from '@lever-connect/webhooks';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DateTime, errorResponses, Nullable, Uuid } from '../schemas.js';
@@ -96,23 +89,7 @@ export default async function webhookEndpointRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   app.addSchema(WebhookEndpointView);
   app.addSchema(WebhookDeliveryView);
-  const { prisma, cipher, config, queueRedis, log } = app.core;
-
-  // Test sends and retries go to the queue at once; if Redis is down the worker's sweep finds the rows.
-  const queue = createWebhookQueue(queueRedis, config.redisPrefix);
-  queue.on('error', () => undefined);
-  app.addHook('onClose', async () => {
-    await queue.close().catch(() => undefined);
-  });
-  const endpoints = createWebhookEndpointService({
-    prisma,
-    cipher,
-    config,
-    enqueueNow: (deliveryId) =>
-      enqueueDeliveryNow(queue, deliveryId).catch((err: Error) => {
-        log.warn({ deliveryId, err: { message: err.message } }, 'could not enqueue the webhook delivery; the sweep will');
-      }),
-  });
+  const endpoints = app.webhookEndpoints;
 
   r.post(
     '/v1/webhook-endpoints',

@@ -1,7 +1,7 @@
 import { generateApiKey, looksLikeApiKey, sha256Hex } from '@lever-connect/crypto';
 import { isDatabaseUnavailable, type PrismaClient } from '@lever-connect/db';
 import { NotFoundError, UnauthorizedError } from '@lever-connect/errors';
-import type { InvalidationBus } from './invalidation.js';
+import type { InvalidationBus } from '../tokens/invalidation.js';
 import { upsertTenant } from './tenants.js';
 
 export interface ApiPrincipal {

@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { sqlOf, SQL_NOW, type Database } from '@lever-connect/db';
-import type { ConnectionRepo } from './connection-repo.js';
-import { sweepJobId, type SweepJobData } from './queues.js';
+import type { ConnectionRepo } from '../store/connection-repo.js';
+import { sweepJobId, type SweepJobData } from '@lever-connect/runtime';
 
 export interface ScheduledConnection {
   id: string;
@@ -51,11 +50,9 @@ const JOB_OPTIONS = {
 
 export function createRefreshScheduler(deps: {
   queue: Queue<SweepJobData>;
-  database: Pick<Database, 'pool'>;
-  repo: Pick<ConnectionRepo, 'ensureStatistics'>;
+  repo: Pick<ConnectionRepo, 'ensureStatistics' | 'earliestDue'>;
   log: Logger;
 }): RefreshScheduler {
-  const sql = sqlOf(deps.database.pool);
   /** Seconds this process armed that have not come yet: re-arming them would be a Redis call for nothing. */
   const armed = new Map<number, number>();
 
@@ -81,13 +78,7 @@ export function createRefreshScheduler(deps: {
   }
 
   async function nextDue(): Promise<Date | null> {
-    const rows = await sql.query<{ nextRefreshAt: Date; leaseExpiresAt: Date | null; leased: boolean }>(
-      `SELECT "nextRefreshAt", "leaseExpiresAt", ("leaseOwner" IS NOT NULL AND "leaseExpiresAt" >= ${SQL_NOW}) AS "leased"
-         FROM "connections"
-        WHERE "status" = 'active' AND "nextRefreshAt" IS NOT NULL
-        ORDER BY "nextRefreshAt"
-        LIMIT ${NEXT_DUE_SCAN}`,
-    );
+    const rows = await deps.repo.earliestDue(NEXT_DUE_SCAN);
     let earliest: number | null = null;
     for (const row of rows) {
       // A leased row is due again when its holder's lease runs out (a holder that lives writes before that).

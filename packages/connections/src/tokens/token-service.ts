@@ -1,11 +1,13 @@
-import type { Config, LeverEnvironment } from '@lever-connect/config';
+import type { Config } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
 import { isDatabaseUnavailable } from '@lever-connect/db';
 import { ConflictError, NeedsReauthError, NotFoundError, TemporarilyUnavailableError } from '@lever-connect/errors';
-import type { ConnectionRepo, ConnectionWithTenant } from './connection-repo.js';
+import { sees } from '../access/viewer.js';
+import { isRefreshDue } from '../refresh/schedule.js';
+import type { Refresher, RefreshResult } from '../refresh/types.js';
+import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
 import type { InvalidationBus } from './invalidation.js';
-import type { Refresher, RefreshResult } from './refresh.js';
-import { isRefreshDue } from './schedule.js';
+import { createTokenCache, type CachedToken } from './token-cache.js';
 
 export interface AccessTokenGrant {
   accessToken: string;
@@ -26,21 +28,6 @@ export interface AccessTokenGrant {
 const LAST_RESORT_MIN_TTL_MS = 60_000;
 /** How long a reader waits for another process's refresh before answering 503. */
 const READ_LOCK_WAIT_MS = 4_000;
-const CACHE_MAX = 50_000;
-
-/** What a cached read needs: never the refresh token, and the access token only while it is valid. */
-interface CachedToken {
-  /** The serialized response, built on first use. */
-  body?: string;
-  connectionId: string;
-  tenantId: string;
-  environment: LeverEnvironment;
-  scopes: string[];
-  accessToken: string;
-  expiresAt: Date;
-  issuedAt: Date | null;
-  cachedAt: number;
-}
 
 /**
  * The token endpoint's logic: hand out the stored token while it has enough life left, otherwise refresh
@@ -65,30 +52,8 @@ export function createTokenService(deps: {
 }) {
   const now = deps.now ?? (() => new Date());
   const inflight = new Map<string, Promise<RefreshResult>>();
-  /** Row reads in flight, with the invalidation number they started at: concurrent misses share one read. */
-  const reads = new Map<string, { row: Promise<ConnectionWithTenant | null>; seq: number }>();
-  const cache = new Map<string, CachedToken>();
-  const cacheTtlMs = deps.config.refresh.tokenCacheTtlMs;
-  // A read that started before an invalidation of its connection must not cache what it read (it may be
-  // the row from before the change): invalidations are numbered, and a read remembers the number it saw.
-  let seq = 0;
-  let resetAt = 0;
-  const invalidatedAt = new Map<string, { seq: number; at: number }>();
-  deps.bus?.subscribe('connection', {
-    onMessage: (id) => {
-      cache.delete(id);
-      invalidatedAt.set(id, { seq: ++seq, at: Date.now() });
-      // Reads finish within seconds; older marks can no longer matter.
-      if (invalidatedAt.size > 10_000) for (const [k, v] of invalidatedAt) if (Date.now() - v.at > 120_000) invalidatedAt.delete(k);
-    },
-    onReset: () => {
-      cache.clear();
-      resetAt = ++seq;
-    },
-  });
-
-  /** The connection was invalidated (or every cache reset) after a read numbered `readSeq` began. */
-  const changedSince = (id: string, readSeq: number) => resetAt > readSeq || (invalidatedAt.get(id)?.seq ?? 0) > readSeq;
+  const cache = createTokenCache({ ttlMs: deps.config.refresh.tokenCacheTtlMs, bus: deps.bus, now });
+  const shared = (id: string) => cache.shared(id, (key) => deps.repo.findById(key));
 
   function grant(t: Pick<CachedToken, 'connectionId' | 'environment' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
     const apiBaseUrl = deps.config.lever.environments[t.environment].apiBaseUrl;
@@ -96,26 +61,8 @@ export function createTokenService(deps: {
     return { accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, scopes: t.scopes, apiBaseUrl, connectionId: t.connectionId, refreshed, body: t.body };
   }
 
-  function remember(c: ConnectionWithTenant, accessToken: string, readSeq: number): CachedToken {
-    const entry: CachedToken = {
-      connectionId: c.id,
-      tenantId: c.tenantId,
-      environment: c.environment as LeverEnvironment,
-      scopes: c.scopes,
-      accessToken,
-      expiresAt: c.accessTokenExpiresAt!,
-      issuedAt: c.refreshTokenIssuedAt,
-      cachedAt: now().getTime(),
-    };
-    if (cacheTtlMs > 0 && c.status === 'active' && !changedSince(c.id, readSeq)) {
-      if (cache.size >= CACHE_MAX && !cache.has(c.id)) cache.delete(cache.keys().next().value!);
-      cache.set(c.id, entry);
-    }
-    return entry;
-  }
-
   function fromStored(c: ConnectionWithTenant, refreshed: boolean, readSeq: number): AccessTokenGrant {
-    const entry = remember(c, deps.cipher.decrypt(c.accessTokenCiphertext!, c.id), readSeq);
+    const entry = cache.remember(c, deps.cipher.decrypt(c.accessTokenCiphertext!, c.id), readSeq);
     return grant(entry, entry.accessToken, refreshed);
   }
 
@@ -123,8 +70,8 @@ export function createTokenService(deps: {
     isRefreshDue(t, deps.config.refresh.tokenMinTtlSeconds, now());
 
   function assertUsable(c: ConnectionWithTenant | null, tenantId: string | undefined): asserts c is ConnectionWithTenant {
-    // A connection of another tenant is indistinguishable from one that does not exist.
-    if (!c || (tenantId && c.tenantId !== tenantId)) throw new NotFoundError('Connection');
+    // A connection of another tenant is indistinguishable from one that does not exist (access/viewer.ts).
+    if (!c || !sees({ tenantId: tenantId ?? null }, c.tenantId)) throw new NotFoundError('Connection');
     if (c.status === 'needs_reauth') throw new NeedsReauthError(c.reauthReason);
     if (c.status === 'disconnected' || !c.accessTokenCiphertext) {
       throw new ConflictError('connection_disconnected', 'The connection was deleted; create a new one');
@@ -144,36 +91,19 @@ export function createTokenService(deps: {
   }
 
   /**
-   * The stored row, read once however many requests ask for it at the same moment. A request never joins
-   * a read that began before the connection's last invalidation: it may return the row from before it.
-   */
-  function shared(id: string): { row: Promise<ConnectionWithTenant | null>; seq: number } {
-    const pending = reads.get(id);
-    if (pending && !changedSince(id, pending.seq)) return pending;
-    const entry: { row: Promise<ConnectionWithTenant | null>; seq: number } = {
-      row: deps.repo.findById(id).finally(() => {
-        if (reads.get(id) === entry) reads.delete(id);
-      }),
-      seq,
-    };
-    reads.set(id, entry);
-    return entry;
-  }
-
-  /**
    * A cached token past half its cache TTL is re-read in the background while it keeps being served: a
    * connection in use never drops out of the cache under load, where every request arriving during the
    * re-read would wait on Postgres.
    */
   function revalidate(id: string) {
-    if (reads.has(id)) return;
+    if (cache.reading(id)) return;
     const { row, seq: readSeq } = shared(id);
     row.then(
       (c) => {
         if (c?.status === 'active' && c.accessTokenCiphertext && !isDue({ expiresAt: c.accessTokenExpiresAt, issuedAt: c.refreshTokenIssuedAt })) {
           fromStored(c, false, readSeq);
         } else {
-          cache.delete(id); // gone, deleted or due: the next read takes the full path
+          cache.drop(id); // gone, deleted or due: the next read takes the full path
         }
       },
       () => undefined, // keep serving the entry until its TTL; the next read tries again
@@ -187,7 +117,7 @@ export function createTokenService(deps: {
       return { row: await pending.row, seq: pending.seq };
     } catch (error) {
       const hit = cache.get(id);
-      const usable = hit && (!tenantId || hit.tenantId === tenantId) && hit.expiresAt.getTime() - now().getTime() >= LAST_RESORT_MIN_TTL_MS;
+      const usable = hit && sees({ tenantId: tenantId ?? null }, hit.tenantId) && hit.expiresAt.getTime() - now().getTime() >= LAST_RESORT_MIN_TTL_MS;
       if (isDatabaseUnavailable(error) && usable) return { cached: hit };
       throw error;
     }
@@ -199,9 +129,9 @@ export function createTokenService(deps: {
       if (!force) {
         const hit = cache.get(id);
         const age = hit ? now().getTime() - hit.cachedAt : Infinity;
-        if (hit && age < cacheTtlMs && !isDue(hit)) {
-          if (options.tenantId && hit.tenantId !== options.tenantId) throw new NotFoundError('Connection');
-          if (age >= cacheTtlMs / 2) revalidate(id);
+        if (hit && age < cache.ttlMs && !isDue(hit)) {
+          if (!sees({ tenantId: options.tenantId ?? null }, hit.tenantId)) throw new NotFoundError('Connection');
+          if (age >= cache.ttlMs / 2) revalidate(id);
           return grant(hit, hit.accessToken, false);
         }
       }
@@ -215,11 +145,11 @@ export function createTokenService(deps: {
 
       const result = await coalesced(id, force);
       if (result.outcome === 'refreshed') {
-        const entry = remember(result.connection, result.accessToken, readSeq);
+        const entry = cache.remember(result.connection, result.accessToken, readSeq);
         return grant(entry, result.accessToken, true);
       }
       if (result.outcome === 'needs_reauth') {
-        cache.delete(id);
+        cache.drop(id);
         throw new NeedsReauthError(result.reason);
       }
 

@@ -1,6 +1,5 @@
 import type { LeverEnvironment } from '@lever-connect/config';
-import { inTransaction, SQL_NOW, sqlOf, type Database } from '@lever-connect/db';
-import { insertEvents } from './events.js';
+import { insertEvents, inTransaction, SQL_NOW, sqlOf, type Database } from '@lever-connect/db';
 
 const STATE_CACHE_MS = 30_000;
 

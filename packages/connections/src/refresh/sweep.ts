@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { ConnectionRepo } from './connection-repo.js';
-import type { ClaimedConnection, Refresher, RefreshResult } from './refresh.js';
+import type { ConnectionRepo } from '../store/connection-repo.js';
+import type { RefreshScheduler } from './scheduler.js';
+import type { ClaimedConnection, Refresher, RefreshResult, RefreshTrigger } from './types.js';
 
 /**
  * The scheduled refresh, driven from Postgres: claim due connections in batches (repo.claimNextDue: lease
@@ -14,7 +15,8 @@ import type { ClaimedConnection, Refresher, RefreshResult } from './refresh.js';
  */
 export interface RefreshSweepDeps {
   repo: Pick<ConnectionRepo, 'claimNextDue'>;
-  refresher: Pick<Refresher, 'refreshClaimed'>;
+  refresher: Pick<Refresher, 'refreshClaimed' | 'blocked'>;
+  scheduler: Pick<RefreshScheduler, 'nextDue' | 'wakeAt' | 'addHelper'>;
   ownerId: string;
   /** The lease a claim takes: as long as the refresher's own (leaseTtlMs(config)). */
   leaseTtlMs: number;
@@ -24,6 +26,8 @@ export interface RefreshSweepDeps {
   now?: () => Date;
   /** Told how late each claimed connection is (claim time − next_refresh_at), ms. */
   observeLag?(lateMs: number): void;
+  /** Told when a wake-up cannot sweep at all (switched off, fenced): it counts as a scheduled attempt, so alerts see it. */
+  observe?(result: RefreshResult, trigger: RefreshTrigger, durationMs: number): void;
 }
 
 export interface SweepRunOptions {
@@ -49,13 +53,37 @@ export interface SweepReport extends SweepTally {
   stoppedBy?: { reason: 'unavailable' | 'throttled'; retryInMs: number } | { reason: 'signal' };
 }
 
+/** A wake-up (a BullMQ job armed by scheduler.ts): the second it was armed for, and which helper it is. */
+export interface WakeUp {
+  dueAt: Date;
+  /** 0 for a wake-up; k for the k-th helper a sweep with more work than one process does asked for. */
+  helper: number;
+}
+
+/** What the worker does with the wake-up's job: finished, or moved `delayMs` later (the sweep could not run). */
+export type WakeOutcome = { kind: 'done'; tally: SweepTally } | { kind: 'later'; delayMs: number };
+
 export interface RefreshSweep {
   /** Claims and refreshes due connections until none is due (or `signal` aborts); waits for its refreshes. */
   run(options?: SweepRunOptions): Promise<SweepReport>;
+  /**
+   * One wake-up: checks the kill switch and the deployment fence (once for the whole wake-up), sweeps until
+   * nothing is due (a few passes at most), asks for helpers when a claim comes back full, and arms the next
+   * wake-up at the earliest due time (the chain). The worker only maps the outcome to BullMQ.
+   */
+  wake(wakeUp: WakeUp, signal?: AbortSignal): Promise<WakeOutcome>;
 }
 
 /** After a failed claim (Postgres away), the next run is this far off. */
 const CLAIM_RETRY_MS = 5_000;
+/** With refreshes switched off or fenced, a wake-up looks again this much later. */
+const PAUSED_RECHECK_MS = 60_000;
+/** With the fence unreadable (Postgres away), this much later. */
+const UNAVAILABLE_RECHECK_MS = 5_000;
+/** Helpers one wake-up may ask for (each brings one more process into a large backlog). */
+const MAX_HELPERS = 8;
+/** Sweeps in a row one wake-up may run while the schedule is still due (rows that fell due while one ran). */
+const MAX_PASSES = 5;
 
 export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
   const now = deps.now ?? (() => new Date());
@@ -63,7 +91,7 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
   // cost what the fenced write costs.
   const refill = Math.max(1, Math.floor(deps.concurrency / 5));
 
-  return {
+  const sweep: RefreshSweep = {
     async run({ signal, onBacklog, tally }: SweepRunOptions = {}) {
       const report: SweepReport = { claimed: 0, outcomes: {} };
       const tallies = tally ? [report, tally] : [report];
@@ -136,5 +164,43 @@ export function createRefreshSweep(deps: RefreshSweepDeps): RefreshSweep {
         slotFreed = undefined;
       }
     },
+
+    async wake({ dueAt, helper }, signal) {
+      const stop = await deps.refresher.blocked();
+      if (stop) {
+        deps.observe?.(stop, 'schedule', 0);
+        return { kind: 'later', delayMs: stop.outcome === 'unavailable' ? UNAVAILABLE_RECHECK_MS : PAUSED_RECHECK_MS };
+      }
+      const total: SweepTally = { claimed: 0, outcomes: {} };
+      const onBacklog = () => {
+        if (helper >= MAX_HELPERS) return;
+        void deps.scheduler.addHelper(dueAt, helper + 1).catch((err: unknown) => deps.log.warn({ err }, 'could not ask for a sweep helper'));
+      };
+      for (let pass = 1; ; pass++) {
+        const report = await sweep.run({ ...(signal ? { signal } : {}), tally: total, onBacklog });
+        // Shutting down: leave the wake-up for another process (or this one's successor).
+        if (report.stoppedBy?.reason === 'signal') return { kind: 'later', delayMs: 1_000 };
+        if (report.stoppedBy) {
+          deps.log.warn({ stoppedBy: report.stoppedBy, claimed: report.claimed }, 'refresh sweep paused');
+          return { kind: 'later', delayMs: report.stoppedBy.retryInMs };
+        }
+        let next: Date | null;
+        try {
+          next = await deps.scheduler.nextDue();
+        } catch (err) {
+          deps.log.warn({ err }, 'could not read the next due time; the sweep retries');
+          return { kind: 'later', delayMs: 5_000 };
+        }
+        if (next && next.getTime() <= Date.now() && pass < MAX_PASSES) continue;
+        // The chain: the next wake-up at the earliest due time (still due after MAX_PASSES: a second from now).
+        if (next) {
+          await deps.scheduler
+            .wakeAt(next.getTime() <= Date.now() ? new Date(Date.now() + 1_000) : next)
+            .catch((err: unknown) => deps.log.warn({ err }, 'could not arm the next sweep; the reconciler will'));
+        }
+        return { kind: 'done', tally: total };
+      }
+    },
   };
+  return sweep;
 }

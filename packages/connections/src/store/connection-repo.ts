@@ -1,6 +1,20 @@
-import { sqlOf, SQL_NOW, ts, type Connection, type Database, type Sql } from '@lever-connect/db';
+import {
+  insertEventsFrom,
+  OUTBOX_RECORD,
+  outboxCte,
+  outboxJson,
+  outboxRows,
+  sqlOf,
+  SQL_NOW,
+  ts,
+  type Connection,
+  type Database,
+  type Db,
+  type OutboxEvent,
+  type Sql,
+} from '@lever-connect/db';
 import { createBatcher } from './batcher.js';
-import { outboxCte, outboxJson, outboxRows, type OutboxEvent } from './events.js';
+import { writeConnectionEvent } from './connection-events.js';
 
 export type ConnectionWithTenant = Connection & { tenant: { externalId: string } };
 
@@ -12,6 +26,49 @@ type Row = Connection & { tenantExternalId: string };
 const toConnection = ({ tenantExternalId, ...row }: Row): ConnectionWithTenant => ({ ...row, tenant: { externalId: tenantExternalId } });
 
 const IDENTIFIER = /^[A-Za-z]+$/;
+
+/** What storing a fresh token set clears (a rotation, a new grant): the failure run and the lease. */
+export const TOKENS_STORED_RESET = {
+  refreshAttemptCount: 0,
+  lastRefreshError: null,
+  lastAttemptAmbiguous: false,
+  failingSince: null,
+  refreshFailingNotified: false,
+  leaseOwner: null,
+  leaseExpiresAt: null,
+} as const satisfies ConnectionColumns;
+
+/** What a new grant (connect, reconnect) clears on top: the connection starts over, active. */
+export const NEW_GRANT_RESET = {
+  ...TOKENS_STORED_RESET,
+  status: 'active',
+  reauthReason: null,
+  lastRefreshedAt: null,
+  lastRefreshFailedAt: null,
+  expiringNotified: false,
+} as const satisfies ConnectionColumns;
+
+/** `"column" = literal, ...` of a constant column set (our own constants, never input). */
+function literalSets(columns: Readonly<Record<string, number | boolean | string | null>>): string {
+  return Object.entries(columns)
+    .map(([name, value]) => `"${name}" = ${value === null ? 'NULL' : typeof value === 'string' ? `'${value}'` : String(value)}`)
+    .join(',\n                  ');
+}
+
+const include = { tenant: { select: { externalId: true } } } as const;
+
+/** The token columns of a new grant (ciphertexts bound to the row id by the caller). */
+export interface GrantColumns {
+  accessTokenCiphertext: string;
+  refreshTokenCiphertext: string;
+  accessTokenExpiresAt: Date;
+  refreshTokenIssuedAt: Date;
+  refreshTokenLastUsedAt: Date;
+  grantCreatedAt: Date;
+  scopes: string[];
+  leverUserId: string | null;
+  nextRefreshAt: Date;
+}
 
 /** Group-commit sizes (batcher.ts): a batch per statement of at most this many rows, this many in flight. */
 const BATCH_MAX = 100;
@@ -56,7 +113,7 @@ export interface RotatedWrite {
  * Data access for connections on the hot paths (token read, refresh), in plain SQL through the pool
  * (packages/db/src/sql.ts says why). Token columns are ciphertexts; decrypting is the caller's job.
  */
-export function createConnectionRepo(database: Pick<Database, 'pool'>) {
+export function createConnectionRepo(database: Pick<Database, 'pool' | 'prisma'>) {
   const sql = sqlOf(database.pool);
 
   // The batched write repeats its ids as `c."id" = ANY($2)`: the join with the JSON batch alone gives the
@@ -80,13 +137,7 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
                   -- Lever may answer without scopes: the granted ones stay.
                   "scopes" = CASE WHEN cardinality(v."scopes") > 0 THEN v."scopes" ELSE c."scopes" END,
                   "nextRefreshAt" = v."nextRefreshAt",
-                  "refreshAttemptCount" = 0,
-                  "lastRefreshError" = NULL,
-                  "lastAttemptAmbiguous" = false,
-                  "failingSince" = NULL,
-                  "refreshFailingNotified" = false,
-                  "leaseOwner" = NULL,
-                  "leaseExpiresAt" = NULL,
+                  ${literalSets(TOKENS_STORED_RESET)},
                   "grantCreatedAt" = COALESCE(c."grantCreatedAt", v."issuedAt"),
                   "expiringNotified" = c."expiringNotified" OR v."expiringNotified",
                   "version" = c."version" + 1,
@@ -95,10 +146,7 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
             WHERE c."id" = v."id" AND c."id" = ANY($2::uuid[]) AND c."version" = v."version"
            RETURNING c.*
          ), outbox AS (
-           INSERT INTO "events" ("id", "type", "tenantId", "connectionId", "data")
-           SELECT e."id", e."type", e."tenantId", e."connectionId", e."data"
-             FROM written w JOIN v ON v."id" = w."id",
-                  json_to_recordset(v."events") AS e("id" uuid, "type" text, "tenantId" uuid, "connectionId" uuid, "data" jsonb)
+           ${insertEventsFrom(`written w JOIN v ON v."id" = w."id", json_to_recordset(v."events") AS ${OUTBOX_RECORD}`)}
          )
          SELECT * FROM written`,
         [
@@ -126,6 +174,58 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
   );
 
   return {
+    /**
+     * Stores a new grant (connect, reconnect) in the caller's transaction, with its event: re-authorizes
+     * `existingId` in place (same id; version bumped, so a refresh of the old grant in flight loses its fenced
+     * write), or creates the connection. `columns` holds ciphertexts bound to the id (`idFor` chooses it first).
+     */
+    async storeGrant(
+      tx: Db,
+      target: { existingId: string } | { id: string; tenantId: string; environment: Connection['environment']; leverAccountId: string },
+      columns: GrantColumns,
+    ): Promise<ConnectionWithTenant> {
+      if ('existingId' in target) {
+        const connection = await tx.connection.update({
+          where: { id: target.existingId },
+          data: { ...columns, ...NEW_GRANT_RESET, version: { increment: 1 } },
+          include,
+        });
+        await writeConnectionEvent(tx, 'connection.reauthorized', connection);
+        return connection;
+      }
+      const connection = await tx.connection.create({ data: { ...target, ...columns, ...NEW_GRANT_RESET }, include });
+      await writeConnectionEvent(tx, 'connection.created', connection);
+      return connection;
+    },
+
+    /**
+     * Disconnects connections: wipes their tokens, stops refreshes (status leaves `active`, so no sweep claims
+     * them), bumps the version so a refresh in flight loses its fenced write, and writes `connection.deleted`
+     * in the same transaction. Already-disconnected connections are left alone. Returns the ids disconnected.
+     */
+    async disconnect(where: { id?: string; tenantId?: string }): Promise<string[]> {
+      return database.prisma.$transaction(async (tx) => {
+        const targets = await tx.connection.findMany({ where: { ...where, status: { not: 'disconnected' } }, select: { id: true } });
+        for (const { id } of targets) {
+          const updated = await tx.connection.update({
+            where: { id },
+            data: {
+              status: 'disconnected',
+              accessTokenCiphertext: null,
+              refreshTokenCiphertext: null,
+              nextRefreshAt: null,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              version: { increment: 1 },
+            },
+            include,
+          });
+          await writeConnectionEvent(tx, 'connection.deleted', updated);
+        }
+        return targets.map((t) => t.id);
+      });
+    },
+
     async findById(id: string, db: Sql = sql): Promise<ConnectionWithTenant | null> {
       const rows = await db.query<Row>(
         `SELECT c.*, t."externalId" AS "tenantExternalId"
@@ -189,6 +289,27 @@ export function createConnectionRepo(database: Pick<Database, 'pool'>) {
       return rows
         .map(({ tookOver, ...row }) => ({ connection: toConnection(row), tookOver }))
         .sort((a, b) => (a.connection.nextRefreshAt?.getTime() ?? 0) - (b.connection.nextRefreshAt?.getTime() ?? 0));
+    },
+
+    /**
+     * The earliest scheduled active connections (up to `limit`), with whether each one's lease is held: the
+     * scheduler's next wake-up comes from these (a leased row is due again when its lease runs out).
+     */
+    async earliestDue(limit: number): Promise<Array<{ nextRefreshAt: Date; leaseExpiresAt: Date | null; leased: boolean }>> {
+      return sql.query(
+        `SELECT "nextRefreshAt", "leaseExpiresAt", ("leaseOwner" IS NOT NULL AND "leaseExpiresAt" >= ${SQL_NOW}) AS "leased"
+           FROM "connections"
+          WHERE "status" = 'active' AND "nextRefreshAt" IS NOT NULL
+          ORDER BY "nextRefreshAt"
+          LIMIT $1`,
+        [limit],
+      );
+    },
+
+    /** The row's version and lease holder: a taker of an expired lease checks nobody wrote meanwhile. */
+    async leaseState(id: string): Promise<{ version: number; leaseOwner: string | null } | null> {
+      const rows = await sql.query<{ version: number; leaseOwner: string | null }>(`SELECT "version", "leaseOwner" FROM "connections" WHERE "id" = $1`, [id]);
+      return rows[0] ?? null;
     },
 
     /**

@@ -1,0 +1,54 @@
+import { AppError, NeedsReauthError } from '@lever-connect/errors';
+import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
+import type { TokenService } from '../tokens/token-service.js';
+import type { ConnectionReads } from './connection-reads.js';
+import type { TenantReads } from './tenant-reads.js';
+import type { Viewer } from './viewer.js';
+
+/**
+ * What an API key may do to connections it can see: refresh now, disconnect one, disconnect a tenant's all.
+ * The wall is the read services' (a connection the viewer cannot see is a 404 before anything happens).
+ */
+export function createConnectionActions(deps: {
+  reads: Pick<ConnectionReads, 'get'>;
+  tenants: Pick<TenantReads, 'get'>;
+  repo: Pick<ConnectionRepo, 'findById' | 'disconnect'>;
+  tokens: Pick<TokenService, 'getAccessToken'>;
+  /** Told of every connection whose row changed, so every process drops what it cached. */
+  onChanged(connectionId: string): Promise<void>;
+}) {
+  async function disconnect(where: { id?: string; tenantId?: string }): Promise<number> {
+    const ids = await deps.repo.disconnect(where);
+    await Promise.all(ids.map((id) => deps.onChanged(id)));
+    return ids.length;
+  }
+
+  return {
+    /** Refreshes now (coalesced with any refresh in progress) and returns the connection as stored after it. */
+    async refreshNow(viewer: Viewer, id: string): Promise<ConnectionWithTenant> {
+      const connection = await deps.reads.get(viewer, id);
+      if (connection.status === 'needs_reauth') throw new NeedsReauthError(connection.reauthReason);
+      if (connection.status === 'disconnected') throw new AppError('connection_disconnected', 'The connection was deleted', 409);
+      // No token leaves this action, so nothing goes in the token-read audit trail.
+      await deps.tokens.getAccessToken(connection.id, { forceRefresh: true });
+      return (await deps.repo.findById(connection.id))!;
+    },
+
+    /**
+     * Disconnects one connection: tokens wiped, refreshes stopped, every cache told, `connection.deleted`
+     * emitted. Returns 0 when it was disconnected already (repeating it is harmless), else 1.
+     */
+    async disconnect(viewer: Viewer, id: string): Promise<number> {
+      const connection = await deps.reads.get(viewer, id);
+      return disconnect({ id: connection.id });
+    },
+
+    /** Disconnects every connection of a tenant; returns how many. */
+    async disconnectTenant(viewer: Viewer, externalId: string): Promise<number> {
+      const tenant = await deps.tenants.get(viewer, externalId);
+      return disconnect({ tenantId: tenant.id });
+    },
+  };
+}
+
+export type ConnectionActions = ReturnType<typeof createConnectionActions>;

@@ -1,0 +1,158 @@
+import type { Config, LeverEnvironment } from '@lever-connect/config';
+import { randomSecret, sha256Hex } from '@lever-connect/crypto';
+import type { ConnectSession, PrismaClient } from '@lever-connect/db';
+import { AppError, ForbiddenError, NotFoundError, ValidationError } from '@lever-connect/errors';
+import { upsertTenant } from '../access/tenants.js';
+import { ConnectFlowError } from './errors.js';
+
+export interface CreateConnectSessionInput {
+  tenant: { externalId: string; name?: string | undefined };
+  environment?: LeverEnvironment | undefined;
+  connectionId?: string | undefined;
+  returnUrl?: string | undefined;
+}
+
+export interface ConnectResult {
+  status: 'pending' | 'success' | 'error';
+  connectionId?: string;
+  error?: string;
+}
+
+export interface SessionsDeps {
+  prisma: PrismaClient;
+  config: Pick<Config, 'connect' | 'lever' | 'publicBaseUrl'>;
+  now: () => Date;
+}
+
+/** A used or expired session cannot start or finish a flow (410: the customer starts again from the app). */
+export function assertOpen(session: ConnectSession, now: Date) {
+  if (session.usedAt) throw new ConnectFlowError('connect_session_used', 'This connect link was already used', 410);
+  if (session.expiresAt.getTime() <= now.getTime()) {
+    throw new ConnectFlowError('connect_session_expired', 'This connect link has expired; start again from the app', 410);
+  }
+}
+
+function assertReturnUrlAllowed(returnUrl: string, allowedOrigins: readonly string[]) {
+  let origin: string;
+  try {
+    origin = new URL(returnUrl).origin;
+  } catch {
+    throw new ValidationError('returnUrl is not a valid URL', { field: 'returnUrl' });
+  }
+  if (!allowedOrigins.includes(origin)) {
+    throw new AppError('return_url_not_allowed', `returnUrl origin ${origin} is not in CONNECT_ALLOWED_ORIGINS`, 400, { field: 'returnUrl' });
+  }
+}
+
+/**
+ * Connect sessions: one per "Connect Lever" click the operator prepares for a tenant. The token is a bearer
+ * secret shown once (stored as SHA-256); a session ends used (success) or expired, and records the outcome
+ * the button polls for.
+ */
+export function createConnectSessions(deps: SessionsDeps) {
+  async function find(token: string): Promise<ConnectSession> {
+    const session = await deps.prisma.connectSession.findUnique({ where: { tokenHash: sha256Hex(token) } });
+    if (!session) throw new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
+    return session;
+  }
+
+  /** The environment of a new session: a reconnect's own, checked against what the caller asked. */
+  async function environmentFor(input: CreateConnectSessionInput, tenantId: string): Promise<LeverEnvironment> {
+    if (!input.connectionId) return input.environment ?? 'production';
+    const connection = await deps.prisma.connection.findUnique({ where: { id: input.connectionId } });
+    if (!connection || connection.tenantId !== tenantId || connection.status === 'disconnected') {
+      throw new NotFoundError('Connection', { field: 'connectionId' });
+    }
+    if (input.environment && input.environment !== connection.environment) {
+      throw new ValidationError(`connection ${connection.id} belongs to the ${connection.environment} environment`, { field: 'environment' });
+    }
+    return connection.environment;
+  }
+
+  return {
+    async create(input: CreateConnectSessionInput, scope: { tenantExternalId?: string | null } = {}) {
+      if (scope.tenantExternalId && scope.tenantExternalId !== input.tenant.externalId) {
+        throw new ForbiddenError('A tenant-scoped API key can create connect sessions only for its own tenant');
+      }
+      if (input.returnUrl !== undefined) assertReturnUrlAllowed(input.returnUrl, deps.config.connect.allowedOrigins);
+      const tenant = await upsertTenant(deps.prisma, input.tenant);
+      const environment = await environmentFor(input, tenant.id);
+      if (!deps.config.lever.environments[environment].clientId) {
+        throw new AppError(
+          'environment_not_configured',
+          `The ${environment} Lever environment has no OAuth client configured (LEVER_${environment.toUpperCase()}_CLIENT_ID)`,
+          400,
+          { field: 'environment' },
+        );
+      }
+      const token = randomSecret('cs');
+      const expiresAt = new Date(deps.now().getTime() + deps.config.connect.sessionTtlSeconds * 1000);
+      const session = await deps.prisma.connectSession.create({
+        data: {
+          tokenHash: sha256Hex(token),
+          tenantId: tenant.id,
+          environment,
+          connectionId: input.connectionId ?? null,
+          returnUrl: input.returnUrl ?? null,
+          expiresAt,
+        },
+      });
+      return {
+        id: session.id,
+        token,
+        connectUrl: `${deps.config.publicBaseUrl}/connect/${token}`,
+        expiresAt,
+        environment,
+        tenant: { externalId: tenant.externalId },
+      };
+    },
+
+    /** Resolves an open session from its token (404 unknown, 410 used or expired). */
+    async open(token: string): Promise<ConnectSession> {
+      const session = await find(token);
+      assertOpen(session, deps.now());
+      return session;
+    },
+
+    /** The outcome for the button's polling (no secrets). Unknown tokens are 404. */
+    async result(token: string): Promise<ConnectResult & { returnUrl: string | null }> {
+      const session = await find(token);
+      const status = (session.resultStatus as ConnectResult['status'] | null) ?? 'pending';
+      return {
+        status,
+        ...(session.resultConnectionId ? { connectionId: session.resultConnectionId } : {}),
+        ...(session.resultError ? { error: session.resultError } : {}),
+        returnUrl: session.returnUrl,
+      };
+    },
+
+    byId(id: string): Promise<ConnectSession | null> {
+      return deps.prisma.connectSession.findUnique({ where: { id } });
+    },
+
+    /**
+     * A new attempt (retry after a denial or a closed popup) makes the outcome pending again, so the button's
+     * polling never reads the previous attempt's error as this one's.
+     */
+    async markPending(session: ConnectSession): Promise<void> {
+      if (!session.resultStatus) return;
+      await deps.prisma.connectSession.updateMany({ where: { id: session.id, usedAt: null }, data: { resultStatus: null, resultError: null } });
+    },
+
+    /** Records a failed outcome (denied, Lever error) without consuming the session: the customer may retry. */
+    async recordError(sessionId: string, code: string): Promise<void> {
+      await deps.prisma.connectSession.updateMany({ where: { id: sessionId, usedAt: null }, data: { resultStatus: 'error', resultError: code } });
+    },
+
+    /** A reconnect whose connection is gone cannot complete: found out before a grant is created for it. */
+    async assertReconnectable(session: ConnectSession): Promise<void> {
+      if (!session.connectionId) return;
+      const connection = await deps.prisma.connection.findUnique({ where: { id: session.connectionId }, select: { status: true } });
+      if (!connection || connection.status === 'disconnected') {
+        throw new ConnectFlowError('connection_not_found', 'The connection to re-authorize no longer exists', 404);
+      }
+    },
+  };
+}
+
+export type ConnectSessions = ReturnType<typeof createConnectSessions>;
