@@ -33,15 +33,7 @@ export {
   type AttemptResult,
   type RetryPolicy,
 } from './retry-policy.js';
-export {
-  generateWebhookSecret,
-  sign,
-  signedHeaders,
-  verifyWebhook,
-  WebhookVerificationError,
-  type VerifyOptions,
-  type WebhookHeaders,
-} from './signature.js';
+export { generateWebhookSecret, sign, signedHeaders, type WebhookHeaders } from './signature.js';
 export {
   DEFAULT_EVENT_TYPES,
   effectiveEventTypes,

@@ -1,6 +1,11 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 const SECRET_PREFIX = 'whsec_';
+
+/**
+ * The sending side of Standard Webhooks (symmetric `v1`). Receivers verify with the SDK's `verifyWebhook`
+ * (packages/sdk) or any Standard Webhooks library; test/signature.test.ts checks these signatures with both.
+ */
 
 /** A new signing secret: `whsec_` + base64 of 32 random bytes (Standard Webhooks asks for 24 to 64). */
 export function generateWebhookSecret(): string {
@@ -36,56 +41,4 @@ export function signedHeaders(secrets: readonly string[], id: string, timestampS
     'webhook-timestamp': String(timestampSeconds),
     'webhook-signature': secrets.map((s) => sign(s, id, timestampSeconds, body)).join(' '),
   };
-}
-
-export class WebhookVerificationError extends Error {
-  readonly code = 'webhook_verification_failed';
-  constructor(message: string) {
-    super(message);
-    this.name = 'WebhookVerificationError';
-  }
-}
-
-export interface VerifyOptions {
-  /** How far the timestamp may be from now, either way, seconds. Default 300 (replay window). */
-  toleranceSeconds?: number;
-  /** Current time in ms (tests). */
-  now?: number;
-}
-
-/**
- * Verifies a webhook as its receiver: checks the timestamp is within the tolerance (so a captured message
- * cannot be replayed later) and that one of the `v1` signatures matches, in constant time. Returns the
- * parsed payload. Pass the raw body exactly as received: re-serialised JSON will not verify.
- */
-export function verifyWebhook<T = unknown>(
-  secret: string,
-  headers: Record<string, string | string[] | undefined>,
-  body: string | Buffer,
-  options: VerifyOptions = {},
-): T {
-  const tolerance = options.toleranceSeconds ?? 300;
-  const header = (name: string) => {
-    const entry = Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
-    return Array.isArray(entry) ? entry[0] : entry;
-  };
-  const id = header('webhook-id');
-  const timestamp = header('webhook-timestamp');
-  const signatures = header('webhook-signature');
-  if (!id || !timestamp || !signatures) throw new WebhookVerificationError('missing webhook-id, webhook-timestamp or webhook-signature');
-  if (!/^[0-9]{1,12}$/.test(timestamp)) throw new WebhookVerificationError('invalid webhook-timestamp');
-  const nowSeconds = Math.floor((options.now ?? Date.now()) / 1000);
-  const ts = Number(timestamp);
-  if (nowSeconds - ts > tolerance) throw new WebhookVerificationError('message timestamp too old');
-  if (ts - nowSeconds > tolerance) throw new WebhookVerificationError('message timestamp too new');
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  const expected = Buffer.from(sign(secret, id, ts, text).slice(3));
-  const ok = signatures.split(' ').some((entry) => {
-    const [version, signature] = entry.split(',');
-    if (version !== 'v1' || !signature) return false;
-    const given = Buffer.from(signature);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-  if (!ok) throw new WebhookVerificationError('no matching signature');
-  return JSON.parse(text) as T;
 }

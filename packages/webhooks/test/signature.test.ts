@@ -1,6 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { generateWebhookSecret, sign, signedHeaders, verifyWebhook, WebhookVerificationError } from '../src/index.js';
+import { verifyWebhook, WebhookVerificationError } from '@lever-connect/sdk';
+import { generateWebhookSecret, sign, signedHeaders } from '../src/index.js';
 
 const body = JSON.stringify({ id: 'evt', type: 'connection.needs_reauth', createdAt: '2026-01-01T00:00:00.000Z', data: { a: 'é' } });
 const id = '2c6b6f3e-7c53-4d47-9b3a-1b0f5c1f0e11';
