@@ -1,6 +1,6 @@
 import type { Config } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
-import { writeEvent, type PrismaClient } from '@lever-connect/db';
+import { writeEvent, type Db, type PrismaClient } from '@lever-connect/db';
 import type { Logger } from 'pino';
 import { fetch as undiciFetch } from 'undici';
 import { createGuardedAgent } from './guarded-agent.js';
@@ -106,8 +106,8 @@ export function createDeliverer(deps: DelivererDeps) {
    * previous attempt included; the current attempt is not recorded yet). Newest deliveries first, since
    * they hold the recent attempts, so a failing endpoint is answered from its first rows.
    */
-  async function recentFailureAt(endpointId: string, at: Date): Promise<Date | null> {
-    const row = await deps.prisma.webhookDelivery.findFirst({
+  async function recentFailureAt(db: Db, endpointId: string, at: Date): Promise<Date | null> {
+    const row = await db.webhookDelivery.findFirst({
       where: { endpointId, lastError: { not: null }, lastAttemptAt: { gte: new Date(at.getTime() - failureRunGapMs(policy)) } },
       orderBy: { seq: 'desc' },
       select: { lastAttemptAt: true },
@@ -160,17 +160,22 @@ export function createDeliverer(deps: DelivererDeps) {
     const result = await send(endpoint.url, { ...headers }, body);
     const finished = now();
     const durationMs = finished.getTime() - start.getTime();
-    const decision = decideAfterAttempt({
-      result,
-      attempts,
-      failingSince: endpoint.failingSince,
-      lastFailureAt: endpoint.failingSince && !isSuccess(result) ? await recentFailureAt(endpoint.id, finished) : null,
-      now: finished,
-      policy,
-      ...(deps.random ? { random: deps.random } : {}),
-    });
-
     const outcome = await deps.prisma.$transaction(async (tx): Promise<DeliveryOutcome> => {
+      // The endpoint's failure run as it is now, locked: concurrent deliveries to one endpoint decide one after
+      // the other, each on the run the previous one left. Read before the lock, a run another delivery had
+      // just restarted (after an outage of ours) read as the old one still going, and disabled the endpoint.
+      const [locked] = await tx.$queryRaw<Array<{ failingSince: Date | null }>>`
+        SELECT "failingSince" FROM "webhook_endpoints" WHERE "id" = ${endpoint.id}::uuid FOR UPDATE`;
+      const failingSince = locked?.failingSince ?? null;
+      const decision = decideAfterAttempt({
+        result,
+        attempts,
+        failingSince,
+        lastFailureAt: failingSince && !isSuccess(result) ? await recentFailureAt(tx, endpoint.id, finished) : null,
+        now: finished,
+        policy,
+        ...(deps.random ? { random: deps.random } : {}),
+      });
       const recorded = await tx.webhookDelivery.updateMany({
         where: { id: deliveryId, status: 'pending', attempts },
         data: {
@@ -190,9 +195,9 @@ export function createDeliverer(deps: DelivererDeps) {
       // This failure starts a run when none was stored or the stored one lapsed. Conditional on the value
       // read, so a concurrent change is not overwritten with a stale run; if a success cleared the run
       // meanwhile, this failure starts the next one.
-      const startsRun = decision.failingSince.getTime() !== endpoint.failingSince?.getTime();
+      const startsRun = decision.failingSince.getTime() !== failingSince?.getTime();
       await tx.webhookEndpoint.updateMany({
-        where: { id: endpoint.id, OR: [{ failingSince: null }, ...(startsRun && endpoint.failingSince ? [{ failingSince: endpoint.failingSince }] : [])] },
+        where: { id: endpoint.id, OR: [{ failingSince: null }, ...(startsRun && failingSince ? [{ failingSince }] : [])] },
         data: { failingSince: startsRun ? decision.failingSince : finished },
       });
       if (decision.status === 'failed' && decision.disableEndpoint) {

@@ -232,6 +232,20 @@ describe('webhook fan-out and delivery', () => {
       expect(outcomes.map((o) => o.outcome)).toEqual(['retry', 'retry', 'retry']);
       expect(await endpointRow(endpoint.id)).toMatchObject({ enabled: true, failingSince: new Date(clock) });
     });
+
+    it('disables none of many endpoints whose overdue retries all run at once after an outage of ours', async () => {
+      // Many deliveries per endpoint deciding at the same moment: each must see the run the others left
+      // (the endpoint row is locked for the decision), never the stale one from before the outage.
+      const endpoints = await Promise.all(Array.from({ length: 6 }, () => failingEndpoint()));
+      for (const tag of ['a', 'b', 'c', 'd']) await newDelivery(endpoints[0]!.id, `many-${tag}`);
+      const pending = (await Promise.all(endpoints.map((e) => deliveriesOf(e.id)))).flat().filter((d) => d.status === 'pending');
+      for (const d of pending) expect(await deliverer().deliver(d.id)).toMatchObject({ outcome: 'retry' });
+
+      clock += 4 * day;
+      const outcomes = await Promise.all(pending.map((d) => deliverer().deliver(d.id)));
+      expect(outcomes.filter((o) => o.outcome !== 'retry')).toEqual([]);
+      for (const e of endpoints) expect(await endpointRow(e.id)).toMatchObject({ enabled: true, failingSince: new Date(clock) });
+    });
   });
 
   it('signs with both secrets during a rotation overlap and only with the new one after', async () => {
