@@ -3,7 +3,8 @@ import { checkAccessToken } from './access-tokens.js';
 import { API_AUDIENCE, type ApiEnvironment } from './audiences.js';
 import type { SimContext } from './context.js';
 import type { AccountData } from './data.js';
-import { answerEarlyFault, DEFAULT_SLOW_MS } from './faults.js';
+import { UNKNOWN_ACCOUNT } from './api-stats.js';
+import { answerEarlyFault, DEFAULT_SLOW_MS, earlyFaultStatus } from './faults.js';
 import { destroyConnection, pause } from './pause.js';
 import { revokeGrant } from './revoke-grant.js';
 import type { Grant } from './store.js';
@@ -60,13 +61,19 @@ export function createServe(ctx: SimContext, environment: ApiEnvironment): Serve
     const token = header?.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : undefined;
     const check = token ? checkAccessToken(ctx, token, audience) : undefined;
     const account = check?.ok ? check.grant.account : check?.account;
+    // Only a valid token names the account a request counts for; a refused one might name anybody.
+    const statsKey = check?.ok ? `${environment}:${check.grant.account}` : UNKNOWN_ACCOUNT;
 
     const fault = ctx.faults.take('api', account);
     if (fault) {
       ctx.stats.increment('faultsInjected');
       const body = (status: number) =>
         status === 429 ? { code: 'TooManyRequests', message: 'Rate limit exceeded' } : { code: 'ServiceUnavailable', message: 'Service unavailable' };
-      if (await answerEarlyFault(fault, reply, ctx.shutdown.signal, body)) return reply;
+      if (await answerEarlyFault(fault, reply, ctx.shutdown.signal, body)) {
+        const status = earlyFaultStatus(fault.kind);
+        if (status !== undefined) ctx.apiStats.answered(statsKey, status);
+        return reply;
+      }
     }
     await pause(ctx.config.latencyMs, reply, ctx.shutdown.signal);
 
@@ -80,13 +87,18 @@ export function createServe(ctx: SimContext, environment: ApiEnvironment): Serve
       ctx.stats.reject('api_fault_invalid_grant');
       answer = lever(401, 'UNAUTHORIZED', UNAUTHORIZED_MESSAGES.revoked);
     } else {
-      const key = `${environment}:${check.grant.account}`;
-      const limited = ctx.limiter.take(key, ctx.rateLimits.api);
-      const limitedExtra = limited.ok && extraBucket ? ctx.limiter.take(`${key}:${extraBucket}`, ctx.rateLimits[extraBucket]) : limited;
+      const limited = ctx.limiter.take(statsKey, ctx.rateLimits.api);
+      const limitedExtra = limited.ok && extraBucket ? ctx.limiter.take(`${statsKey}:${extraBucket}`, ctx.rateLimits[extraBucket]) : limited;
       if (limitedExtra.ok) {
         const scope = typeof check.claims.scope === 'string' ? check.claims.scope : '';
         const scopes = new Set(scope.split(' ').filter(Boolean));
         answer = await handler({ data: ctx.accounts.get(check.grant.account), grant: check.grant, scopes, environment, request });
+        if (answer.status < 400) {
+          // Counted when Lever did the work, whether or not the answer reaches the client afterwards.
+          const now = ctx.clock.now();
+          ctx.apiStats.accepted(statsKey, now);
+          if (extraBucket) ctx.apiStats.accepted(`${statsKey}:${extraBucket}`, now);
+        }
       } else {
         ctx.stats.increment('rateLimited');
         answer = { ...lever(429, 'TooManyRequests', 'Rate limit exceeded'), headers: { 'retry-after': String(limitedExtra.retryAfterSeconds) } };
@@ -98,6 +110,7 @@ export function createServe(ctx: SimContext, environment: ApiEnvironment): Serve
       return reply;
     }
     if (fault?.kind === 'slow') await pause(fault.delayMs ?? DEFAULT_SLOW_MS, reply, ctx.shutdown.signal);
+    ctx.apiStats.answered(statsKey, answer.status);
     return reply.code(answer.status).headers(answer.headers ?? {}).send(answer.body);
   };
 }

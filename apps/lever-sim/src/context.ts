@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createApiStats, type ApiStats } from './api-stats.js';
 import { createClientRegistry, type ClientRegistry } from './clients.js';
 import { createClock, type Clock } from './clock.js';
 import { createAccountDirectory, type AccountDirectory } from './data.js';
@@ -24,6 +25,8 @@ export interface SimContext {
   clients: ClientRegistry;
   store: Store;
   stats: Stats;
+  /** Per-account API answers and accepted requests per second (`/__sim/stats/api`). */
+  apiStats: ApiStats;
   faults: FaultQueue;
   limiter: RateLimiter;
   accounts: AccountDirectory;
@@ -46,6 +49,7 @@ export function createSimContext(options: SimOptions): SimContext {
     clients: createClientRegistry(options.clients),
     store: createStore({ secretsLimit: options.secretsLimit }),
     stats: createStats(),
+    apiStats: createApiStats(),
     faults: createFaultQueue(),
     limiter: createRateLimiter(clock),
     accounts: createAccountDirectory(),
@@ -54,6 +58,7 @@ export function createSimContext(options: SimOptions): SimContext {
     reset() {
       context.store.clear();
       context.stats.reset();
+      context.apiStats.clear();
       context.faults.clear();
       context.limiter.clear();
       context.accounts.clear();

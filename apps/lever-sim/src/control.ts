@@ -63,6 +63,7 @@ export async function controlRoutes(app: FastifyInstance, { ctx }: { ctx: SimCon
   const effectiveConfig = () => ({ ...ctx.config, audiences: [...ctx.audiences], publicUrl: ctx.options.publicUrl ?? null });
 
   app.get('/stats', async () => ctx.stats.snapshot(countRefreshableGrants(ctx.store, ctx.clock.now())));
+  app.get('/stats/api', async () => ctx.apiStats.view(ctx.clock.now()));
 
   // For leak scans (grep a database dump or a log for any of these). The lists are bounded per kind
   // (SimOptions.secretsLimit); the header says how many were dropped, so a scan can tell it was partial.

@@ -69,6 +69,13 @@ export function createFaultQueue(): FaultQueue {
   };
 }
 
+/** The HTTP status an early fault answers with; undefined for faults that drop the connection or act later. */
+export function earlyFaultStatus(kind: FaultKind): 500 | 503 | 429 | undefined {
+  if (kind === '500' || kind === '503') return Number(kind) as 500 | 503;
+  if (kind === '429') return 429;
+  return undefined;
+}
+
 /**
  * Answers the faults that happen before any processing. Returns true when the request is finished (answered
  * or dropped); `invalid_grant`, `timeout_after_rotation` and `slow` are left to the endpoint because they

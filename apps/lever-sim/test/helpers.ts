@@ -123,6 +123,10 @@ export async function bootSim(options: SimOptions = {}) {
 
   /** One flat object of counters, rejections included (`rejectedRefreshTokenReuse`, ...). */
   const stats = () => control<Record<string, number>>('GET', '/stats');
+  /** `GET /__sim/stats/api`: answers by status and accepted requests per second, per `<environment>:<account>`. */
+  const apiStats = () =>
+    control<{ accounts: Record<string, Record<string, number>>; perSecond: Record<string, Array<{ second: number; count: number }>> }>('GET', '/stats/api');
+  const simNow = async () => Date.parse((await control<{ now: string }>('GET', '/clock')).now);
   const secrets = () => control<{ accessTokens: string[]; refreshTokens: string[]; codes: string[] }>('GET', '/secrets');
   const advance = (seconds: number) => control('POST', '/clock', { advanceSeconds: seconds });
   const fault = (spec: Record<string, unknown>) => control('POST', '/faults', spec);
@@ -154,7 +158,7 @@ export async function bootSim(options: SimOptions = {}) {
     });
   }
 
-  return { url, close: sim.close, authorizeUrl, authorize, code, token, exchange, refresh, connect, control, stats, secrets, revoke, advance, fault, introspect, grants, api };
+  return { url, close: sim.close, authorizeUrl, authorize, code, token, exchange, refresh, connect, control, stats, apiStats, simNow, secrets, revoke, advance, fault, introspect, grants, api };
 }
 
 /** Reads a JWT's claims without verifying (the sim's key is private, as Lever's is). */
