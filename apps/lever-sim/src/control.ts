@@ -26,6 +26,7 @@ interface FaultBody {
   kind: FaultKind;
   count?: number;
   delayMs?: number;
+  retryAfterSeconds?: number;
   matchAccount?: string;
 }
 
@@ -38,6 +39,7 @@ const faultSchema = {
     kind: { type: 'string', enum: [...FAULT_KINDS] },
     count: { type: 'integer', minimum: 1, default: 1 },
     delayMs: { type: 'integer', minimum: 0 },
+    retryAfterSeconds: { type: 'integer', minimum: 0 },
     matchAccount: { type: 'string', minLength: 1 },
   },
 } as const;
@@ -95,6 +97,9 @@ export async function controlRoutes(app: FastifyInstance, { ctx }: { ctx: SimCon
 
   app.get('/faults', async () => ctx.faults.list());
   app.post<{ Body: FaultBody }>('/faults', { schema: { body: faultSchema } }, async (request, reply) => {
+    if (request.body.retryAfterSeconds !== undefined && request.body.kind !== '429') {
+      return reply.code(400).send({ error: 'bad_request', message: 'retryAfterSeconds applies to kind 429 only' });
+    }
     return reply.code(201).send(ctx.faults.add(request.body));
   });
   app.delete('/faults', async (_request, reply) => {

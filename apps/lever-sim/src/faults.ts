@@ -3,13 +3,15 @@ import type { FastifyReply } from 'fastify';
 import { destroyConnection, pause } from './pause.js';
 
 export const FAULT_TARGETS = ['token', 'api'] as const;
-export const FAULT_KINDS = ['503', '500', '429', 'timeout', 'reset', 'timeout_after_rotation', 'invalid_grant', 'slow'] as const;
+export const FAULT_KINDS = ['503', '500', '429', '429_no_retry_after', 'timeout', 'reset', 'timeout_after_rotation', 'invalid_grant', 'slow'] as const;
 export type FaultTarget = (typeof FAULT_TARGETS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
  * A queued failure, consumed by the next `count` matching requests:
- * - `503`/`500`/`429`: answered at once, nothing processed (`429` carries `Retry-After: 1`);
+ * - `503`/`500`/`429`: answered at once, nothing processed (`429` carries `Retry-After: <retryAfterSeconds>`,
+ *   default 1);
+ * - `429_no_retry_after`: a 429 without `Retry-After` (Lever does not promise the header, LEVER.md);
  * - `timeout`: held without an answer for `delayMs` (default 30 000) then the socket is destroyed;
  * - `reset`: the socket is destroyed at once; nothing processed;
  * - `timeout_after_rotation`: processed (a refresh rotates) then the socket is destroyed: the client lost
@@ -23,6 +25,8 @@ export interface Fault {
   kind: FaultKind;
   remaining: number;
   delayMs?: number;
+  /** `429` only: the `Retry-After` value in seconds (default 1). */
+  retryAfterSeconds?: number;
   /** Only requests for this Lever account (token endpoint: the account of the code or refresh token's grant). */
   matchAccount?: string;
 }
@@ -37,6 +41,7 @@ export interface FaultQueue {
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_SLOW_MS = 2_000;
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
 
 export function createFaultQueue(): FaultQueue {
   let faults: Fault[] = [];
@@ -48,6 +53,7 @@ export function createFaultQueue(): FaultQueue {
         kind: input.kind,
         remaining: input.count ?? 1,
         ...(input.delayMs !== undefined ? { delayMs: input.delayMs } : {}),
+        ...(input.retryAfterSeconds !== undefined ? { retryAfterSeconds: input.retryAfterSeconds } : {}),
         ...(input.matchAccount !== undefined ? { matchAccount: input.matchAccount } : {}),
       };
       faults.push(fault);
@@ -72,7 +78,7 @@ export function createFaultQueue(): FaultQueue {
 /** The HTTP status an early fault answers with; undefined for faults that drop the connection or act later. */
 export function earlyFaultStatus(kind: FaultKind): 500 | 503 | 429 | undefined {
   if (kind === '500' || kind === '503') return Number(kind) as 500 | 503;
-  if (kind === '429') return 429;
+  if (kind === '429' || kind === '429_no_retry_after') return 429;
   return undefined;
 }
 
@@ -93,7 +99,10 @@ export async function answerEarlyFault(
       reply.code(Number(fault.kind)).send(errorBody(Number(fault.kind) as 500 | 503));
       return true;
     case '429':
-      reply.code(429).header('retry-after', '1').send(errorBody(429));
+      reply.code(429).header('retry-after', String(fault.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS)).send(errorBody(429));
+      return true;
+    case '429_no_retry_after':
+      reply.code(429).send(errorBody(429));
       return true;
     case 'timeout':
       await pause(fault.delayMs ?? DEFAULT_TIMEOUT_MS, reply, shutdown);

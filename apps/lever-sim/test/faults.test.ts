@@ -196,6 +196,82 @@ describe('faults (/__sim/faults)', () => {
     });
   });
 
+  describe('at the API target, each kind aimed with matchAccount', () => {
+    async function twoAccounts() {
+      const spared = await sim.connect({ sim_account: 'acct_spared' });
+      const target = await sim.connect({ sim_account: 'acct_target' });
+      return { spared: spared.accessToken, target: target.accessToken };
+    }
+
+    it('429 carries retryAfterSeconds as Retry-After (default 1), only for the matched account', async () => {
+      const tokens = await twoAccounts();
+      await sim.fault({ target: 'api', kind: '429', retryAfterSeconds: 7, matchAccount: 'acct_target' });
+      expect((await sim.api('/v1/users', tokens.spared)).status).toBe(200);
+      const limited = await sim.api('/v1/users', tokens.target);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('7');
+      expect(await limited.json()).toEqual({ code: 'TooManyRequests', message: 'Rate limit exceeded' });
+      await sim.fault({ target: 'api', kind: '429', matchAccount: 'acct_target' });
+      expect((await sim.api('/v1/users', tokens.target)).headers.get('retry-after')).toBe('1');
+      expect((await sim.api('/v1/users', tokens.target)).status).toBe(200);
+      expect((await sim.apiStats()).accounts).toEqual({ 'production:acct_spared': { '200': 1 }, 'production:acct_target': { '200': 1, '429': 2 } });
+      // A fault 429 is not the rate limiter's.
+      expect((await sim.stats()).rateLimited).toBe(0);
+    });
+
+    it('429_no_retry_after answers 429 without a Retry-After header, only for the matched account', async () => {
+      const tokens = await twoAccounts();
+      await sim.fault({ target: 'api', kind: '429_no_retry_after', matchAccount: 'acct_target' });
+      expect((await sim.api('/v1/users', tokens.spared)).status).toBe(200);
+      const limited = await sim.api('/v1/users', tokens.target);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBeNull();
+      expect((await sim.api('/v1/users', tokens.target)).status).toBe(200);
+    });
+
+    it('503 answers at once, only for the matched account', async () => {
+      const tokens = await twoAccounts();
+      await sim.fault({ target: 'api', kind: '503', matchAccount: 'acct_target' });
+      expect((await sim.api('/v1/users', tokens.spared)).status).toBe(200);
+      const res = await sim.api('/v1/users', tokens.target);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ code: 'ServiceUnavailable', message: 'Service unavailable' });
+      expect((await sim.api('/v1/users', tokens.target)).status).toBe(200);
+    });
+
+    it('slow answers after delayMs, only for the matched account', async () => {
+      const tokens = await twoAccounts();
+      await sim.fault({ target: 'api', kind: 'slow', delayMs: 250, matchAccount: 'acct_target' });
+      let started = Date.now();
+      expect((await sim.api('/v1/users', tokens.spared)).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(250);
+      started = Date.now();
+      expect((await sim.api('/v1/users', tokens.target)).status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(230);
+    });
+
+    it('timeout holds the request and drops it, only for the matched account, and counts no answer', async () => {
+      const tokens = await twoAccounts();
+      await sim.fault({ target: 'api', kind: 'timeout', delayMs: 150, matchAccount: 'acct_target' });
+      expect((await sim.api('/v1/users', tokens.spared)).status).toBe(200);
+      const started = Date.now();
+      await expectNoAnswer(sim.api('/v1/users', tokens.target));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(130);
+      expect((await sim.api('/v1/users', tokens.target)).status).toBe(200);
+      expect((await sim.apiStats()).accounts['production:acct_target']).toEqual({ '200': 1 });
+      expect((await sim.stats()).faultsInjected).toBe(1);
+    });
+
+    it('refuses retryAfterSeconds on a kind other than 429', async () => {
+      const res = await fetch(`${sim.url}/__sim/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'api', kind: '503', retryAfterSeconds: 3 }),
+      });
+      expect(res.status).toBe(400);
+    });
+  });
+
   describe('at the API, when the account is rate-limited', () => {
     let limited: TestSim;
     beforeAll(async () => {
