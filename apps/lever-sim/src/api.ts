@@ -1,7 +1,10 @@
+import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createServe, lever, type ApiAnswer } from './api-serve.js';
+import { writeRoutes } from './api-writes.js';
 import type { ApiEnvironment } from './audiences.js';
 import type { SimContext } from './context.js';
+import { findOpportunity } from './opportunity-writes.js';
 import { paginate } from './pagination.js';
 import { stringParam } from './params.js';
 
@@ -17,6 +20,9 @@ export function list<T>(items: readonly T[], request: FastifyRequest): ApiAnswer
  */
 export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ctx: SimContext; environment: ApiEnvironment }) {
   const serve = createServe(ctx, environment);
+  // Parses nothing by itself: a route reads its parts when serve lets the request through (upload.ts), and an
+  // oversized file is truncated and reported rather than thrown mid-stream.
+  await app.register(multipart, { throwFileSizeLimit: false });
 
   app.get('/users', (request, reply) => serve(request, reply, ({ data }) => list(data.users, request)));
   app.get('/stages', (request, reply) => serve(request, reply, ({ data }) => list(data.stages, request)));
@@ -24,21 +30,21 @@ export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ct
   app.get('/opportunities', (request, reply) => serve(request, reply, ({ data }) => list(data.opportunities, request)));
   app.get<{ Params: { id: string } }>('/opportunities/:id', (request, reply) =>
     serve(request, reply, ({ data }) => {
-      const opportunity = data.opportunities.find((o) => o.id === request.params.id);
+      const opportunity = findOpportunity(data, request.params.id);
       return opportunity ? { status: 200, body: { data: opportunity } } : lever(404, 'ResourceNotFound', 'Opportunity not found');
     }),
   );
-  app.post<{ Params: { id: string } }>('/opportunities/:id/applications', (request, reply) =>
-    serve(
-      request,
-      reply,
-      ({ data }) => {
-        const postingId = stringParam(request.body, 'postingId') ?? null;
-        if (postingId && !data.postings.some((p) => p.id === postingId)) return lever(400, 'BadRequestError', 'Unknown postingId');
-        const application = ctx.accounts.createApplication(data.id, request.params.id, postingId, ctx.clock.now());
-        return application ? { status: 201, body: { data: application } } : lever(404, 'ResourceNotFound', 'Opportunity not found');
-      },
-      'applications',
-    ),
+  app.get<{ Params: { id: string } }>('/opportunities/:id/notes', (request, reply) =>
+    serve(request, reply, ({ data }) => {
+      const opportunity = findOpportunity(data, request.params.id);
+      return opportunity ? list(data.notes.get(opportunity.id) ?? [], request) : lever(404, 'ResourceNotFound', 'Opportunity not found');
+    }),
   );
+  app.get<{ Params: { id: string } }>('/opportunities/:id/resumes', (request, reply) =>
+    serve(request, reply, ({ data }) => {
+      const opportunity = findOpportunity(data, request.params.id);
+      return opportunity ? list(data.resumes.get(opportunity.id) ?? [], request) : lever(404, 'ResourceNotFound', 'Opportunity not found');
+    }),
+  );
+  writeRoutes(app, { ctx, serve });
 }

@@ -42,6 +42,19 @@ export interface LeverApplication {
   createdAt: number;
 }
 
+export interface LeverNote {
+  id: string;
+  value: string;
+  createdAt: number;
+}
+
+/** A resume uploaded through the API. `sha256` is the sim's own: it lets a test prove the bytes arrived unchanged. */
+export interface LeverResume {
+  id: string;
+  createdAt: number;
+  file: { name: string; ext: string; size: number; sha256: string };
+}
+
 export interface LeverOpportunity {
   id: string;
   name: string;
@@ -74,6 +87,9 @@ export interface AccountData {
   opportunities: LeverOpportunity[];
   /** Applications created through the API, by id. */
   applications: Map<string, LeverApplication>;
+  /** Notes and resumes created through the API, by opportunity id, oldest first. */
+  notes: Map<string, LeverNote[]>;
+  resumes: Map<string, LeverResume[]>;
 }
 
 export const OPPORTUNITIES_PER_ACCOUNT = 250;
@@ -181,7 +197,7 @@ function generate(account: string): AccountData {
       lastInteractionAt: updatedAt,
     });
   }
-  return { id: account, name: accountDisplayName(account), adminUserId: adminUserId(account), users, stages, postings, opportunities, applications: new Map() };
+  return { id: account, name: accountDisplayName(account), adminUserId: adminUserId(account), users, stages, postings, opportunities, applications: new Map(), notes: new Map(), resumes: new Map() };
 }
 
 export interface AccountDirectory {
