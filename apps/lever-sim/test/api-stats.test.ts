@@ -47,7 +47,9 @@ describe('GET /__sim/stats/api', () => {
     for (const { second, count } of series) {
       expect(second).toBeGreaterThanOrEqual(before);
       expect(second).toBeLessThanOrEqual(after);
-      expect(count).toBeLessThanOrEqual(20);
+      // A full bucket (20) plus what it refills within that second (10): Lever's limiter allows up to 30 in
+      // one wall-clock second, which is why a proxy must pace itself rather than trust the burst.
+      expect(count).toBeLessThanOrEqual(30);
     }
     expect(stats.perSecond.unknown).toBeUndefined();
 
