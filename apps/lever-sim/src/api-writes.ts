@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { lever, type ApiAnswer, type Serve } from './api-serve.js';
 import type { SimContext } from './context.js';
-import { addNote, addResume, changeStage, findOpportunity, setArchived } from './opportunity-writes.js';
+import { addNote, addResume, changeStage, findOpportunity, isArchiveChanged, setArchived } from './opportunity-writes.js';
 import { stringParam } from './params.js';
 import { readUpload } from './upload.js';
 
@@ -16,30 +16,47 @@ function badRequest(message: string): ApiAnswer {
 /**
  * The API's writes on opportunities. Each runs inside `serve` (auth, faults, the account's bucket), so a
  * write is counted, rate-limited and fault-injected like a read; an unknown opportunity is 404 before the
- * body is judged.
+ * body is judged. A write that changes something emits Lever's webhook event for it (stage, archive state,
+ * new application) to the account's webhooks in that environment; delivery runs in the background.
  */
 export function writeRoutes(app: FastifyInstance, { ctx, serve }: { ctx: SimContext; serve: Serve }) {
   app.put<ById>('/opportunities/:id/stage', (request, reply) =>
-    serve(request, reply, ({ data }) => {
+    serve(request, reply, ({ data, environment }) => {
       const opportunity = findOpportunity(data, request.params.id);
       if (!opportunity) return OPPORTUNITY_NOT_FOUND;
       const stageId = stringParam(request.body, 'stage');
       if (!stageId) return badRequest('stage is required');
       const change = changeStage(data, opportunity, stageId, ctx.clock.now());
       if (!change) return badRequest('Unknown stage');
+      if (change.fromStageId !== change.toStageId) {
+        ctx.deliveries.emit({
+          account: data.id,
+          environment,
+          event: 'candidateStageChange',
+          data: { opportunityId: opportunity.id, toStageId: change.toStageId, fromStageId: change.fromStageId, contactId: opportunity.contact },
+        });
+      }
       return { status: 200, body: { data: opportunity } };
     }),
   );
 
   app.put<ById>('/opportunities/:id/archived', (request, reply) =>
-    serve(request, reply, ({ data }) => {
+    serve(request, reply, ({ data, environment }) => {
       const opportunity = findOpportunity(data, request.params.id);
       if (!opportunity) return OPPORTUNITY_NOT_FOUND;
       const body = request.body;
       // `{reason: null}` unarchives, so the key must be there; a missing key is a mistake, not an unarchive.
       const reason = body && typeof body === 'object' && 'reason' in body ? (body as { reason: unknown }).reason : undefined;
       if (reason !== null && (typeof reason !== 'string' || reason === '')) return badRequest('reason must be an archive reason id, or null to unarchive');
-      setArchived(opportunity, reason, ctx.clock.now());
+      const change = setArchived(opportunity, reason, ctx.clock.now());
+      if (isArchiveChanged(change)) {
+        ctx.deliveries.emit({
+          account: data.id,
+          environment,
+          event: 'candidateArchiveChange',
+          data: { opportunityId: opportunity.id, toArchived: change.toArchived, fromArchived: change.fromArchived, contactId: opportunity.contact },
+        });
+      }
       return { status: 200, body: { data: opportunity } };
     }),
   );
@@ -69,11 +86,19 @@ export function writeRoutes(app: FastifyInstance, { ctx, serve }: { ctx: SimCont
     serve(
       request,
       reply,
-      ({ data }) => {
+      ({ data, environment }) => {
+        const opportunity = findOpportunity(data, request.params.id);
+        if (!opportunity) return OPPORTUNITY_NOT_FOUND;
         const postingId = stringParam(request.body, 'postingId') ?? null;
         if (postingId && !data.postings.some((p) => p.id === postingId)) return badRequest('Unknown postingId');
-        const application = ctx.accounts.createApplication(data.id, request.params.id, postingId, ctx.clock.now());
-        return application ? { status: 201, body: { data: application } } : OPPORTUNITY_NOT_FOUND;
+        const application = ctx.accounts.createApplication(data.id, opportunity.id, postingId, ctx.clock.now())!;
+        ctx.deliveries.emit({
+          account: data.id,
+          environment,
+          event: 'applicationCreated',
+          data: { opportunityId: opportunity.id, applicationId: application.id, contactId: opportunity.contact, postingId },
+        });
+        return { status: 201, body: { data: application } };
       },
       'applications',
     ),

@@ -1,22 +1,17 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createServe, lever, type ApiAnswer } from './api-serve.js';
+import type { FastifyInstance } from 'fastify';
+import { list } from './api-list.js';
+import { createServe, lever } from './api-serve.js';
 import { writeRoutes } from './api-writes.js';
 import type { ApiEnvironment } from './audiences.js';
 import type { SimContext } from './context.js';
 import { findOpportunity } from './opportunity-writes.js';
-import { paginate } from './pagination.js';
-import { stringParam } from './params.js';
-
-/** Every list of the API pages the same way (LEVER.md): `limit` 1..100, opaque `offset` from the previous `next`. */
-export function list<T>(items: readonly T[], request: FastifyRequest): ApiAnswer {
-  const result = paginate(items, { limit: stringParam(request.query, 'limit'), offset: stringParam(request.query, 'offset') });
-  return result.ok ? { status: 200, body: result.page } : lever(400, 'BadRequestError', result.message);
-}
+import { webhookRoutes } from './webhooks-api.js';
 
 /**
  * Lever's API for one environment, mounted at /v1 (production) and /sandbox/v1 (sandbox). Each mount
- * accepts only tokens minted for its own audience; every route goes through `serve` (api-serve.ts).
+ * accepts only tokens minted for its own audience; every route goes through `serve` (api-serve.ts): the reads
+ * here, the writes (api-writes.ts) and the Webhooks API (webhooks-api.ts).
  */
 export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ctx: SimContext; environment: ApiEnvironment }) {
   const serve = createServe(ctx, environment);
@@ -47,4 +42,5 @@ export async function apiRoutes(app: FastifyInstance, { ctx, environment }: { ct
     }),
   );
   writeRoutes(app, { ctx, serve });
+  webhookRoutes(app, { ctx, serve });
 }

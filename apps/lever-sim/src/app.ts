@@ -7,6 +7,7 @@ import { controlRoutes } from './control.js';
 import type { SimOptions } from './options.js';
 import { revokeEndpoint } from './revoke-endpoint.js';
 import { tokenEndpoint } from './token-endpoint.js';
+import { webhookControlRoutes } from './webhooks-control.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,7 +21,6 @@ declare module 'fastify' {
  * and secrets are redacted: URLs and bodies here carry codes and tokens, which must never reach a log.
  */
 export function buildSim(options: SimOptions = {}): FastifyInstance {
-  const ctx = createSimContext(options);
   const app = Fastify({
     logger: {
       level: options.logLevel ?? 'warn',
@@ -30,6 +30,7 @@ export function buildSim(options: SimOptions = {}): FastifyInstance {
     // close() must not wait for keep-alive sockets of test clients.
     forceCloseConnections: true,
   });
+  const ctx = createSimContext(options, app.log);
   app.decorate('sim', ctx);
 
   // Auth0 accepts JSON and form bodies; an empty JSON body is treated as `{}` so control calls stay terse.
@@ -59,9 +60,11 @@ export function buildSim(options: SimOptions = {}): FastifyInstance {
     return reply.code(status).send({ error: status < 500 ? 'bad_request' : 'internal_error', message });
   });
 
-  // Release requests held by timeout/slow faults, or close() would wait for them.
+  // Release requests held by timeout/slow faults, or close() would wait for them; stop webhook deliveries
+  // (timers and requests in flight) so nothing outlives the app.
   app.addHook('preClose', async () => {
     ctx.shutdown.abort();
+    ctx.deliveries.close();
   });
 
   app.get('/healthz', async () => ({ ok: true }));
@@ -70,6 +73,9 @@ export function buildSim(options: SimOptions = {}): FastifyInstance {
   void app.register(revokeEndpoint, { ctx });
   void app.register(apiRoutes, { ctx, environment: 'production', prefix: '/v1' });
   void app.register(apiRoutes, { ctx, environment: 'sandbox', prefix: '/sandbox/v1' });
-  if (options.control ?? true) void app.register(controlRoutes, { ctx, prefix: '/__sim' });
+  if (options.control ?? true) {
+    void app.register(controlRoutes, { ctx, prefix: '/__sim' });
+    void app.register(webhookControlRoutes, { ctx, prefix: '/__sim' });
+  }
   return app;
 }

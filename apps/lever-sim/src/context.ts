@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { createApiStats, type ApiStats } from './api-stats.js';
 import { createClientRegistry, type ClientRegistry } from './clients.js';
 import { createClock, type Clock } from './clock.js';
@@ -9,6 +10,9 @@ import { createPendingConsents, type PendingConsents } from './pending-consents.
 import { API_RATE, APPLICATIONS_RATE, createRateLimiter, type BucketPolicy, type RateLimiter } from './rate-limit.js';
 import { createStats, type Stats } from './stats.js';
 import { createStore, type Store } from './store.js';
+import { createWebhookDeliverer, type WebhookDeliverer } from './webhook-delivery.js';
+import { DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_DELAYS_MS, DEFAULT_WEBHOOK_TIMEOUT_MS } from './webhook-delivery-policy.js';
+import { createWebhookStore, type WebhookStore } from './webhooks.js';
 
 /**
  * The simulator's composition root: every piece of state of one sim instance. Nothing is module-global, so
@@ -31,14 +35,19 @@ export interface SimContext {
   limiter: RateLimiter;
   accounts: AccountDirectory;
   pending: PendingConsents;
+  webhooks: WebhookStore;
+  /** Sends webhook events in the background; closed with the app. */
+  deliveries: WebhookDeliverer;
   /** Aborted when the app closes, to release requests held by `timeout`/`slow` faults. */
   shutdown: AbortController;
   /** Clears state and counters, keeps configuration (POST /__sim/reset). */
   reset(): void;
 }
 
-export function createSimContext(options: SimOptions): SimContext {
+export function createSimContext(options: SimOptions, log: Pick<FastifyBaseLogger, 'debug' | 'info' | 'error'>): SimContext {
   const clock = createClock();
+  const stats = createStats();
+  const webhooks = createWebhookStore();
   const context: SimContext = {
     options,
     config: runtimeConfigFrom(options),
@@ -48,12 +57,24 @@ export function createSimContext(options: SimOptions): SimContext {
     clock,
     clients: createClientRegistry(options.clients),
     store: createStore({ secretsLimit: options.secretsLimit }),
-    stats: createStats(),
+    stats,
     apiStats: createApiStats(),
     faults: createFaultQueue(),
     limiter: createRateLimiter(clock),
     accounts: createAccountDirectory(),
     pending: createPendingConsents(),
+    webhooks,
+    deliveries: createWebhookDeliverer({
+      webhooks,
+      stats,
+      clock,
+      log,
+      policy: {
+        retryDelaysMs: options.webhookRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
+        timeoutMs: options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
+        disableAfter: options.webhookDisableAfter ?? DEFAULT_DISABLE_AFTER,
+      },
+    }),
     shutdown: new AbortController(),
     reset() {
       context.store.clear();
@@ -63,6 +84,9 @@ export function createSimContext(options: SimOptions): SimContext {
       context.limiter.clear();
       context.accounts.clear();
       context.pending.clear();
+      // Pending deliveries first: none may fire at a webhook of the next test.
+      context.deliveries.clear();
+      context.webhooks.clear();
       context.clock.reset();
     },
   };

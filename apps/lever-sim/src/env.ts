@@ -28,9 +28,21 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new SimEnvError(`${name} must be 1 or 0, got "${raw}"`);
 }
 
+/** A comma-separated list of integers >= 0 (`100,200,400`). */
+function integerList(env: NodeJS.ProcessEnv, name: string): number[] | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const values = raw.split(',').map((part) => Number(part.trim()));
+  if (values.some((value) => !Number.isInteger(value) || value < 0)) {
+    throw new SimEnvError(`${name} must be comma-separated integers >= 0, got "${raw}"`);
+  }
+  return values;
+}
+
 /**
  * Every variable the simulator reads, parsed once. Defaults make `node dist/server.js` useful with nothing
  * set: port 4010, production mode, control plane on (off under NODE_ENV=production unless SIM_CONTROL=1).
+ * Options whose variable is unset are left out, so SimOptions' own defaults apply.
  */
 export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
   const mode = (env.SIM_MODE || 'production') as SimMode;
@@ -45,6 +57,11 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
     }
   }
   const secretsLimit = env.SIM_SECRETS_LIMIT ? integer(env, 'SIM_SECRETS_LIMIT', 0, 0) : undefined;
+  // Lever accepts HTTPS webhook URLs only; plain http is for local receivers, so never by default in production.
+  const allowHttpWebhooks = env.SIM_WEBHOOKS_ALLOW_HTTP ? flag(env, 'SIM_WEBHOOKS_ALLOW_HTTP', true) : env.NODE_ENV === 'production' ? false : undefined;
+  const webhookRetryDelaysMs = integerList(env, 'SIM_WEBHOOK_RETRY_DELAYS_MS');
+  const webhookTimeoutMs = env.SIM_WEBHOOK_TIMEOUT_MS ? integer(env, 'SIM_WEBHOOK_TIMEOUT_MS', 0, 1) : undefined;
+  const webhookDisableAfter = env.SIM_WEBHOOK_DISABLE_AFTER ? integer(env, 'SIM_WEBHOOK_DISABLE_AFTER', 0, 1) : undefined;
   return {
     port: integer(env, 'PORT', 4010, 0),
     host: env.HOST || '127.0.0.1',
@@ -58,6 +75,10 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
       ...(audiences && audiences.length > 0 ? { audiences } : {}),
       ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
       ...(secretsLimit !== undefined ? { secretsLimit } : {}),
+      ...(allowHttpWebhooks !== undefined ? { allowHttpWebhooks } : {}),
+      ...(webhookRetryDelaysMs ? { webhookRetryDelaysMs } : {}),
+      ...(webhookTimeoutMs !== undefined ? { webhookTimeoutMs } : {}),
+      ...(webhookDisableAfter !== undefined ? { webhookDisableAfter } : {}),
     },
   };
 }

@@ -9,6 +9,8 @@ export { DEV_CLIENT } from './clients.js';
 export { PRODUCTION_AUDIENCE, SANDBOX_AUDIENCE } from './audiences.js';
 export { CLAIM_ACCOUNT_ID, CLAIM_CLIENT_ID, CLAIM_USER_ID } from './access-tokens.js';
 export type { FaultKind, FaultTarget } from './faults.js';
+export { LEVER_WEBHOOK_EVENTS, type WebhookEvent } from './webhook-events.js';
+export type { WebhookDeliveryView as SimWebhookDelivery } from './webhook-delivery.js';
 export type { StatsSnapshot as SimStats } from './stats.js';
 export type { IssuedSecretsView as SimSecrets } from './issued-secrets.js';
 

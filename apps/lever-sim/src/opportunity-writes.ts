@@ -12,28 +12,35 @@ export function findOpportunity(data: AccountData, id: string): LeverOpportunity
 
 export type StageChange = { fromStageId: string; toStageId: string };
 
-/** Undefined when the stage is not one of the account's. */
+/** Undefined when the stage is not one of the account's. Moving to the stage it is in changes nothing. */
 export function changeStage(data: AccountData, opportunity: LeverOpportunity, stageId: string, at: number): StageChange | undefined {
   if (!data.stages.some((s) => s.id === stageId)) return undefined;
   const fromStageId = opportunity.stage;
-  opportunity.stage = stageId;
-  opportunity.updatedAt = at;
+  if (fromStageId !== stageId) {
+    opportunity.stage = stageId;
+    opportunity.updatedAt = at;
+  }
   return { fromStageId, toStageId: stageId };
 }
 
 export type Archived = LeverOpportunity['archived'];
 export type ArchiveChange = { fromArchived: Archived; toArchived: Archived };
 
-/** `reason` archives (with that reason), `null` unarchives. */
+/**
+ * `reason` archives (with that reason), `null` unarchives. Asking for the state it is already in changes
+ * nothing (not even `archivedAt`), and the caller emits no event for it.
+ */
 export function setArchived(opportunity: LeverOpportunity, reason: string | null, at: number): ArchiveChange {
   const fromArchived = opportunity.archived;
-  opportunity.archived = reason === null ? null : { archivedAt: at, reason };
-  opportunity.updatedAt = at;
+  if ((fromArchived?.reason ?? null) !== reason) {
+    opportunity.archived = reason === null ? null : { archivedAt: at, reason };
+    opportunity.updatedAt = at;
+  }
   return { fromArchived, toArchived: opportunity.archived };
 }
 
-export function isSameArchive(change: ArchiveChange): boolean {
-  return (change.fromArchived?.reason ?? null) === (change.toArchived?.reason ?? null);
+export function isArchiveChanged(change: ArchiveChange): boolean {
+  return change.fromArchived !== change.toArchived;
 }
 
 export function addNote(data: AccountData, opportunity: LeverOpportunity, value: string, at: number): LeverNote {

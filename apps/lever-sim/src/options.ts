@@ -35,6 +35,17 @@ export interface SimOptions {
   secretsLimit?: number;
   /** Per-account API limits; default Lever's 10/s burst 20, and 2/s for creating applications. */
   rateLimits?: { api?: BucketPolicy; applications?: BucketPolicy };
+  /**
+   * Accept `http:` webhook URLs besides `https:` (default true; the server turns it off under
+   * NODE_ENV=production). Lever accepts HTTPS only; a local test receiver speaks plain HTTP.
+   */
+  allowHttpWebhooks?: boolean;
+  /** Delay before each webhook delivery retry, real-clock ms; the length is the number of retries. Default 1, 2, 4, 8, 16 minutes. */
+  webhookRetryDelaysMs?: number[];
+  /** How long one delivery attempt may take before it fails, ms (default 10 000). */
+  webhookTimeoutMs?: number;
+  /** Given-up deliveries in a row after which a webhook is disabled (default 3). */
+  webhookDisableAfter?: number;
 }
 
 /** The part of the configuration `/__sim/config` may change at run time. */

@@ -12,6 +12,17 @@ export interface Counters {
   apiCalls: number;
   rateLimited: number;
   faultsInjected: number;
+  /** Webhook delivery attempts (each retry is one), and how they ended. */
+  webhookDeliveries: number;
+  webhookDeliveriesOk: number;
+  webhookDeliveriesFailed: number;
+  /** Deliveries that failed their last retry. */
+  webhookDeliveriesGivenUp: number;
+  /** Webhooks switched off by the sim after `webhookDisableAfter` given-up deliveries in a row. */
+  webhooksDisabled: number;
+  /** Through the Webhooks API or the control plane. */
+  webhooksCreated: number;
+  webhooksDeleted: number;
 }
 
 export type CounterName = keyof Counters;
@@ -90,6 +101,13 @@ function zero(): Counters {
     apiCalls: 0,
     rateLimited: 0,
     faultsInjected: 0,
+    webhookDeliveries: 0,
+    webhookDeliveriesOk: 0,
+    webhookDeliveriesFailed: 0,
+    webhookDeliveriesGivenUp: 0,
+    webhooksDisabled: 0,
+    webhooksCreated: 0,
+    webhooksDeleted: 0,
   };
 }
 

@@ -53,7 +53,24 @@ describe('parseSimEnv', () => {
     expect(parseSimEnv({ NODE_ENV: 'production', SIM_CONTROL: '1' }).options.control).toBe(true);
   });
 
+  it('reads the webhook variables', () => {
+    expect(
+      parseSimEnv({ SIM_WEBHOOKS_ALLOW_HTTP: '0', SIM_WEBHOOK_RETRY_DELAYS_MS: '100, 200,400', SIM_WEBHOOK_TIMEOUT_MS: '500', SIM_WEBHOOK_DISABLE_AFTER: '2' }).options,
+    ).toMatchObject({ allowHttpWebhooks: false, webhookRetryDelaysMs: [100, 200, 400], webhookTimeoutMs: 500, webhookDisableAfter: 2 });
+  });
+
+  it('refuses http webhook URLs under NODE_ENV=production unless SIM_WEBHOOKS_ALLOW_HTTP=1', () => {
+    expect(parseSimEnv({}).options.allowHttpWebhooks).toBeUndefined(); // the option's default: allowed
+    expect(parseSimEnv({ NODE_ENV: 'production' }).options.allowHttpWebhooks).toBe(false);
+    expect(parseSimEnv({ NODE_ENV: 'production', SIM_WEBHOOKS_ALLOW_HTTP: '1' }).options.allowHttpWebhooks).toBe(true);
+  });
+
   it.each([
+    ['SIM_WEBHOOKS_ALLOW_HTTP', 'maybe'],
+    ['SIM_WEBHOOK_RETRY_DELAYS_MS', '100,soon'],
+    ['SIM_WEBHOOK_RETRY_DELAYS_MS', '-5'],
+    ['SIM_WEBHOOK_TIMEOUT_MS', '0'],
+    ['SIM_WEBHOOK_DISABLE_AFTER', 'x'],
     ['SIM_MODE', 'staging'],
     ['SIM_ACCESS_TOKEN_TTL', '0'],
     ['SIM_REUSE_LEEWAY_SECONDS', 'soon'],

@@ -34,6 +34,15 @@ export function pkcePair() {
 
 export type TestSim = Awaited<ReturnType<typeof bootSim>>;
 
+/** Polls `check` every 10 ms until it holds; fails naming `what` after `timeoutMs`. For effects that happen in the background. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export async function bootSim(options: SimOptions = {}) {
   const sim = await startSim({ port: 0, ...options });
   const url = sim.url;
