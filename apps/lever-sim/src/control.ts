@@ -18,6 +18,8 @@ function grantView(grant: Grant) {
     ...(grant.revokedAt !== undefined ? { revokedAt: new Date(grant.revokedAt).toISOString() } : {}),
     ...(grant.revokedReason ? { revokedReason: grant.revokedReason } : {}),
     refreshCount: grant.refreshCount,
+    rotations: grant.rotations,
+    lastRotation: grant.lastRotation ? { at: new Date(grant.lastRotation.at).toISOString(), delivered: grant.lastRotation.delivered } : null,
   };
 }
 
@@ -107,7 +109,14 @@ export async function controlRoutes(app: FastifyInstance, { ctx }: { ctx: SimCon
     return reply.code(204).send();
   });
 
-  app.get('/grants', async () => ctx.store.listGrants().map(grantView));
+  // `?account=` narrows the list to one Lever account, so a test can find "its" grant among many.
+  app.get<{ Querystring: { account?: string } }>('/grants', async (request) => {
+    const account = request.query.account;
+    return ctx.store
+      .listGrants()
+      .filter((grant) => account === undefined || grant.account === account)
+      .map(grantView);
+  });
   app.post<{ Params: { id: string } }>('/grants/:id/revoke', async (request, reply) => {
     const grant = ctx.store.findGrant(request.params.id);
     if (!grant) return reply.code(404).send({ error: 'not_found', message: `No grant ${request.params.id}` });

@@ -6,6 +6,10 @@ export interface Counters {
   refreshesOk: number;
   refreshesRejected: number;
   refreshTokenReuse: number;
+  /** Code exchanges and refresh rotations whose answer was fully written before the connection closed... */
+  rotationsDelivered: number;
+  /** ...and those whose connection closed first (the client never got the new refresh token). */
+  rotationsUndelivered: number;
   grantsRevoked: number;
   /** `POST /oauth/revoke` requests answered 200 (an unknown token too, as RFC 7009 wants). */
   revocations: number;
@@ -96,6 +100,8 @@ function zero(): Counters {
     refreshesOk: 0,
     refreshesRejected: 0,
     refreshTokenReuse: 0,
+    rotationsDelivered: 0,
+    rotationsUndelivered: 0,
     grantsRevoked: 0,
     revocations: 0,
     apiCalls: 0,

@@ -22,6 +22,10 @@ export interface Grant {
   revokedAt?: number;
   revokedReason?: string;
   refreshCount: number;
+  /** Answers that issued this grant new tokens: its code exchange and each refresh rotation (not leeway replays). */
+  rotations: number;
+  /** The latest of those, and whether its answer reached the client (null while it is being written). */
+  lastRotation?: { at: number; delivered: boolean | null };
   /** The one refresh token of the family that still works (undefined without offline_access). */
   currentRefreshToken?: string;
 }
@@ -96,7 +100,7 @@ export function createStore(options: { secretsLimit?: number } = {}): Store {
     },
     findCode: (code) => codes.get(code),
     createGrant(input) {
-      const grant: Grant = { ...input, id: `grant_${randomUUID().replaceAll('-', '')}`, status: 'active', refreshCount: 0 };
+      const grant: Grant = { ...input, id: `grant_${randomUUID().replaceAll('-', '')}`, status: 'active', refreshCount: 0, rotations: 0 };
       grants.set(grant.id, grant);
       return grant;
     },

@@ -9,6 +9,7 @@ import { stringParam } from './params.js';
 import { destroyConnection, pause } from './pause.js';
 import { refreshGrant } from './refresh.js';
 import { revokeGrant } from './revoke-grant.js';
+import { trackRotationDelivery } from './rotation-delivery.js';
 import type { RejectionReason } from './stats.js';
 import type { Grant, IssuedTokens } from './store.js';
 
@@ -91,6 +92,8 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
       const outcome = refreshGrant(ctx, { clientId: client.clientId, refreshToken: refreshToken! }, mint);
       if (outcome.ok) {
         stats.increment('refreshesOk');
+        // A leeway replay hands back a rotation already counted; only a real rotation is tracked.
+        if (!outcome.replayed) trackRotationDelivery(ctx, outcome.grant, reply);
         answer = { status: 200, body: tokenBody(outcome.tokens, outcome.grant, now) };
       } else {
         stats.reject(outcome.reason);
@@ -105,6 +108,7 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
       );
       if (outcome.ok) {
         stats.increment('codeExchanges');
+        trackRotationDelivery(ctx, outcome.grant, reply);
         answer = { status: 200, body: tokenBody(outcome.tokens, outcome.grant, now) };
       } else {
         stats.reject(outcome.reason);

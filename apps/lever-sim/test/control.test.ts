@@ -11,6 +11,8 @@ const ZERO_STATS = Object.fromEntries(
     'refreshesOk',
     'refreshesRejected',
     'refreshTokenReuse',
+    'rotationsDelivered',
+    'rotationsUndelivered',
     'grantsRevoked',
     'revocations',
     'apiCalls',
@@ -115,6 +117,7 @@ describe('control plane (/__sim)', () => {
       refreshesOk: 1,
       refreshesRejected: 1,
       refreshTokenReuse: 1,
+      rotationsDelivered: 2, // the code exchange and the refresh
       grantsRevoked: 1,
       liveGrants: 0,
       apiCalls: 1,

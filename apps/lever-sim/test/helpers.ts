@@ -142,6 +142,12 @@ export async function bootSim(options: SimOptions = {}) {
   const introspect = (tokenValue: string) => control<{ active: boolean; account?: string; grantId?: string }>('POST', '/introspect', { token: tokenValue });
   const grants = () => control<Array<{ id: string; account: string; status: string; revokedReason?: string; refreshCount: number; clientId: string }>>('GET', '/grants');
 
+  /** `GET /__sim/grants?account=`: one account's grants with their rotation census. */
+  const grantsOf = (account: string) =>
+    control<
+      Array<{ id: string; account: string; status: string; revokedReason?: string; refreshCount: number; rotations: number; lastRotation: { at: string; delivered: boolean | null } | null }>
+    >('GET', `/grants?account=${encodeURIComponent(account)}`);
+
   /** POST /oauth/revoke; the answer is usually an empty body, so it is returned as text. */
   async function revoke(fields: Record<string, string>, how: { json?: boolean; basic?: boolean } = {}) {
     const headers: Record<string, string> = {};
@@ -167,7 +173,7 @@ export async function bootSim(options: SimOptions = {}) {
     });
   }
 
-  return { url, close: sim.close, authorizeUrl, authorize, code, token, exchange, refresh, connect, control, stats, apiStats, simNow, secrets, revoke, advance, fault, introspect, grants, api };
+  return { url, close: sim.close, authorizeUrl, authorize, code, token, exchange, refresh, connect, control, stats, apiStats, simNow, secrets, revoke, advance, fault, introspect, grants, grantsOf, api };
 }
 
 /** Reads a JWT's claims without verifying (the sim's key is private, as Lever's is). */
