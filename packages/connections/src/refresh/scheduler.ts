@@ -12,7 +12,7 @@ export interface ScheduledConnection {
 
 /**
  * The refresh schedule is next_refresh_at in Postgres; Redis only holds wake-ups for the sweep
- * (refresh-sweep.ts), one BullMQ delayed job per second that something falls due in, whatever the number
+ * (sweep.ts), one BullMQ delayed job per second that something falls due in, whatever the number
  * of connections. Every sweep ends by arming the next one at the earliest due time (the chain); schedule()
  * arms one when a connection becomes due sooner than that (connect, a refresh outside the sweep); and the
  * reconciler re-arms the chain when Redis lost it (a flush, a crash between a write and its wake-up).
