@@ -7,11 +7,11 @@ import {
   freePort,
   randomEncryptionKey,
   randomRedisPrefix,
+  startApp,
   TEST_REDIS_URL,
   type TestDatabase,
 } from '@lever-connect/testing';
 import { loadConfig, type Config } from '../../packages/config/src/index.js';
-import { startApp } from '../../test/support/processes.js';
 import { pino } from './deps.js';
 
 /** The simulator (a child process: on 2 cores it then gets a core of its own, as Lever would) and a fresh database. */

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ROOT } from '@lever-connect/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderReport, renderTable, writeReport, ZERO_COLUMNS, type ReliabilityRow } from '../support/chaos-harness.js';
 import {
@@ -13,7 +14,6 @@ import {
   type ChaosSizes,
   type ScenarioOutcome,
 } from '../support/chaos-scenarios.js';
-import { ROOT } from '../support/processes.js';
 
 /**
  * The reliability suite: each fault as a scenario over real processes, a row of figures each, a table at the

@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { ROOT } from '@lever-connect/testing';
 import { describe, expect, it } from 'vitest';
 import { isSet, mergeEnvFile, setIfUnset } from '../../scripts/lib/env-file.ts';
 import { waitForUrl } from '../../scripts/lib/wait-for-url.ts';
-import { ROOT } from '../support/processes.js';
 
 const KEY = 'a'.repeat(43) + '=';
 

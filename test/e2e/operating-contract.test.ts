@@ -8,9 +8,8 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_DATABASE_URL, createTestDatabase, dropDatabase, randomEncryptionKey, type TestDatabase } from '@lever-connect/testing';
+import { ADMIN_DATABASE_URL, createTestDatabase, dropDatabase, randomEncryptionKey, ROOT, type TestDatabase } from '@lever-connect/testing';
 import { setIfUnset } from '../../scripts/lib/env-file.ts';
-import { ROOT } from '../support/processes.js';
 
 const COMMAND_TIMEOUT_MS = 30_000;
 const API_KEY = /^lc_[A-Za-z0-9_-]{43}$/;

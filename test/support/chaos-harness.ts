@@ -3,10 +3,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { waitFor } from '@lever-connect/testing';
+import { APP_ENTRIES, ROOT, startApp, waitFor, type ManagedProcess } from '@lever-connect/testing';
 import { createTokenCipher } from '../../packages/crypto/src/index.js';
 import { census, type ConnectionCensus } from './checks.js';
-import { ROOT, startApp, type ManagedProcess } from './processes.js';
 import type { Stack } from './stack.js';
 
 const run = promisify(execFile);
@@ -145,8 +144,6 @@ export function startReaders(
 // Processes: kill and restart on the same port (so `stack.api`, the callback host, stays valid).
 // ---------------------------------------------------------------------------------------------------------
 
-const ENTRIES: Record<string, string> = { api: 'apps/api/src/server.ts', worker: 'apps/worker/src/server.ts' };
-
 /** Every log file a stack's processes wrote, including processes since replaced. */
 export function trackLogs(stack: Stack): Set<string> {
   const files = new Set<string>([stack.sim.logFile]);
@@ -156,7 +153,7 @@ export function trackLogs(stack: Stack): Set<string> {
 
 export async function restartOnSamePort(stack: Stack, victim: ManagedProcess, env: Record<string, string> = stack.env): Promise<ManagedProcess> {
   const port = Number(new URL(victim.url).port);
-  const fresh = await startApp({ name: victim.name, entry: ENTRIES[victim.name]!, port, env, timeoutMs: 60_000 });
+  const fresh = await startApp({ name: victim.name, entry: APP_ENTRIES[victim.name as 'api' | 'worker'], port, env, timeoutMs: 60_000 });
   const list = victim.name === 'api' ? stack.apis : stack.workers;
   const at = list.indexOf(victim);
   if (at >= 0) list[at] = fresh;

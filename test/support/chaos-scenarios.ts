@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { deleteRedisPrefix, freePort, waitFor } from '@lever-connect/testing';
+import { APP_ENTRIES, deleteRedisPrefix, freePort, startApp, waitFor, type ManagedProcess } from '@lever-connect/testing';
 import pg from 'pg';
 import { census, settle } from './checks.js';
 import {
@@ -23,7 +23,6 @@ import {
   type WebhookReceiver,
 } from './chaos-harness.js';
 import { connectMany } from './connect-flow.js';
-import { startApp, type ManagedProcess } from './processes.js';
 import { startOwnPostgres, startOwnRedis } from './servers.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -492,7 +491,7 @@ export function fenceScenario(s: ChaosSizes) {
       });
       const extra: ManagedProcess[] = [];
       const start = async (name: 'api' | 'worker', env: Record<string, string>) => {
-        const p = await startApp({ name, entry: name === 'api' ? 'apps/api/src/server.ts' : 'apps/worker/src/server.ts', port: await freePort(), env });
+        const p = await startApp({ name, entry: APP_ENTRIES[name], port: await freePort(), env });
         extra.push(p);
         ctx.logs.add(p.logFile);
         return p;

@@ -5,10 +5,11 @@ import {
   freePort,
   randomEncryptionKey,
   randomRedisPrefix,
+  startApp,
   TEST_REDIS_URL,
+  type ManagedProcess,
   type TestDatabase,
 } from '@lever-connect/testing';
-import { startApp, type ManagedProcess } from './processes.js';
 
 export interface Stack {
   db: TestDatabase;

@@ -2,10 +2,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@lever-connect/testing';
+import { waitFor } from './misc.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository's root: child processes run from here, and entries are paths relative to it. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const LOG_DIR = path.join(ROOT, 'test-artifacts', 'logs');
+
+/**
+ * The apps' entry points, relative to ROOT. Spawned by path, never imported: this package must not depend
+ * on an app (the apps' tests depend on it).
+ */
+export const APP_ENTRIES = {
+  api: 'apps/api/src/server.ts',
+  worker: 'apps/worker/src/server.ts',
+  'lever-sim': 'apps/lever-sim/src/server.ts',
+} as const;
 
 export interface ManagedProcess {
   name: string;
