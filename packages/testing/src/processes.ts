@@ -56,17 +56,23 @@ export async function startApp(options: {
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${options.port}`;
-  let dead = false;
-  void exited.then(() => (dead = true));
-  await waitFor(
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  // A process that exits ends the wait at once (waitFor retries on a thrown error, until its timeout).
+  const answered = await waitFor(
     `${options.name} to answer on ${url}`,
     async () => {
-      if (dead) throw new Error(`${options.name} exited early; see ${logFile}`);
+      if (exitCode !== undefined) return 'exited';
       const res = await fetch(url + (options.healthPath ?? '/healthz')).catch(() => undefined);
-      return res?.ok;
+      return res?.ok && 'answered';
     },
     { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: 100 },
-  );
+  ).catch((error: unknown) => {
+    // Never answered: the caller gets no handle to stop it, so it must not outlive the failure.
+    child.kill('SIGKILL');
+    throw error;
+  });
+  if (answered === 'exited') throw new Error(`${options.name} exited early (code ${exitCode}); see ${logFile}`);
   return {
     name: options.name,
     url,
