@@ -1,20 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { loadConfig } from '@lever-connect/config';
-import { startSim } from '@lever-connect/lever-sim';
 import { parseTokenResponse } from '@lever-connect/lever';
-import {
-  createTestDatabase,
-  deleteRedisPrefix,
-  randomEncryptionKey,
-  randomRedisPrefix,
-  TEST_REDIS_URL,
-  type TestDatabase,
-} from '@lever-connect/testing';
+import { startTestStack, type ManagedProcess, type TestDatabase } from '@lever-connect/testing';
 import pino from 'pino';
 import { createCore, type Core } from '../src/index.js';
 
 export interface Fixture {
-  sim: { url: string; close(): Promise<void> };
+  /** The simulator, a child process of its own. */
+  sim: ManagedProcess;
   db: TestDatabase;
   redisPrefix: string;
   env: Record<string, string>;
@@ -26,49 +19,29 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
+/** The simulator, a fresh database and a Redis prefix (startTestStack); cores are built here, in-process. */
 export async function createFixture(overrides: Record<string, string> = {}): Promise<Fixture> {
-  const sim = await startSim({ port: 0 });
-  const db = await createTestDatabase();
-  const redisPrefix = randomRedisPrefix();
-  const env = {
-    NODE_ENV: 'test',
-    DATABASE_URL: db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_PREFIX: redisPrefix,
-    TOKEN_ENCRYPTION_KEY: randomEncryptionKey(),
-    LEVER_SIMULATOR_URL: sim.url,
-    PUBLIC_BASE_URL: 'http://127.0.0.1:3999',
-    LEVER_HTTP_TIMEOUT_MS: '2000',
-    ...overrides,
-  };
+  const stack = await startTestStack({ env: { LEVER_HTTP_TIMEOUT_MS: '2000', ...overrides } });
   const cores: Core[] = [];
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const simPost = (path: string, body?: unknown) =>
-    fetch(sim.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body ?? {}),
-    });
   return {
-    sim,
-    db,
-    redisPrefix,
-    env,
+    sim: stack.sim,
+    db: stack.db,
+    redisPrefix: stack.redisPrefix,
+    env: stack.env,
     cores,
     makeCore(extra = {}) {
-      const core = createCore(loadConfig({ ...env, ...extra }), log);
+      const core = createCore(loadConfig({ ...stack.env, ...extra }), log);
       cores.push(core);
       return core;
     },
-    simPost,
-    async simStats() {
-      return (await (await fetch(`${sim.url}/__sim/stats`)).json()) as Record<string, number>;
-    },
+    // The raw answer (tests assert on refusals too), unlike stack.simPost.
+    simPost: (path, body) =>
+      fetch(stack.sim.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) }),
+    simStats: stack.simStats,
     async close() {
       await Promise.all(cores.map((c) => c.close()));
-      await sim.close();
-      await db.drop();
-      await deleteRedisPrefix(redisPrefix);
+      await stack.stop();
     },
   };
 }
