@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createCore, type Core } from '@lever-connect/connections';
-import {
-  createTestDatabase,
-  deleteRedisPrefix,
-  freePort,
-  randomEncryptionKey,
-  randomRedisPrefix,
-  startApp,
-  TEST_REDIS_URL,
-  type TestDatabase,
-} from '@lever-connect/testing';
+import { startTestStack, type TestDatabase } from '@lever-connect/testing';
 import { loadConfig, type Config } from '../../packages/config/src/index.js';
 import { pino } from './deps.js';
 
@@ -21,9 +12,7 @@ export interface BenchStack {
   /** The simulator's pid, to read its CPU time from /proc. */
   simPid: number;
   db: TestDatabase;
-  /** Redis prefixes handed out by `core()`; removed (SCAN + UNLINK) on close. */
-  prefixes: string[];
-  /** A core over this stack's database and a private prefix on the shared Redis (or `redisUrl`). */
+  /** A core over this stack's database and a private prefix on the shared Redis (or the `REDIS_URL` given). */
   core(env?: Record<string, string>): Promise<{ core: Core; config: Readonly<Config> }>;
   close(): Promise<void>;
 }
@@ -34,39 +23,16 @@ const SIM_REDIRECT = 'http://127.0.0.1:9/oauth/callback';
 const SCOPES = 'opportunities:read:admin users:read:admin offline_access';
 
 export async function startBenchStack(): Promise<BenchStack> {
-  const [db, simPort] = await Promise.all([createTestDatabase(), freePort()]);
-  const sim = await startApp({
-    name: 'bench-lever-sim',
-    entry: 'apps/lever-sim/src/server.ts',
-    port: simPort,
-    healthPath: '/__sim/stats',
-    env: { LOG_LEVEL: 'warn', SIM_AUTO_APPROVE: '1' },
-  });
-  const prefixes: string[] = [];
+  const stack = await startTestStack({ simName: 'bench-lever-sim', env: { LOG_LEVEL: 'silent', DATABASE_POOL_SIZE: '20' } });
   const cores: Core[] = [];
-  const encryptionKey = randomEncryptionKey();
   return {
-    simUrl: sim.url,
+    simUrl: stack.sim.url,
     simKind: 'child process',
-    simPid: sim.child.pid!,
-    db,
-    prefixes,
+    simPid: stack.sim.child.pid!,
+    db: stack.db,
     async core(env = {}) {
-      const redisPrefix = randomRedisPrefix();
-      prefixes.push(redisPrefix);
-      const config = loadConfig({
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'silent',
-        DATABASE_URL: db.url,
-        DATABASE_POOL_SIZE: '20',
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_PREFIX: redisPrefix,
-        TOKEN_ENCRYPTION_KEY: encryptionKey,
-        LEVER_ENV: 'simulator',
-        LEVER_SIMULATOR_URL: sim.url,
-        PUBLIC_BASE_URL: 'http://127.0.0.1:3999',
-        ...env,
-      });
+      // Each core gets a prefix of its own: benchmarks must not see each other's queues.
+      const config = loadConfig({ ...stack.env, REDIS_PREFIX: stack.newRedisPrefix(), ...env });
       const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
       const core = createCore(config, logger, { processName: 'worker' });
       cores.push(core);
@@ -74,9 +40,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     },
     async close() {
       await Promise.allSettled(cores.map((c) => c.close()));
-      await sim.stop();
-      await db.drop().catch(() => undefined);
-      await Promise.allSettled(prefixes.map((p) => deleteRedisPrefix(p)));
+      await stack.stop();
     },
   };
 }
