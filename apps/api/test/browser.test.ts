@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSim, type RunningSim } from '@lever-connect/lever-sim';
 import { freePort, waitFor } from '@lever-connect/testing';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +21,7 @@ interface SeenEvent {
 }
 
 describe('the demo page in a real browser', () => {
-  let sim: RunningSim;
+  let sim: { url: string };
   let t: TestApp;
   let base: string;
   let context: BrowserContext;
@@ -33,11 +32,11 @@ describe('the demo page in a real browser', () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) to run the browser tests`);
     }
-    sim = await startSim({ port: 0 });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // PUBLIC_BASE_URL is the OAuth redirect URI, so it must be exactly where the api listens.
-    t = await buildTestApp({ LEVER_SIMULATOR_URL: sim.url, PUBLIC_BASE_URL: base });
+    t = await buildTestApp({ PUBLIC_BASE_URL: base }, { sim: true });
+    sim = t.sim!;
     await t.app.listen({ port, host: '127.0.0.1' });
     userDataDir = mkdtempSync(path.join(tmpdir(), 'lever-connect-chromium-'));
     // Playwright owns --user-data-dir (and --headless) through launchPersistentContext's options.
@@ -57,7 +56,6 @@ describe('the demo page in a real browser', () => {
   afterAll(async () => {
     await context?.close();
     await t?.close();
-    await sim?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 

@@ -1,4 +1,3 @@
-import { startSim, type RunningSim } from '@lever-connect/lever-sim';
 import { freePort } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from './helpers.js';
@@ -8,26 +7,27 @@ import { bearer, buildTestApp, type TestApp } from './helpers.js';
  * follow the redirects by hand and carry the cookies the api sets for the callback.
  */
 describe('Connect Lever: the authorize/callback flow', () => {
-  let sim: RunningSim;
+  let sim: { url: string };
   let t: TestApp;
   let base: string;
 
   beforeAll(async () => {
-    sim = await startSim({ port: 0 });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    t = await buildTestApp({
-      LEVER_SIMULATOR_URL: sim.url,
-      PUBLIC_BASE_URL: base,
-      CONNECT_ALLOWED_ORIGINS: 'https://app.example.com',
-      // Short, so the "Lever hangs" case below is quick.
-      LEVER_HTTP_TIMEOUT_MS: '1500',
-    });
+    t = await buildTestApp(
+      {
+        PUBLIC_BASE_URL: base,
+        CONNECT_ALLOWED_ORIGINS: 'https://app.example.com',
+        // Short, so the "Lever hangs" case below is quick.
+        LEVER_HTTP_TIMEOUT_MS: '1500',
+      },
+      { sim: true },
+    );
+    sim = t.sim!;
     await t.app.listen({ port, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await t?.close();
-    await sim?.close();
   });
 
   async function createSession(body: Record<string, unknown>) {

@@ -7,6 +7,8 @@ import { buildApp } from '../src/app.js';
 
 export interface TestApp {
   app: FastifyInstance;
+  /** The Lever simulator (a child process), when asked for. */
+  sim: { url: string } | undefined;
   core: Core;
   db: TestDatabase;
   adminKey: string;
@@ -17,10 +19,13 @@ export interface TestApp {
 
 /**
  * The api in-process (app.inject or a real port) over a fresh database and a private Redis prefix
- * (startTestStack, no simulator: a test that needs one starts it and passes LEVER_SIMULATOR_URL in `env`).
+ * (startTestStack). `sim`: the Lever simulator as a child process (LEVER_SIMULATOR_URL set), its consent
+ * page on unless `simEnv` says otherwise.
  */
-export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const stack = await startTestStack({ sim: false, env: { CONNECT_ALLOWED_ORIGINS: 'https://app.example.com', ...env } });
+export async function buildTestApp(env: Record<string, string> = {}, options: { sim?: boolean; simEnv?: Record<string, string> } = {}): Promise<TestApp> {
+  const stack = options.sim
+    ? await startTestStack({ sim: 'process', simEnv: { SIM_AUTO_APPROVE: '0', ...options.simEnv }, env: { CONNECT_ALLOWED_ORIGINS: 'https://app.example.com', ...env } })
+    : await startTestStack({ sim: false, env: { CONNECT_ALLOWED_ORIGINS: 'https://app.example.com', ...env } });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const core = createCore(loadConfig(stack.env), logger);
   const app = await buildApp({ core, logger });
@@ -29,6 +34,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const { key: tenantKey } = await core.apiKeys.create({ name: 'tenant a', tenantExternalId: 'tenant-a' });
   return {
     app,
+    sim: stack.sim ? { url: stack.sim.url } : undefined,
     core,
     db: stack.db,
     adminKey,

@@ -1,4 +1,3 @@
-import { startSim, type RunningSim, type SimStats } from '@lever-connect/lever-sim';
 import { freePort } from '@lever-connect/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from './helpers.js';
@@ -8,20 +7,19 @@ import { bearer, buildTestApp, type TestApp } from './helpers.js';
  * customer makes one: a connect session, the simulator's consent (auto-approved), our callback.
  */
 describe('refreshing a connection over HTTP (simulator)', () => {
-  let sim: RunningSim;
+  let sim: { url: string };
   let t: TestApp;
   let base: string;
 
   beforeAll(async () => {
-    sim = await startSim({ port: 0 });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    t = await buildTestApp({ LEVER_SIMULATOR_URL: sim.url, PUBLIC_BASE_URL: base });
+    t = await buildTestApp({ PUBLIC_BASE_URL: base }, { sim: true });
+    sim = t.sim!;
     await t.app.listen({ port, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await t?.close();
-    await sim?.close();
   });
 
   const api = (method: 'GET' | 'POST', path: string, key = t.adminKey, body?: unknown) =>
@@ -31,7 +29,7 @@ describe('refreshing a connection over HTTP (simulator)', () => {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
 
-  const simStats = async () => (await (await fetch(`${sim.url}/__sim/stats`)).json()) as SimStats;
+  const simStats = async () => (await (await fetch(`${sim.url}/__sim/stats`)).json()) as { refreshesOk: number };
 
   /** Connect session → /connect/:token → the simulator's consent → /oauth/callback; the new connection's id. */
   async function connect(tenant: string): Promise<string> {
