@@ -12,6 +12,7 @@ describe('benchmarks at smoke size', () => {
       '3. token endpoint',
       '4. connect flow',
       '5. simulator refresh',
+      '6. Lever API proxy',
     ]);
     for (const r of results) {
       expect(r.figures.length, r.name).toBeGreaterThan(0);

@@ -80,6 +80,12 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
       ],
       'POST /v1/connections/:id/refresh': [{ url: `/v1/connections/${id}/refresh`, outcome: 'hidden' }],
       'GET /v1/connections/:id/token-reads': [{ url: `/v1/connections/${id}/token-reads`, outcome: 'hidden' }],
+      // The proxy: another tenant's connection is a 404 before Lever (or the path check) is involved.
+      'GET /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/users`, outcome: 'hidden' }],
+      'POST /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/opportunities/x/notes`, payload: { value: 'n' }, outcome: 'hidden' }],
+      'PUT /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/opportunities/x/stage`, payload: { stage: 's' }, outcome: 'hidden' }],
+      'PATCH /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/opportunities/x`, payload: { headline: 'h' }, outcome: 'hidden' }],
+      'DELETE /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/webhooks/x`, outcome: 'hidden' }],
       'GET /v1/tenants': [
         { url: '/v1/tenants', outcome: 'filtered' },
         { url: '/v1/tenants?cursor=tenant-a', outcome: 'filtered' },

@@ -16,10 +16,12 @@ interface Operation {
 type Document = { openapi: string; paths?: Record<string, Record<string, Operation>> };
 
 /**
- * Every route the app registered, as `METHOD /url`, read from `printRoutes` (a tree: each line adds its
- * segment to its parent's). HEAD twins of GET routes are left out.
+ * Every route the app registered, as `METHOD /url`: the api's own table (plugins/auth.ts records each route
+ * as it is added), else read from `printRoutes` (a tree: each line adds its segment to its parent's; it
+ * prints a wildcard after a static segment, `/lever/*`, as a bare `*`). HEAD twins of GET routes are left out.
  */
 function registeredRoutes(app: FastifyInstance): string[] {
+  if (Array.isArray((app as { routeTable?: unknown }).routeTable)) return [...app.routeTable];
   const routes: string[] = [];
   const stack: string[] = [];
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
@@ -36,8 +38,8 @@ function registeredRoutes(app: FastifyInstance): string[] {
   return routes;
 }
 
-/** `/v1/connections/:id` → `/v1/connections/{id}` */
-const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+/** `/v1/connections/:id` → `/v1/connections/{id}`; a trailing wildcard `*` → `{*}` (as @fastify/swagger names it). */
+const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, '/{*}');
 
 /**
  * What the document fails to say about these routes: a missing operation, a success without a schema

@@ -62,6 +62,9 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
   const webhookRetryDelaysMs = integerList(env, 'SIM_WEBHOOK_RETRY_DELAYS_MS');
   const webhookTimeoutMs = env.SIM_WEBHOOK_TIMEOUT_MS ? integer(env, 'SIM_WEBHOOK_TIMEOUT_MS', 0, 1) : undefined;
   const webhookDisableAfter = env.SIM_WEBHOOK_DISABLE_AFTER ? integer(env, 'SIM_WEBHOOK_DISABLE_AFTER', 0, 1) : undefined;
+  // Lever's per-account limits, raised only to measure a client with them out of the way (bench/proxy.ts).
+  const apiRate = env.SIM_API_RATE_PER_SECOND ? integer(env, 'SIM_API_RATE_PER_SECOND', 10, 1) : undefined;
+  const apiBurst = env.SIM_API_BURST ? integer(env, 'SIM_API_BURST', 20, 1) : undefined;
   return {
     port: integer(env, 'PORT', 4010, 0),
     host: env.HOST || '127.0.0.1',
@@ -79,6 +82,7 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
       ...(webhookRetryDelaysMs ? { webhookRetryDelaysMs } : {}),
       ...(webhookTimeoutMs !== undefined ? { webhookTimeoutMs } : {}),
       ...(webhookDisableAfter !== undefined ? { webhookDisableAfter } : {}),
+      ...(apiRate !== undefined || apiBurst !== undefined ? { rateLimits: { api: { ratePerSecond: apiRate ?? 10, burst: apiBurst ?? 20 } } } : {}),
     },
   };
 }

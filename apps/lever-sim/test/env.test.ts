@@ -59,6 +59,11 @@ describe('parseSimEnv', () => {
     ).toMatchObject({ allowHttpWebhooks: false, webhookRetryDelaysMs: [100, 200, 400], webhookTimeoutMs: 500, webhookDisableAfter: 2 });
   });
 
+  it('reads raised API limits (benchmarks take Lever\'s limits out of the way with them)', () => {
+    expect(parseSimEnv({ SIM_API_RATE_PER_SECOND: '100000', SIM_API_BURST: '100000' }).options.rateLimits).toEqual({ api: { ratePerSecond: 100000, burst: 100000 } });
+    expect(parseSimEnv({}).options.rateLimits).toBeUndefined();
+  });
+
   it('refuses http webhook URLs under NODE_ENV=production unless SIM_WEBHOOKS_ALLOW_HTTP=1', () => {
     expect(parseSimEnv({}).options.allowHttpWebhooks).toBeUndefined(); // the option's default: allowed
     expect(parseSimEnv({ NODE_ENV: 'production' }).options.allowHttpWebhooks).toBe(false);

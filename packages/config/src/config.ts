@@ -73,6 +73,14 @@ const envSchema = z.object({
   WEBHOOK_DISABLE_AFTER_SECONDS: int(1).default(259_200),
   WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
   WEBHOOK_CONCURRENCY: int(1, 1000).default(10),
+  LEVER_API_RATE_PER_SECOND: int(1, 1_000_000).default(10),
+  LEVER_API_BURST: int(1, 1_000_000).default(20),
+  LEVER_APPLICATION_RATE_PER_SECOND: int(1, 10_000).default(2),
+  LEVER_APPLICATION_ROUTES: z.string().default('POST /postings/*/apply, POST /opportunities/*/applications'),
+  LEVER_PROXY_MAX_WAIT_MS: int(0, 600_000).default(30_000),
+  LEVER_PROXY_MAX_ATTEMPTS: int(1, 10).default(4),
+  LEVER_PROXY_MAX_BODY_BYTES: int(0, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
+  LEVER_PROXY_TIMEOUT_MS: int(100, 600_000).default(30_000),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -126,6 +134,7 @@ export interface Config {
     tokenCacheTtlMs: number;
   };
   deploymentId: string;
+  proxy: ProxyConfig;
   webhooks: {
     /** Wait before each retry, seconds: a delivery gets `retryDelaysSeconds.length + 1` attempts, then fails. */
     retryDelaysSeconds: number[];
@@ -136,6 +145,30 @@ export interface Config {
     /** Webhook deliveries in flight at once per worker process. */
     concurrency: number;
   };
+}
+
+/** `METHOD /path` with `*` standing for one path segment (LEVER_APPLICATION_ROUTES). */
+export interface RoutePattern {
+  method: string;
+  /** The path's segments; `*` matches any one segment. */
+  segments: string[];
+}
+
+export interface ProxyConfig {
+  /** Lever's per-account budget: steady requests per second and the bucket's size (LEVER.md: 10/s, 20). */
+  ratePerSecond: number;
+  burst: number;
+  /** The stricter class for application POSTs (LEVER.md: 2/s), and the routes it covers. */
+  applicationRatePerSecond: number;
+  applicationRoutes: RoutePattern[];
+  /** How long a call may wait for its turn in the account's budget before our 429 `rate_limited`. */
+  maxWaitMs: number;
+  /** Attempts of an idempotent call that Lever answers 5xx or not at all. */
+  maxAttempts: number;
+  /** Largest request body forwarded (413 above). */
+  maxBodyBytes: number;
+  /** Per attempt: until Lever's response headers, and between body chunks. */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -269,6 +302,17 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
   // Longer than one Lever request by default, so the lock holds even if an extension is missed; a shorter
   // TTL is allowed (tests use one to prove extension works) because the Postgres lease covers the request.
   const lockTtlMs = e.REFRESH_LOCK_TTL_MS ?? e.LEVER_HTTP_TIMEOUT_MS + 20_000;
+  const applicationRoutes = e.LEVER_APPLICATION_ROUTES.split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .flatMap((entry): RoutePattern[] => {
+      const match = /^(GET|POST|PUT|PATCH|DELETE) (\/[A-Za-z0-9_*\/-]+)$/.exec(entry);
+      if (!match) {
+        problems.push(`LEVER_APPLICATION_ROUTES: "${entry}" is not "METHOD /path" (* for one path segment)`);
+        return [];
+      }
+      return [{ method: match[1]!, segments: match[2]!.split('/').filter(Boolean) }];
+    });
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -305,6 +349,16 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       tokenCacheTtlMs: e.TOKEN_CACHE_TTL_MS,
     },
     deploymentId: e.DEPLOYMENT_ID,
+    proxy: {
+      ratePerSecond: e.LEVER_API_RATE_PER_SECOND,
+      burst: e.LEVER_API_BURST,
+      applicationRatePerSecond: e.LEVER_APPLICATION_RATE_PER_SECOND,
+      applicationRoutes,
+      maxWaitMs: e.LEVER_PROXY_MAX_WAIT_MS,
+      maxAttempts: e.LEVER_PROXY_MAX_ATTEMPTS,
+      maxBodyBytes: e.LEVER_PROXY_MAX_BODY_BYTES,
+      timeoutMs: e.LEVER_PROXY_TIMEOUT_MS,
+    },
     webhooks: {
       retryDelaysSeconds,
       disableAfterSeconds: e.WEBHOOK_DISABLE_AFTER_SECONDS,

@@ -1,4 +1,4 @@
-export { loadConfig, ConfigError, type Config, type LeverEnvironmentConfig, type RawEnv } from './config.js';
+export { loadConfig, ConfigError, type Config, type LeverEnvironmentConfig, type ProxyConfig, type RawEnv, type RoutePattern } from './config.js';
 export {
   LEVER_ENVIRONMENTS,
   LEVER_HOSTS,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Config } from '@lever-connect/config';
 import { createTokenCipher } from '@lever-connect/crypto';
 import { createDatabase } from '@lever-connect/db';
-import { refreshAccessToken } from '@lever-connect/lever';
+import { refreshAccessToken, sendToLeverApi } from '@lever-connect/lever';
 import { createMetrics, createRedis, QUEUE_NAMES, type SweepJobData } from '@lever-connect/runtime';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -14,6 +14,8 @@ import { createEventReads } from './access/event-reads.js';
 import { createTenantReads } from './access/tenant-reads.js';
 import { upsertTenant } from './access/tenants.js';
 import { createConnectService } from './connect/service.js';
+import { createAccountBudget } from './proxy/budget.js';
+import { createLeverProxy } from './proxy/proxy.js';
 import { createAppCredentialsState } from './refresh/app-credentials.js';
 import { refreshLeaseTtlMs } from './refresh/context.js';
 import { createDeploymentFence } from './refresh/fence.js';
@@ -146,6 +148,15 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
       onConnected: (connection) => scheduler.schedule(connection),
     }),
     apiKeys: createApiKeyService({ prisma, bus }),
+    proxy: createLeverProxy({
+      tokens,
+      budget: createAccountBudget({ redis, prefix }),
+      config,
+      send: sendToLeverApi,
+      observeAttempt: (environment, outcome) => {
+        if (outcome.kind === 'response' && outcome.status === 429) metrics.leverRateLimited.inc({ environment });
+      },
+    }),
     /** The id of the tenant with this external id, created on first use. */
     tenantIdOf: async (externalId: string) => (await upsertTenant(prisma, { externalId })).id,
     async close() {

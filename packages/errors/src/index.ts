@@ -52,13 +52,29 @@ export class NeedsReauthError extends AppError {
   }
 }
 
-/** Work that should succeed shortly; the response carries Retry-After. */
-export class TemporarilyUnavailableError extends AppError {
+/** A refusal the caller may try again after `retryAfterSeconds`; the response carries Retry-After. */
+export class RetryLaterError extends AppError {
   constructor(
     code: string,
     message: string,
+    statusCode: number,
     readonly retryAfterSeconds: number,
+    details?: Record<string, unknown>,
   ) {
-    super(code, message, 503, { retryAfterSeconds });
+    super(code, message, statusCode, { retryAfterSeconds, ...details });
+  }
+}
+
+/** Work that should succeed shortly (503). */
+export class TemporarilyUnavailableError extends RetryLaterError {
+  constructor(code: string, message: string, retryAfterSeconds: number) {
+    super(code, message, 503, retryAfterSeconds);
+  }
+}
+
+/** Over a rate limit (429). */
+export class RateLimitedError extends RetryLaterError {
+  constructor(code: string, message: string, retryAfterSeconds: number, details?: Record<string, unknown>) {
+    super(code, message, 429, retryAfterSeconds, details);
   }
 }

@@ -77,6 +77,30 @@ export function createMetrics(processName: 'api' | 'worker') {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    proxyRequests: new Counter({
+      name: 'lever_connect_proxy_requests_total',
+      help: 'Calls through the Lever API proxy, by method and the status class answered (2xx, 4xx, 5xx; our own refusals included)',
+      labelNames: ['method', 'status_class'] as const,
+      registers: [registry],
+    }),
+    proxyWait: new Histogram({
+      name: 'lever_connect_proxy_wait_seconds',
+      help: "Time a proxied call waited for its turn in its Lever account's budget, in seconds",
+      buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    proxyAttempts: new Histogram({
+      name: 'lever_connect_proxy_attempts',
+      help: 'Attempts one proxied call took (retries after 429, 5xx, timeouts, an early 401)',
+      buckets: [1, 2, 3, 4, 6, 10],
+      registers: [registry],
+    }),
+    leverRateLimited: new Counter({
+      name: 'lever_connect_proxy_lever_429_total',
+      help: "429s Lever's API answered to the proxy, by environment: the budget should keep this at zero (calls made with tokens from the token endpoint bypass it)",
+      labelNames: ['environment'] as const,
+      registers: [registry],
+    }),
     http: createHttpMetrics(registry),
   };
 }

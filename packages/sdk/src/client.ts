@@ -1,6 +1,7 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { errorFromResponse } from './errors.js';
 import type { components, paths } from './generated/api.js';
+import { createLeverClient, type LeverClient } from './lever.js';
 import { createRetryingFetch, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 type Schemas = components['schemas'];
@@ -79,12 +80,14 @@ async function* paginate<T, Q extends object>(
 export class LeverConnect {
   /** The underlying openapi-fetch client, for calls the resources below do not cover. */
   readonly client: Client<paths>;
+  readonly #lever: { baseUrl: string; apiKey: string; fetch: (request: Request) => Promise<Response> };
 
   constructor(options: LeverConnectOptions) {
     if (!options.baseUrl) throw new TypeError('LeverConnect: baseUrl is required');
     if (!options.apiKey) throw new TypeError('LeverConnect: apiKey is required');
     const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy, retries: options.retries ?? DEFAULT_RETRY_POLICY.retries };
     const baseFetch = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+    this.#lever = { baseUrl: options.baseUrl.replace(/\/+$/, ''), apiKey: options.apiKey, fetch: baseFetch };
     this.client = createClient<paths>({
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
       headers: { authorization: `Bearer ${options.apiKey}` },
@@ -111,6 +114,19 @@ export class LeverConnect {
     tokenReads: (id: string, query: TokenReadListQuery = {}) =>
       unwrap(this.client.GET('/v1/connections/{id}/token-reads', { params: { path: { id }, query } })),
   };
+
+  /**
+   * Lever's API for one connection, through the api's proxy (one rate budget per Lever account, shared by
+   * every caller; 429s, 5xx and early 401s absorbed there). Lever's own errors throw `LeverApiError`.
+   *
+   * ```ts
+   * for await (const opportunity of lc.lever(connectionId).paginate('opportunities', { limit: 100 })) { ... }
+   * await lc.lever(connectionId).put(`opportunities/${id}/stage`, { stage: stageId });
+   * ```
+   */
+  lever(connectionId: string): LeverClient {
+    return createLeverClient({ ...this.#lever, connectionId });
+  }
 
   readonly connectSessions = {
     /** A single-use connect token and URL for one tenant's "Connect Lever" flow. Not retried. */

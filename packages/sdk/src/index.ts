@@ -35,6 +35,7 @@ export {
   UnavailableError,
   ValidationError,
 } from './errors.js';
+export { LeverApiError, type LeverCallOptions, type LeverClient, type LeverPage } from './lever.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export type { components, paths } from './generated/api.js';
 export { verifyWebhook, WebhookVerificationError, type VerifyOptions } from './webhook-verify.js';

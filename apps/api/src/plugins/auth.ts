@@ -10,6 +10,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: ApiPrincipal | null;
   }
+  interface FastifyInstance {
+    /** Every route registered after this plugin, as `METHOD /url` (HEAD twins left out): what the access table covers. */
+    routeTable: string[];
+  }
 }
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -26,10 +30,13 @@ function bearer(request: FastifyRequest): string | undefined {
 export default fp(
   async function authPlugin(app: FastifyInstance) {
     app.decorateRequest('principal', null);
+    const routeTable: string[] = [];
+    app.decorate('routeTable', routeTable);
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const method of methods) {
         if (method === 'HEAD' || method === 'OPTIONS') continue;
+        routeTable.push(`${method} ${route.url}`);
         if (!accessOf(method, route.url)) {
           throw new Error(`route ${method} ${route.url} is missing from ROUTE_ACCESS (src/route-access.ts)`);
         }

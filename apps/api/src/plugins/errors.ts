@@ -1,5 +1,5 @@
 import { isDatabaseUnavailable } from '@lever-connect/db';
-import { AppError, TemporarilyUnavailableError } from '@lever-connect/errors';
+import { AppError, RetryLaterError } from '@lever-connect/errors';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -23,7 +23,7 @@ export function toErrorResponse(error: unknown, requestId: string): { status: nu
     return {
       status: error.statusCode,
       body: { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) }, requestId },
-      ...(error instanceof TemporarilyUnavailableError ? { retryAfter: error.retryAfterSeconds } : {}),
+      ...(error instanceof RetryLaterError ? { retryAfter: error.retryAfterSeconds } : {}),
     };
   }
   const fe = error as FastifyError & { validation?: Array<{ instancePath?: string; params?: Record<string, unknown>; message?: string }> };

@@ -101,6 +101,7 @@ async function lockThenLease(ctx: RefreshContext, connectionId: string, options:
   if (connection.status !== 'active') return { result: { outcome: 'inactive', status: connection.status } };
   const applied = await applyStash(ctx, connection);
   if (applied) return applied;
+  if (options.onlyIfVersion !== undefined && connection.version !== options.onlyIfVersion) return { result: { outcome: 'not_due', connection } };
   const due =
     // A sweep fires at next_refresh_at, which jitter moved earlier than expiry − lead: honour it, or the
     // refresh would come back "not due" until the jitter is spent.

@@ -22,6 +22,11 @@ export interface RefreshOptions {
   force?: boolean;
   /** How long to wait for a busy lock (the token endpoint waits; the scheduler does not). */
   waitMs?: number;
+  /**
+   * Refresh only while the row is still at this version: a token Lever refused (a 401) is refreshed once,
+   * not once per process that saw the 401; whoever comes after the first refresh gets `not_due`.
+   */
+  onlyIfVersion?: number;
 }
 
 export interface ClaimedConnection {

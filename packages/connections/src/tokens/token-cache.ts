@@ -11,6 +11,7 @@ export interface CachedToken {
   connectionId: string;
   tenantId: string;
   environment: LeverEnvironment;
+  leverAccountId: string;
   scopes: string[];
   accessToken: string;
   expiresAt: Date;
@@ -65,6 +66,7 @@ export function createTokenCache(deps: { ttlMs: number; bus?: Pick<InvalidationB
         connectionId: c.id,
         tenantId: c.tenantId,
         environment: c.environment as LeverEnvironment,
+        leverAccountId: c.leverAccountId,
         scopes: c.scopes,
         accessToken,
         expiresAt: c.accessTokenExpiresAt!,

@@ -1,4 +1,4 @@
-import type { Config } from '@lever-connect/config';
+import type { Config, LeverEnvironment } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
 import { isDatabaseUnavailable } from '@lever-connect/db';
 import { ConflictError, NeedsReauthError, NotFoundError, TemporarilyUnavailableError } from '@lever-connect/errors';
@@ -16,6 +16,9 @@ export interface AccessTokenGrant {
   scopes: string[];
   apiBaseUrl: string;
   connectionId: string;
+  /** The Lever account and environment: the key of the account's API budget (proxy/). */
+  environment: LeverEnvironment;
+  leverAccountId: string;
   refreshed: boolean;
   /**
    * The token endpoint's response body, serialized once per cached token (exactly the declared fields):
@@ -55,10 +58,21 @@ export function createTokenService(deps: {
   const cache = createTokenCache({ ttlMs: deps.config.refresh.tokenCacheTtlMs, bus: deps.bus, now });
   const shared = (id: string) => cache.shared(id, (key) => deps.repo.findById(key));
 
-  function grant(t: Pick<CachedToken, 'connectionId' | 'environment' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
+  function grant(t: Pick<CachedToken, 'connectionId' | 'environment' | 'leverAccountId' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
     const apiBaseUrl = deps.config.lever.environments[t.environment].apiBaseUrl;
     t.body ??= JSON.stringify({ accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt.toISOString(), scopes: t.scopes, apiBaseUrl });
-    return { accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt, scopes: t.scopes, apiBaseUrl, connectionId: t.connectionId, refreshed, body: t.body };
+    return {
+      accessToken,
+      tokenType: 'Bearer',
+      expiresAt: t.expiresAt,
+      scopes: t.scopes,
+      apiBaseUrl,
+      connectionId: t.connectionId,
+      environment: t.environment,
+      leverAccountId: t.leverAccountId,
+      refreshed,
+      body: t.body,
+    };
   }
 
   function fromStored(c: ConnectionWithTenant, refreshed: boolean, readSeq: number): AccessTokenGrant {
@@ -78,12 +92,13 @@ export function createTokenService(deps: {
     }
   }
 
-  function coalesced(id: string, force: boolean): Promise<RefreshResult> {
-    const key = `${id}:${force}`;
+  /** One refresh per connection and kind at a time in this process; `onlyIfVersion`: unless someone refreshed since. */
+  function coalesced(id: string, force: boolean, onlyIfVersion?: number): Promise<RefreshResult> {
+    const key = `${id}:${force}:${onlyIfVersion ?? ''}`;
     let p = inflight.get(key);
     if (!p) {
       p = deps.refresher
-        .refresh(id, { trigger: 'read', force, waitMs: READ_LOCK_WAIT_MS })
+        .refresh(id, { trigger: 'read', force, waitMs: READ_LOCK_WAIT_MS, ...(onlyIfVersion !== undefined ? { onlyIfVersion } : {}) })
         .finally(() => inflight.delete(key));
       inflight.set(key, p);
     }
@@ -107,6 +122,32 @@ export function createTokenService(deps: {
         }
       },
       () => undefined, // keep serving the entry until its TTL; the next read tries again
+    );
+  }
+
+  /**
+   * After a refresh attempt on read: its tokens, or — when it did not refresh (busy elsewhere, a transient
+   * failure, switched off) — what is stored now, if it has a minute or more to live; else 503.
+   */
+  async function settle(id: string, result: RefreshResult, current: ConnectionWithTenant, readSeq: number, tenantId: string | undefined): Promise<AccessTokenGrant> {
+    if (result.outcome === 'refreshed') {
+      const entry = cache.remember(result.connection, result.accessToken, readSeq);
+      return grant(entry, result.accessToken, true);
+    }
+    if (result.outcome === 'needs_reauth') {
+      cache.drop(id);
+      throw new NeedsReauthError(result.reason);
+    }
+    // Another process may have refreshed meanwhile: re-read.
+    const latest = await deps.repo.findById(id);
+    assertUsable(latest, tenantId);
+    const left = (latest.accessTokenExpiresAt?.getTime() ?? 0) - now().getTime();
+    if (result.outcome === 'not_due' || left >= LAST_RESORT_MIN_TTL_MS) return fromStored(latest, latest.version !== current.version, readSeq);
+    const retryAfter = result.outcome === 'failed' || result.outcome === 'unavailable' ? Math.ceil(result.retryInMs / 1000) : 2;
+    throw new TemporarilyUnavailableError(
+      'refresh_in_progress',
+      `The access token is being refreshed or Lever is unavailable (${result.outcome}); retry shortly`,
+      Math.max(1, Math.min(retryAfter, 60)),
     );
   }
 
@@ -143,28 +184,22 @@ export function createTokenService(deps: {
         return fromStored(current, false, readSeq);
       }
 
-      const result = await coalesced(id, force);
-      if (result.outcome === 'refreshed') {
-        const entry = cache.remember(result.connection, result.accessToken, readSeq);
-        return grant(entry, result.accessToken, true);
-      }
-      if (result.outcome === 'needs_reauth') {
-        cache.drop(id);
-        throw new NeedsReauthError(result.reason);
-      }
+      return settle(id, await coalesced(id, force), current, readSeq, options.tenantId);
+    },
 
-      // Not refreshed by us (busy elsewhere, transient failure, disabled...): re-read; another process may
-      // have refreshed meanwhile. Hand out a token only with a minute or more to live.
-      const latest = await deps.repo.findById(id);
-      assertUsable(latest, options.tenantId);
-      const left = (latest.accessTokenExpiresAt?.getTime() ?? 0) - now().getTime();
-      if (result.outcome === 'not_due' || left >= LAST_RESORT_MIN_TTL_MS) return fromStored(latest, latest.version !== current.version, readSeq);
-      const retryAfter = result.outcome === 'failed' || result.outcome === 'unavailable' ? Math.ceil(result.retryInMs / 1000) : 2;
-      throw new TemporarilyUnavailableError(
-        'refresh_in_progress',
-        `The access token is being refreshed or Lever is unavailable (${result.outcome}); retry shortly`,
-        Math.max(1, Math.min(retryAfter, 60)),
-      );
+    /**
+     * Lever refused `rejected` (a 401 from its API: the token died early). Refreshes once, however many
+     * callers of however many processes report the same token at the same moment: only while the stored
+     * token is still the rejected one, under the refresh guards (a refresh of a newer version answers with
+     * that version's token instead).
+     */
+    async refreshRejected(id: string, rejected: Pick<AccessTokenGrant, 'accessToken'>, options: { tenantId?: string } = {}): Promise<AccessTokenGrant> {
+      if (cache.get(id)?.accessToken === rejected.accessToken) cache.drop(id);
+      const { row: current, seq: readSeq } = shared(id);
+      const row = await current;
+      assertUsable(row, options.tenantId);
+      if (deps.cipher.decrypt(row.accessTokenCiphertext!, row.id) !== rejected.accessToken) return fromStored(row, true, readSeq);
+      return settle(id, await coalesced(id, true, row.version), row, readSeq, options.tenantId);
     },
   };
 }

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { freePort, startApp } from '@lever-connect/testing';
+import autocannon from 'autocannon';
+import { buildApp } from '../apps/api/src/app.js';
+import { pino } from './lib/deps.js';
+import { pacedLoad, type PacedResult } from './lib/paced-load.js';
+import type { BenchResult, Figure } from './lib/report.js';
+import { insertConnections, issueGrant, type BenchStack } from './lib/stack.js';
+
+export interface ProxySize {
+  /** Seconds per run. */
+  durationSeconds: number;
+  /** The paced rate the added p50 is judged at (requests per second). */
+  pacedRate: number;
+  /** Interleaved (direct, proxy) rounds of each kind; medians reported. */
+  rounds: number;
+  warmupMs: number;
+  connections: number;
+  /** autocannon worker threads (0 = on the bench's own event loop, which also serves the api). */
+  workers: number;
+}
+
+interface Shot {
+  rps: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function shoot(url: string, headers: Record<string, string>, size: ProxySize): Promise<Shot> {
+  const result = await autocannon({ url, headers, connections: size.connections, duration: size.durationSeconds, ...(size.workers > 0 ? { workers: size.workers } : {}) });
+  return { rps: result.requests.total / (result.duration || size.durationSeconds), non2xx: result.non2xx, errors: result.errors + result.timeouts };
+}
+
+const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
+
+/**
+ * The Lever API proxy's own cost: `GET /v1/connections/:id/lever/users?limit=1` through the api against the
+ * same call made straight to the simulator with the connection's access token (the floor: the least work
+ * the same call needs). A simulator of its own with Lever's rate limits raised out of the way, and the
+ * proxy's budget raised to match, so neither side waits for a turn: what is measured is the door itself
+ * (API key, token cache, one budget reservation in Redis, the forwarded request, the streamed answer).
+ */
+export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<BenchResult> {
+  const simPort = await freePort();
+  const sim = await startApp({
+    name: 'bench-proxy-sim',
+    entry: 'apps/lever-sim/src/server.ts',
+    port: simPort,
+    healthPath: '/__sim/stats',
+    env: { LOG_LEVEL: 'warn', SIM_AUTO_APPROVE: '1', SIM_API_RATE_PER_SECOND: '1000000', SIM_API_BURST: '1000000', SIM_SECRETS_LIMIT: '0' },
+  });
+  const { core } = await stack.core({ LEVER_SIMULATOR_URL: sim.url, LEVER_API_RATE_PER_SECOND: '1000000', LEVER_API_BURST: '1000000' });
+  const app = await buildApp({ core, logger: pino({ level: 'silent' }) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const grant = await issueGrant(sim.url, `proxy_${randomBytes(3).toString('hex')}`);
+    const [id] = await insertConnections(core, `bench-proxy-${randomBytes(3).toString('hex')}`, [grant], { due: false });
+    const { key } = await core.apiKeys.create({ name: 'bench proxy' });
+    const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const targets = {
+      direct: { url: `${sim.url}/v1/users?limit=1`, headers: { authorization: `Bearer ${grant.accessToken}` } },
+      proxy: { url: `${apiUrl}/v1/connections/${id}/lever/users?limit=1`, headers: { authorization: `Bearer ${key}` } },
+    };
+    for (const [name, t] of Object.entries(targets)) {
+      const probe = await fetch(t.url, { headers: t.headers });
+      if (probe.status !== 200) throw new Error(`${name} answered ${probe.status}: ${await probe.text()}`);
+    }
+    await shoot(targets.proxy.url, targets.proxy.headers, { ...size, durationSeconds: 1 }); // warm-up (JIT, pools)
+    await shoot(targets.direct.url, targets.direct.headers, { ...size, durationSeconds: 1 });
+
+    // Latency at a fixed rate, paced open loop; which side goes first alternates by round.
+    const paced: Array<{ direct: PacedResult; proxy: PacedResult }> = [];
+    const run = (t: { url: string; headers: Record<string, string> }) =>
+      pacedLoad({ ...t, rate: size.pacedRate, durationMs: size.durationSeconds * 1000, connections: size.connections, warmupMs: size.warmupMs });
+    for (let round = 0; round < size.rounds; round++) {
+      const order = round % 2 === 0 ? (['direct', 'proxy'] as const) : (['proxy', 'direct'] as const);
+      const r = {} as { direct: PacedResult; proxy: PacedResult };
+      for (const side of order) r[side] = await run(targets[side]);
+      paced.push(r);
+    }
+    // At max (closed loop), interleaved the same way.
+    const max: Array<{ direct: Shot; proxy: Shot }> = [];
+    for (let round = 0; round < size.rounds; round++) {
+      const order = round % 2 === 0 ? (['direct', 'proxy'] as const) : (['proxy', 'direct'] as const);
+      const r = {} as { direct: Shot; proxy: Shot };
+      for (const side of order) r[side] = await shoot(targets[side].url, targets[side].headers, size);
+      max.push(r);
+    }
+    const at = median(paced, (r) => r.proxy.p50 - r.direct.p50);
+    const addedP50 = at.proxy.p50 - at.direct.p50;
+    const m = median(max, (r) => r.proxy.rps / r.direct.rps);
+    const failures = [...paced.flatMap((r) => [r.direct, r.proxy]).map((r) => r.non2xx + r.errors), ...max.flatMap((r) => [r.direct, r.proxy]).map((s) => s.non2xx + s.errors)];
+    const figures: Figure[] = [
+      { figure: `p50 at ${size.pacedRate} rps (paced, median round)`, value: at.proxy.p50, unit: 'ms', floor: at.direct.p50, floorLabel: 'direct to Lever', target: '≤ floor + 1 ms', pass: addedP50 <= 1 },
+      { figure: `p99 at ${size.pacedRate} rps`, value: at.proxy.p99, unit: 'ms', floor: at.direct.p99, floorLabel: 'direct to Lever' },
+      { figure: 'max rps (median round)', value: m.proxy.rps, unit: 'rps', floor: m.direct.rps, floorLabel: 'direct to Lever', target: '≥ 50 %', pass: m.proxy.rps / m.direct.rps >= 0.5 },
+      { figure: 'answers other than 200', value: failures.reduce((a, b) => a + b, 0), unit: '', target: '0', pass: failures.every((n) => n === 0) },
+    ];
+    const line = (name: string, r: PacedResult) => `${name}: ${r.rps.toFixed(0)} rps achieved, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, non-2xx ${r.non2xx}, errors ${r.errors}`;
+    return {
+      name: '6. Lever API proxy',
+      setup:
+        `a simulator of its own (child process) with its API limits raised to 1e6/s, the api (buildApp, LEVER_API_RATE_PER_SECOND and LEVER_API_BURST raised alike) in the bench process; ` +
+        `GET users?limit=1 through /v1/connections/:id/lever/* vs the simulator's /v1/users with the connection's token; ` +
+        `${size.rounds} interleaved rounds (the side that goes first alternates) paced at ${size.pacedRate} rps over ${size.connections} keep-alive connections after ${size.warmupMs} ms unmeasured, ` +
+        `then ${size.rounds} interleaved autocannon rounds at max (${size.workers > 0 ? `${size.workers} worker thread(s)` : 'on the bench event loop'}), ${size.connections} connections, ${size.durationSeconds} s each; medians.`,
+      figures,
+      notes: [
+        `added p50 (proxy − direct, median round): ${addedP50.toFixed(2)} ms`,
+        ...paced.flatMap((r, i) => [line(`paced round ${i + 1}, direct`, r.direct), line(`paced round ${i + 1}, proxy`, r.proxy)]),
+        `at max, each round, proxy / direct: ${max.map((r) => `${r.proxy.rps.toFixed(0)} / ${r.direct.rps.toFixed(0)} rps`).join('; ')}`,
+      ],
+    };
+  } finally {
+    await app.close();
+    await sim.stop();
+  }
+}
