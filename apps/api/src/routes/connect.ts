@@ -196,11 +196,8 @@ export default async function connectRoutes(app: FastifyInstance) {
       });
       if (result.outcome.status === 'success') {
         const { connection, created } = result.outcome;
+        // Its first refresh was scheduled by the connect service (connect/service.ts).
         request.log.info({ connectionId: connection.id, created }, 'connect completed');
-        await app.core.scheduler.schedule(connection).catch((err: unknown) => {
-          // The reconciler re-creates it from Postgres within a minute.
-          request.log.warn({ err, connectionId: connection.id }, 'scheduling the first refresh failed');
-        });
       }
       return sendCallbackOutcome(app, request, reply, result);
     },
