@@ -17,7 +17,7 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 
 /** One keep-alive connection: one request at a time; `onDone(status)` per response, `onError()` if the socket fails. */
-function openConnection(target, request) {
+function openConnection(target) {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: target.hostname, port: Number(target.port) });
     socket.setNoDelay(true);
@@ -67,7 +67,7 @@ function openConnection(target, request) {
       conn.onError = undefined;
       failed?.();
     });
-    conn.send = (onDone, onError) => {
+    conn.send = (request, onDone, onError) => {
       conn.busy = true;
       conn.onDone = onDone;
       conn.onError = onError;
@@ -77,6 +77,7 @@ function openConnection(target, request) {
 }
 
 async function generate(load, connections, durationMs) {
+  let next = 0;
   const latencies = [];
   let ok = 0;
   let non2xx = 0;
@@ -98,6 +99,7 @@ async function generate(load, connections, durationMs) {
       if (!idle) break;
       const dueAt = queue.shift();
       idle.send(
+        requests[next++ % requests.length],
         (status) => {
           latencies.push(performance.now() - dueAt);
           if (status >= 200 && status < 300) ok++;
@@ -153,8 +155,18 @@ async function generate(load, connections, durationMs) {
 
 const target = new URL(workerData.url);
 const headerLines = Object.entries(workerData.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-const request = Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\n${headerLines}\r\n`, 'latin1');
-const connections = await Promise.all(Array.from({ length: workerData.connections }, () => openConnection(target, request)));
+// One pre-built GET, or (with `bodies`) one pre-built POST per body, sent in turn: each request can be new
+// to the server (a webhook delivery de-duplicated on its token must not be the same one every time).
+const requests = workerData.bodies
+  ? workerData.bodies.map((body) => {
+      const bytes = Buffer.from(body, 'utf8');
+      return Buffer.concat([
+        Buffer.from(`POST ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\n${headerLines}content-type: application/json\r\ncontent-length: ${bytes.length}\r\n\r\n`, 'latin1'),
+        bytes,
+      ]);
+    })
+  : [Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\n${headerLines}\r\n`, 'latin1')];
+const connections = await Promise.all(Array.from({ length: workerData.connections }, () => openConnection(target)));
 // A warm-up at the same rate, not measured: it opens the keep-alive connections and warms this thread's
 // JIT, so neither a TCP handshake nor the generator's own first milliseconds count as server latency (a
 // cold start put 40–100 ms on the first few dozen requests of every run, 1 % of a 4 s run: the whole p99).

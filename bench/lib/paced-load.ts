@@ -17,6 +17,8 @@ export interface PacedLoad {
   connections: number;
   /** Paced at the same rate first and not measured (connections opened, JIT warm). */
   warmupMs: number;
+  /** POST these JSON bodies in turn instead of a GET (warm-up included: give enough for both). */
+  bodies?: string[];
 }
 
 export interface PacedResult {

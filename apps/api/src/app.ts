@@ -21,6 +21,7 @@ import demoRoutes, { isDemoEnabled } from './routes/demo.js';
 import eventRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import leverProxyRoutes from './routes/lever-proxy.js';
+import leverWebhookRoutes from './routes/lever-webhooks.js';
 import tenantRoutes from './routes/tenants.js';
 import webhookEndpointRoutes from './routes/webhook-endpoints.js';
 import { ErrorResponse } from './schemas.js';
@@ -78,6 +79,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(connectButtonRoutes);
   await app.register(connectionRoutes);
   await app.register(leverProxyRoutes);
+  await app.register(leverWebhookRoutes);
   await app.register(apiKeyRoutes);
   await app.register(tenantRoutes);
   await app.register(eventRoutes);

@@ -26,6 +26,21 @@ describe('POST /v1/connect-sessions', () => {
     expect(await t.db.db.prisma.tenant.findUnique({ where: { externalId: 'acme' } })).toMatchObject({ name: 'Acme' });
   });
 
+  it("asks Lever for the webhooks scope only for a session that subscribes to Lever's events", async () => {
+    const scopeOf = async (payload: object) => {
+      const session = (await create(payload)).json() as { token: string };
+      const start = await t.app.inject({ method: 'GET', url: `/connect/${session.token}` });
+      expect(start.statusCode).toBe(302);
+      return new URL(start.headers.location as string).searchParams.get('scope')!.split(' ');
+    };
+    expect(await scopeOf({ tenant: { externalId: 'acme' } })).not.toContain('webhooks:write:admin');
+    expect(await scopeOf({ tenant: { externalId: 'acme' }, leverWebhookEvents: [] })).not.toContain('webhooks:write:admin');
+    expect(await scopeOf({ tenant: { externalId: 'acme' }, leverWebhookEvents: ['candidateHired'] })).toEqual(expect.arrayContaining(['offline_access', 'webhooks:write:admin']));
+    const unknown = await create({ tenant: { externalId: 'acme' }, leverWebhookEvents: ['somethingElse'] });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.code).toBe('validation_failed');
+  });
+
   it('refuses a returnUrl outside CONNECT_ALLOWED_ORIGINS', async () => {
     const res = await create({ tenant: { externalId: 'acme' }, returnUrl: 'https://evil.example.net/cb' });
     expect(res.statusCode).toBe(400);

@@ -86,6 +86,8 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
       'PUT /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/opportunities/x/stage`, payload: { stage: 's' }, outcome: 'hidden' }],
       'PATCH /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/opportunities/x`, payload: { headline: 'h' }, outcome: 'hidden' }],
       'DELETE /v1/connections/:id/lever/*': [{ url: `/v1/connections/${id}/lever/webhooks/x`, outcome: 'hidden' }],
+      'GET /v1/connections/:id/lever-webhooks': [{ url: `/v1/connections/${id}/lever-webhooks`, outcome: 'hidden' }],
+      'POST /v1/connections/:id/lever-webhooks/reconcile': [{ url: `/v1/connections/${id}/lever-webhooks/reconcile`, outcome: 'hidden' }],
       'GET /v1/tenants': [
         { url: '/v1/tenants', outcome: 'filtered' },
         { url: '/v1/tenants?cursor=tenant-a', outcome: 'filtered' },

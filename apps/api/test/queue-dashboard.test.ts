@@ -39,11 +39,11 @@ describe('queue dashboard (/admin/queues)', () => {
     expect(res.body).toContain('<html');
   });
 
-  it('lists the refresh, maintenance and webhooks queues to an admin key', async () => {
+  it('lists the refresh, maintenance, webhooks and lever-webhooks queues to an admin key', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: bearer(t.adminKey) });
     expect(res.statusCode).toBe(200);
     const names = (res.json() as { queues: Array<{ name: string }> }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['maintenance', 'refresh', 'webhooks']);
+    expect(names).toEqual(['lever-webhooks', 'maintenance', 'refresh', 'webhooks']);
   });
 });
 

@@ -61,7 +61,13 @@ export async function startWebhookWorkers(core: Core, options: WebhookWorkerOpti
   worker.on('failed', (job, err) => wlog.error({ jobId: job?.id, err }, 'webhook job failed unexpectedly'));
 
   const pump = startOutboxPump({
-    relay: createOutboxRelay({ database: core.database }),
+    relay: createOutboxRelay({
+      database: core.database,
+      onFannedOut: (byType) => {
+        const lever = Object.entries(byType).reduce((n, [type, count]) => (type.startsWith('lever.') ? n + count : n), 0);
+        if (lever > 0) core.metrics.leverWebhooksForwarded.inc(lever);
+      },
+    }),
     queue,
     log: wlog,
     mayRun,

@@ -2,6 +2,7 @@ import type { Core } from '@lever-connect/connections';
 import { QUEUE_NAMES, RECONCILE_SCHEDULER_ID, type SweepJobData } from '@lever-connect/runtime';
 import { Queue, Worker } from 'bullmq';
 import { createSweepProcessor } from './processors/sweep.js';
+import { startLeverWebhookWorkers } from './lever-webhooks.js';
 import { startWebhookWorkers } from './webhooks.js';
 
 /**
@@ -67,6 +68,7 @@ export async function startWorkers(core: Core) {
   connection.on('ready', onReady);
 
   const webhooks = await startWebhookWorkers(core);
+  const leverWebhooks = await startLeverWebhookWorkers(core);
 
   return {
     refreshWorker,
@@ -77,7 +79,7 @@ export async function startWorkers(core: Core) {
       connection.off('ready', onReady);
       stopping.abort();
       // Stop taking jobs and wait for running ones: refreshes in flight finish and persist (SIGTERM safety).
-      await Promise.all([refreshWorker.close(), maintenanceWorker.close(), webhooks.close()]);
+      await Promise.all([refreshWorker.close(), maintenanceWorker.close(), webhooks.close(), leverWebhooks.close()]);
       await maintenance.close();
     },
   };

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isLeverEvent, type LeverEvent } from './lever-events.js';
 import {
   LEVER_ENVIRONMENTS,
   LEVER_HOSTS,
@@ -7,6 +8,9 @@ import {
   SIMULATOR_DEV_CLIENT,
   type LeverEnvironment,
 } from './lever-hosts.js';
+
+/** What subscribing to Lever's webhooks through its API needs (a write scope includes the matching read). */
+export const WEBHOOK_SCOPES = ['webhooks:write:admin'] as const;
 
 const DEFAULT_SCOPES = 'opportunities:read:admin users:read:admin postings:read:admin stages:read:admin';
 
@@ -81,6 +85,7 @@ const envSchema = z.object({
   LEVER_PROXY_MAX_ATTEMPTS: int(1, 10).default(4),
   LEVER_PROXY_MAX_BODY_BYTES: int(0, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
   LEVER_PROXY_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  LEVER_WEBHOOK_EVENTS: z.string().default(''),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -135,6 +140,8 @@ export interface Config {
   };
   deploymentId: string;
   proxy: ProxyConfig;
+  /** Lever's own webhooks: the events every connection subscribes to (a connect session may choose others). Empty: off. */
+  leverWebhooks: { events: LeverEvent[] };
   webhooks: {
     /** Wait before each retry, seconds: a delivery gets `retryDelaysSeconds.length + 1` attempts, then fails. */
     retryDelaysSeconds: number[];
@@ -253,6 +260,8 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       e[`LEVER_${upper}_CLIENT_SECRET`] ?? (simulated ? SIMULATOR_DEV_CLIENT.clientSecret : undefined);
     const scopes = splitList(e[`LEVER_${upper}_SCOPES`] ?? e.LEVER_SCOPES);
     if (!scopes.includes('offline_access')) scopes.push('offline_access');
+    // Subscribing to Lever's webhooks through its API needs the webhooks scope (LEVER.md).
+    if (splitList(e.LEVER_WEBHOOK_EVENTS).length > 0) for (const s of WEBHOOK_SCOPES) if (!scopes.includes(s)) scopes.push(s);
     environments[environment] = {
       environment,
       // An environment without credentials stays configured but unusable: connect sessions for it are refused.
@@ -313,6 +322,10 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       }
       return [{ method: match[1]!, segments: match[2]!.split('/').filter(Boolean) }];
     });
+  const webhookEvents = splitList(e.LEVER_WEBHOOK_EVENTS);
+  for (const event of webhookEvents) {
+    if (!isLeverEvent(event)) problems.push(`LEVER_WEBHOOK_EVENTS: "${event}" is not a Lever webhook event (the ten are listed in .env.example)`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -359,6 +372,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       maxBodyBytes: e.LEVER_PROXY_MAX_BODY_BYTES,
       timeoutMs: e.LEVER_PROXY_TIMEOUT_MS,
     },
+    leverWebhooks: { events: [...new Set(webhookEvents.filter(isLeverEvent))] },
     webhooks: {
       retryDelaysSeconds,
       disableAfterSeconds: e.WEBHOOK_DISABLE_AFTER_SECONDS,

@@ -1,4 +1,5 @@
-export { loadConfig, ConfigError, type Config, type LeverEnvironmentConfig, type ProxyConfig, type RawEnv, type RoutePattern } from './config.js';
+export { isLeverEvent, LEVER_EVENTS, type LeverEvent } from './lever-events.js';
+export { loadConfig, ConfigError, WEBHOOK_SCOPES, type Config, type LeverEnvironmentConfig, type ProxyConfig, type RawEnv, type RoutePattern } from './config.js';
 export {
   LEVER_ENVIRONMENTS,
   LEVER_HOSTS,

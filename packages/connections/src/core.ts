@@ -4,7 +4,7 @@ import type { Config } from '@lever-connect/config';
 import { createTokenCipher } from '@lever-connect/crypto';
 import { createDatabase } from '@lever-connect/db';
 import { refreshAccessToken, sendToLeverApi } from '@lever-connect/lever';
-import { createMetrics, createRedis, QUEUE_NAMES, type SweepJobData } from '@lever-connect/runtime';
+import { createMetrics, createRedis, QUEUE_NAMES, type LeverWebhooksJobData, type SweepJobData } from '@lever-connect/runtime';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { createApiKeyService } from './access/api-keys.js';
@@ -14,6 +14,7 @@ import { createEventReads } from './access/event-reads.js';
 import { createTenantReads } from './access/tenant-reads.js';
 import { upsertTenant } from './access/tenants.js';
 import { createConnectService } from './connect/service.js';
+import { createLeverWebhooks } from './lever-webhooks/service.js';
 import { createAccountBudget } from './proxy/budget.js';
 import { createLeverProxy } from './proxy/proxy.js';
 import { createAppCredentialsState } from './refresh/app-credentials.js';
@@ -55,9 +56,12 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const connectionChanged = (id: string) => bus.publish('connection', id);
   const refreshQueue = new Queue<SweepJobData>(QUEUE_NAMES.refresh, { connection: queueRedis, prefix });
   refreshQueue.on('error', redisError);
+  const leverWebhooksQueue = new Queue<LeverWebhooksJobData>(QUEUE_NAMES.leverWebhooks, { connection: queueRedis, prefix });
+  leverWebhooksQueue.on('error', redisError);
   // Handles on every queue, for depth gauges and the dashboard (the workers own their jobs).
   const watchedQueues = [
     refreshQueue,
+    leverWebhooksQueue,
     ...[QUEUE_NAMES.maintenance, QUEUE_NAMES.webhooks].map((name) => {
       const queue = new Queue(name, { connection: queueRedis, prefix });
       queue.on('error', redisError);
@@ -110,6 +114,27 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const tokens = createTokenService({ repo, refresher, cipher, config, bus });
   const connections = createConnectionReads({ prisma, repo, tokenAudit });
   const tenants = createTenantReads({ prisma });
+  const proxy = createLeverProxy({
+    tokens,
+    budget: createAccountBudget({ redis, prefix }),
+    config,
+    send: sendToLeverApi,
+    observeAttempt: (environment, outcome) => {
+      if (outcome.kind === 'response' && outcome.status === 429) metrics.leverRateLimited.inc({ environment });
+    },
+  });
+  const leverWebhooks = createLeverWebhooks({
+    database,
+    cipher,
+    repo,
+    reads: connections,
+    proxy,
+    queue: leverWebhooksQueue,
+    publicBaseUrl: config.publicBaseUrl,
+    bus,
+    log,
+    onRejected: (reason) => metrics.leverWebhooksRejected.inc({ reason }),
+  });
 
   return {
     config,
@@ -136,7 +161,9 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     connections,
     tenants,
     events: createEventReads({ prisma }),
-    actions: createConnectionActions({ reads: connections, tenants, repo, tokens, onChanged: connectionChanged }),
+    leverWebhooks,
+    leverWebhooksQueue,
+    actions: createConnectionActions({ reads: connections, tenants, repo, tokens, leverWebhooks, onChanged: connectionChanged }),
     connect: createConnectService({
       prisma,
       redis,
@@ -145,18 +172,13 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
       cipher,
       config,
       onConnectionChanged: connectionChanged,
-      onConnected: (connection) => scheduler.schedule(connection),
-    }),
-    apiKeys: createApiKeyService({ prisma, bus }),
-    proxy: createLeverProxy({
-      tokens,
-      budget: createAccountBudget({ redis, prefix }),
-      config,
-      send: sendToLeverApi,
-      observeAttempt: (environment, outcome) => {
-        if (outcome.kind === 'response' && outcome.status === 429) metrics.leverRateLimited.inc({ environment });
+      // The first refresh, and the connection's Lever webhooks (a job: it calls Lever through the budget).
+      onConnected: async (connection) => {
+        await Promise.all([scheduler.schedule(connection), leverWebhooks.requestReconcile(connection.id)]);
       },
     }),
+    apiKeys: createApiKeyService({ prisma, bus }),
+    proxy,
     /** The id of the tenant with this external id, created on first use. */
     tenantIdOf: async (externalId: string) => (await upsertTenant(prisma, { externalId })).id,
     async close() {

@@ -12,4 +12,4 @@ export type {
 export { ConnectionStatus, LeverEnvironment } from './generated/prisma/enums.js';
 export { applyMigrations, migrationsDir } from './migrations.js';
 export { inTransaction, SQL_NOW, sqlOf, ts, type Sql } from './sql.js';
-export { insertEvents, insertEventsFrom, outboxCte, outboxJson, outboxRows, OUTBOX_RECORD, writeEvent, type OutboxEvent } from './outbox.js';
+export { insertEventOnce, insertEvents, insertEventsFrom, outboxCte, outboxJson, outboxRows, OUTBOX_RECORD, writeEvent, type OutboxEvent } from './outbox.js';

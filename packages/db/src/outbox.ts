@@ -57,6 +57,21 @@ export async function insertEvents(sql: Sql, events: readonly OutboxEvent[]): Pr
 }
 
 /**
+ * Writes one event unless an event with the same `dedupeKey` exists (a sender that delivers twice: Lever
+ * retries its webhooks), in one INSERT. Returns whether this call stored it.
+ */
+export async function insertEventOnce(sql: Sql, event: OutboxEvent, dedupeKey: string): Promise<boolean> {
+  const rows = await sql.query(
+    `INSERT INTO "events" ("id", "type", "tenantId", "connectionId", "data", "dedupeKey")
+     VALUES (gen_random_uuid(), $1, $2, $3, $4::jsonb, $5)
+     ON CONFLICT ("dedupeKey") DO NOTHING
+     RETURNING "id"`,
+    [event.type, event.tenantId ?? null, event.connectionId ?? null, JSON.stringify(event.data), dedupeKey],
+  );
+  return rows.length > 0;
+}
+
+/**
  * Writes one outbox row through Prisma. Call it with the transaction client of the change it describes, so
  * the change and its event commit together. Returns the row (its id and time name it in responses).
  * `relayedAt`: an event born with its deliveries (a webhook test), which the relay must skip.

@@ -101,6 +101,23 @@ export function createMetrics(processName: 'api' | 'worker') {
       labelNames: ['environment'] as const,
       registers: [registry],
     }),
+    leverWebhooksReceived: new Counter({
+      name: 'lever_connect_lever_webhooks_received_total',
+      help: "Deliveries of Lever's own webhooks accepted, by outcome (stored, duplicate: Lever retried one already stored)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    leverWebhooksRejected: new Counter({
+      name: 'lever_connect_lever_webhooks_rejected_total',
+      help: "Deliveries of Lever's own webhooks refused, by reason (malformed, unknown_subscription, signature_invalid, unavailable)",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    leverWebhooksForwarded: new Counter({
+      name: 'lever_connect_lever_webhooks_forwarded_total',
+      help: "lever.* events fanned out to operator webhook endpoints (deliveries scheduled)",
+      registers: [registry],
+    }),
     http: createHttpMetrics(registry),
   };
 }

@@ -7,7 +7,16 @@ export const QUEUE_NAMES = {
   maintenance: 'maintenance',
   /** Webhook deliveries (packages/webhooks owns its jobs; the name lives here so every process can watch it). */
   webhooks: 'webhooks',
+  /** Lever webhook subscriptions: reconcile one connection's (after connect), or every connection's (daily). */
+  leverWebhooks: 'lever-webhooks',
 } as const;
+
+export interface LeverWebhooksJobData {
+  /** Absent for the daily pass over every connection. */
+  connectionId?: string;
+}
+
+export const LEVER_WEBHOOKS_DAILY_SCHEDULER_ID = 'lever-webhooks-daily';
 
 export interface SweepJobData {
   /** The second this wake-up was armed for (ISO): connections due by then are claimed when it runs. */

@@ -110,6 +110,10 @@ export class LeverConnect {
     delete: async (id: string): Promise<void> => {
       await unwrap(this.client.DELETE('/v1/connections/{id}', { params: { path: { id } } }));
     },
+    /** The connection's Lever webhooks (one per Lever event it subscribes to): state at Lever, last event. */
+    leverWebhooks: (id: string) => unwrap(this.client.GET('/v1/connections/{id}/lever-webhooks', { params: { path: { id } } })),
+    /** Makes Lever's webhooks of this connection match ours now (creates, re-enables, deletes strays). */
+    reconcileLeverWebhooks: (id: string) => unwrap(this.client.POST('/v1/connections/{id}/lever-webhooks/reconcile', { params: { path: { id } } })),
     /** Who was handed this connection's access token, newest first (never the token). */
     tokenReads: (id: string, query: TokenReadListQuery = {}) =>
       unwrap(this.client.GET('/v1/connections/{id}/token-reads', { params: { path: { id }, query } })),

@@ -3,7 +3,7 @@ import type { Config } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
 import { writeEvent, type Prisma, type PrismaClient } from '@lever-connect/db';
 import { ConflictError, NotFoundError, ValidationError } from '@lever-connect/errors';
-import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isEventType } from './subscriptions.js';
+import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isSubscribable } from './subscriptions.js';
 import { generateWebhookSecret } from './signature.js';
 import { assertWebhookUrlAllowed, parseAllowList, type LookupAll } from './url-policy.js';
 
@@ -94,7 +94,7 @@ function toRecord(row: EndpointRow): WebhookEndpointRecord {
 }
 
 function checkEventTypes(eventTypes: string[]): string[] {
-  const unknown = eventTypes.filter((t) => !isEventType(t));
+  const unknown = eventTypes.filter((t) => !isSubscribable(t));
   if (unknown.length) throw new ValidationError(`eventTypes: unknown event type "${unknown[0]}"`, { field: 'eventTypes', unknown });
   const unique = [...new Set(eventTypes)];
   // Naming exactly the default set is stored as "default", so it follows new event types as they are added.

@@ -39,6 +39,8 @@ export {
   effectiveEventTypes,
   endpointMatches,
   isEventType,
+  isSubscribable,
+  LEVER_WILDCARD,
   type RoutableEvent,
   type SubscribedEndpoint,
 } from './subscriptions.js';

@@ -6,6 +6,8 @@ export interface OutboxRelayDeps {
   now?: () => Date;
   /** Events fanned out per transaction. Default 200. */
   batchSize?: number;
+  /** Told after each committed batch how many deliveries it fanned out, per event type (metrics). */
+  onFannedOut?(deliveriesByType: Record<string, number>): void;
 }
 
 interface OutboxRow {
@@ -60,7 +62,14 @@ export function createOutboxRelay(deps: OutboxRelayDeps) {
           )
         : [];
       await tx.query(`UPDATE "events" SET "relayedAt" = $1 WHERE "id" = ANY($2::uuid[])`, [at, events.map((e) => e.id)]);
-      return { events: events.length, deliveryIds: created.map((d) => d.id) };
+      return { events: events.length, deliveryIds: created.map((d) => d.id), rows, typeOf: new Map(events.map((e) => [e.id, e.type])) };
+    }).then(({ rows = [], typeOf, ...result }) => {
+      if (deps.onFannedOut && rows.length > 0) {
+        const byType: Record<string, number> = {};
+        for (const r of rows) byType[typeOf!.get(r.eventId)!] = (byType[typeOf!.get(r.eventId)!] ?? 0) + 1;
+        deps.onFannedOut(byType);
+      }
+      return result;
     });
   }
 

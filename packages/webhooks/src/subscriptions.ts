@@ -3,10 +3,18 @@ import { EVENT_TYPES, isEventType, type EventType } from '@lever-connect/runtime
 export { isEventType };
 
 /**
- * What an endpoint receives when it names no event types: everything except `connection.refreshed`,
- * which fires about hourly per connection and is noise for most operators (subscribe to it explicitly).
+ * What an endpoint receives when it names no event types: everything except `connection.refreshed`, which
+ * fires about hourly per connection and is noise for most operators, and Lever's own events (`lever.*`),
+ * which an endpoint gets only when it asks for them, by name or as `lever.*` (an existing endpoint sees no
+ * change when a customer's Lever starts sending).
  */
-export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'connection.refreshed');
+export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'connection.refreshed' && !t.startsWith('lever.'));
+
+/** Subscribes an endpoint to every event Lever sends (`lever.candidateStageChange`, ...). */
+export const LEVER_WILDCARD = 'lever.*';
+
+/** A name an endpoint may subscribe to: an event type, or `lever.*`. */
+export const isSubscribable = (value: string): boolean => value === LEVER_WILDCARD || isEventType(value);
 
 export interface SubscribedEndpoint {
   id: string;
@@ -37,6 +45,7 @@ export function endpointMatches(endpoint: SubscribedEndpoint, event: RoutableEve
     const target = (event.data as { endpointId?: unknown } | null)?.endpointId;
     return target === endpoint.id;
   }
-  if (!effectiveEventTypes(endpoint.eventTypes).includes(event.type)) return false;
+  const types = effectiveEventTypes(endpoint.eventTypes);
+  if (!types.includes(event.type) && !(event.type.startsWith('lever.') && types.includes(LEVER_WILDCARD))) return false;
   return endpoint.tenantId === null || endpoint.tenantId === event.tenantId;
 }

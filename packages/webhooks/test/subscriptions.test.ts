@@ -9,13 +9,19 @@ const ep = (over: Partial<SubscribedEndpoint> = {}): SubscribedEndpoint => ({ id
 const ev = (type: string, tenantId: string | null = A, data: unknown = {}): RoutableEvent => ({ type, tenantId, data });
 
 describe('subscription matching', () => {
-  it('defaults to every event type except connection.refreshed', () => {
-    expect(DEFAULT_EVENT_TYPES).toEqual(EVENT_TYPES.filter((t) => t !== 'connection.refreshed'));
+  it("defaults to every event type except connection.refreshed and Lever's own (lever.*)", () => {
+    expect(DEFAULT_EVENT_TYPES).toEqual(EVENT_TYPES.filter((t) => t !== 'connection.refreshed' && !t.startsWith('lever.')));
+    expect(DEFAULT_EVENT_TYPES).toContain('connection.lever_webhooks_failed');
   });
 
   it.each([
     ['default set gets needs_reauth', ep(), ev('connection.needs_reauth'), true],
     ['default set skips refreshed', ep(), ev('connection.refreshed'), false],
+    ["default set skips Lever's events (existing endpoints see no change)", ep(), ev('lever.candidateStageChange'), false],
+    ['lever.* gets every Lever event', ep({ eventTypes: ['lever.*'] }), ev('lever.candidateStageChange'), true],
+    ['lever.* gets none of ours', ep({ eventTypes: ['lever.*'] }), ev('connection.needs_reauth'), false],
+    ['one Lever event by name', ep({ eventTypes: ['lever.applicationCreated'] }), ev('lever.applicationCreated'), true],
+    ['another Lever event than named', ep({ eventTypes: ['lever.applicationCreated'] }), ev('lever.candidateHired'), false],
     ['explicit refreshed gets it', ep({ eventTypes: ['connection.refreshed'] }), ev('connection.refreshed'), true],
     ['explicit list skips others', ep({ eventTypes: ['connection.created'] }), ev('connection.needs_reauth'), false],
     ['disabled endpoints get nothing', ep({ enabled: false }), ev('connection.needs_reauth'), false],

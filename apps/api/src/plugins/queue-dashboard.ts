@@ -21,7 +21,7 @@ export default async function queueDashboardPlugin(app: FastifyInstance) {
   const { core } = app;
   // apps/api does not depend on bullmq directly; the Queue class is the one the core already uses.
   const QueueClass = core.refreshQueue.constructor as new (name: string, options: { connection: Core['queueRedis']; prefix: string }) => AnyQueue;
-  const queues = [QUEUE_NAMES.refresh, QUEUE_NAMES.maintenance, WEBHOOK_QUEUE_NAME].map((name) => {
+  const queues = [QUEUE_NAMES.refresh, QUEUE_NAMES.maintenance, WEBHOOK_QUEUE_NAME, QUEUE_NAMES.leverWebhooks].map((name) => {
     const queue = new QueueClass(name, { connection: core.queueRedis, prefix: core.config.redisPrefix });
     queue.on('error', (err: Error) => app.log.warn({ err: { message: err.message }, queue: name }, 'queue dashboard: redis error'));
     return queue;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { LEVER_EVENTS, WEBHOOK_SCOPES } from '@lever-connect/config';
 import type { ConnectService } from '@lever-connect/connections';
+import type { ConnectSession } from '@lever-connect/db';
 import { AppError } from '@lever-connect/errors';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -21,9 +23,29 @@ const ConnectSessionBody = Type.Object(
     environment: Type.Optional(LeverEnvironmentSchema),
     connectionId: Type.Optional(Uuid),
     returnUrl: Type.Optional(Type.String({ maxLength: 2000 })),
+    leverWebhookEvents: Type.Optional(
+      Type.Array(Type.Union(LEVER_EVENTS.map((e) => Type.Literal(e))), {
+        maxItems: LEVER_EVENTS.length,
+        uniqueItems: true,
+        description: "Lever events this connection's Lever webhooks deliver (as lever.<event>), instead of LEVER_WEBHOOK_EVENTS; [] = none",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
+
+/**
+ * The authorize URL with the webhooks scope when this session subscribes to Lever's webhooks and the
+ * deployment's scopes do not already carry it (LEVER_WEBHOOK_EVENTS empty, the session chose some).
+ */
+function withWebhookScopes(location: string, session: ConnectSession): string {
+  if (!session.leverWebhookEventsChosen || session.leverWebhookEvents.length === 0) return location;
+  const url = new URL(location);
+  const scopes = (url.searchParams.get('scope') ?? '').split(' ').filter(Boolean);
+  for (const scope of WEBHOOK_SCOPES) if (!scopes.includes(scope)) scopes.push(scope);
+  url.searchParams.set('scope', scopes.join(' '));
+  return url.toString();
+}
 
 const ConnectSessionResponse = Type.Object({
   token: Type.String({ description: 'Single-use connect token; shown once' }),
@@ -145,7 +167,7 @@ export default async function connectRoutes(app: FastifyInstance) {
         if (!oauth) throw new AppError('environment_not_configured', `The ${session.environment} environment is not configured`, 400);
         request.connectSession = session;
         request.connectMode = request.query.mode ?? 'redirect';
-        const location = await oauth.generateAuthorizationUri(request, reply);
+        const location = withWebhookScopes(await oauth.generateAuthorizationUri(request, reply), session);
         return reply.header('cache-control', 'no-store').redirect(location, 302);
       } catch (error) {
         return sendFlowError(app, request, reply, error);
@@ -196,7 +218,7 @@ export default async function connectRoutes(app: FastifyInstance) {
       });
       if (result.outcome.status === 'success') {
         const { connection, created } = result.outcome;
-        // Its first refresh was scheduled by the connect service (connect/service.ts).
+        // Its first refresh (and its Lever webhooks) were scheduled by the connect service.
         request.log.info({ connectionId: connection.id, created }, 'connect completed');
       }
       return sendCallbackOutcome(app, request, reply, result);

@@ -1,11 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { EVENT_TYPES } from '@lever-connect/runtime';
+import { LEVER_WILDCARD } from '@lever-connect/webhooks';
 import { MAX_OVERLAP_SECONDS, type DeliveryRecord, type WebhookEndpointRecord } from '@lever-connect/webhooks';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DateTime, errorResponses, Nullable, Uuid } from '../schemas.js';
 
-const EventTypeSchema = Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)));
+/** An event type, or `lever.*` (every event Lever sends, as `lever.<event>`). */
+const EventTypeSchema = Type.Union([...EVENT_TYPES.map((t) => Type.Literal(t)), Type.Literal(LEVER_WILDCARD)]);
 const DeliveryStatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('failed')]);
 
 /** The public view of an endpoint: an allow-list, so the secret (or its ciphertext) can never leak. */
@@ -77,7 +79,7 @@ const IdParams = Type.Object({ id: Uuid });
 const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'https:// (http://localhost allowed outside production)' });
 const Description = Type.String({ maxLength: 500 });
 const TenantExternalId = Type.String({ minLength: 1, maxLength: 200 });
-const EventTypes = Type.Array(EventTypeSchema, { minItems: 1, maxItems: EVENT_TYPES.length, uniqueItems: true });
+const EventTypes = Type.Array(EventTypeSchema, { minItems: 1, maxItems: EVENT_TYPES.length + 1, uniqueItems: true });
 const SecretResponse = Type.Object({
   id: Uuid,
   secret: Type.String({ description: 'whsec_... signing secret. Shown once; store it now' }),

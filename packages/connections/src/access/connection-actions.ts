@@ -1,5 +1,6 @@
 import { AppError, NeedsReauthError } from '@lever-connect/errors';
 import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
+import type { LeverWebhooks } from '../lever-webhooks/service.js';
 import type { TokenService } from '../tokens/token-service.js';
 import type { ConnectionReads } from './connection-reads.js';
 import type { TenantReads } from './tenant-reads.js';
@@ -11,13 +12,16 @@ import type { Viewer } from './viewer.js';
  */
 export function createConnectionActions(deps: {
   reads: Pick<ConnectionReads, 'get'>;
-  tenants: Pick<TenantReads, 'get'>;
+  tenants: Pick<TenantReads, 'get' | 'withConnections'>;
   repo: Pick<ConnectionRepo, 'findById' | 'disconnect'>;
   tokens: Pick<TokenService, 'getAccessToken'>;
+  leverWebhooks: Pick<LeverWebhooks, 'unsubscribe'>;
   /** Told of every connection whose row changed, so every process drops what it cached. */
   onChanged(connectionId: string): Promise<void>;
 }) {
-  async function disconnect(where: { id?: string; tenantId?: string }): Promise<number> {
+  async function disconnect(where: { id?: string; tenantId?: string }, connectionIds: string[]): Promise<number> {
+    // Our Lever webhooks go first, while the grant can still call Lever (best effort, bounded).
+    await Promise.all(connectionIds.map((id) => deps.leverWebhooks.unsubscribe(id)));
     const ids = await deps.repo.disconnect(where);
     await Promise.all(ids.map((id) => deps.onChanged(id)));
     return ids.length;
@@ -40,13 +44,14 @@ export function createConnectionActions(deps: {
      */
     async disconnect(viewer: Viewer, id: string): Promise<number> {
       const connection = await deps.reads.get(viewer, id);
-      return disconnect({ id: connection.id });
+      return disconnect({ id: connection.id }, connection.status === 'active' ? [connection.id] : []);
     },
 
     /** Disconnects every connection of a tenant; returns how many. */
     async disconnectTenant(viewer: Viewer, externalId: string): Promise<number> {
       const tenant = await deps.tenants.get(viewer, externalId);
-      return disconnect({ tenantId: tenant.id });
+      const { connections } = await deps.tenants.withConnections(viewer, externalId);
+      return disconnect({ tenantId: tenant.id }, connections.filter((c) => c.status === 'active').map((c) => c.id));
     },
   };
 }

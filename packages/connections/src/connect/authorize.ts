@@ -15,7 +15,7 @@ export interface AuthorizeDeps {
   prisma: PrismaClient;
   repo: Pick<ConnectionRepo, 'storeGrant'>;
   cipher: TokenCipher;
-  config: Pick<Config, 'refresh'>;
+  config: Pick<Config, 'refresh' | 'leverWebhooks'>;
   revoke: RevokeRefreshToken;
   now: () => Date;
 }
@@ -58,7 +58,7 @@ export async function completeAuthorization(
   const claims = readLeverClaims(tokens.accessToken);
   const issuedAt = new Date(tokens.expiresAt.getTime() - tokens.expiresInSeconds * 1000);
   const refreshToken = tokens.refreshToken;
-  const columns = (id: string): GrantColumns => ({
+  const columns = (id: string, session: ConnectSession): GrantColumns => ({
     accessTokenCiphertext: deps.cipher.encrypt(tokens.accessToken, id),
     refreshTokenCiphertext: deps.cipher.encrypt(refreshToken, id),
     accessTokenExpiresAt: tokens.expiresAt,
@@ -68,6 +68,8 @@ export async function completeAuthorization(
     scopes: tokens.scopes,
     leverUserId: claims.userId ?? null,
     nextRefreshAt: nextRefreshAt(tokens.expiresAt, issuedAt, deps.config.refresh),
+    // The session's choice, else the deployment's: what the reconcile job subscribes to at Lever.
+    leverWebhookEvents: session.leverWebhookEventsChosen ? session.leverWebhookEvents : deps.config.leverWebhooks.events,
   });
   // Learnt inside the transaction; a refusal needs it to revoke the grant at the right Lever.
   const learnt: { environment?: LeverEnvironment } = {};
@@ -84,7 +86,7 @@ export async function completeAuthorization(
       const connection = await deps.repo.storeGrant(
         tx,
         existing ? { existingId: id } : { id, tenantId: locked.tenantId, environment: locked.environment, leverAccountId: claims.accountId },
-        columns(id),
+        columns(id, locked),
       );
       await tx.connectSession.update({
         where: { id: sessionId },

@@ -17,7 +17,7 @@ export interface ConnectServiceDeps {
   prefix: string;
   repo: Pick<ConnectionRepo, 'storeGrant'>;
   cipher: TokenCipher;
-  config: Pick<Config, 'connect' | 'lever' | 'refresh' | 'publicBaseUrl'>;
+  config: Pick<Config, 'connect' | 'lever' | 'refresh' | 'publicBaseUrl' | 'leverWebhooks'>;
   /** Told after a re-authorization replaced a connection's tokens, so other processes drop cached ones. */
   onConnectionChanged?(connectionId: string): Promise<void>;
   /** Told after a connection got a new grant, so its first refresh is scheduled. */

@@ -1,4 +1,4 @@
-import type { Config, LeverEnvironment } from '@lever-connect/config';
+import { isLeverEvent, type Config, type LeverEnvironment } from '@lever-connect/config';
 import { randomSecret, sha256Hex } from '@lever-connect/crypto';
 import type { ConnectSession, PrismaClient } from '@lever-connect/db';
 import { AppError, ForbiddenError, NotFoundError, ValidationError } from '@lever-connect/errors';
@@ -10,6 +10,8 @@ export interface CreateConnectSessionInput {
   environment?: LeverEnvironment | undefined;
   connectionId?: string | undefined;
   returnUrl?: string | undefined;
+  /** Lever events this connection's Lever webhooks deliver, instead of LEVER_WEBHOOK_EVENTS ([] = none). */
+  leverWebhookEvents?: string[] | undefined;
 }
 
 export interface ConnectResult {
@@ -75,6 +77,8 @@ export function createConnectSessions(deps: SessionsDeps) {
         throw new ForbiddenError('A tenant-scoped API key can create connect sessions only for its own tenant');
       }
       if (input.returnUrl !== undefined) assertReturnUrlAllowed(input.returnUrl, deps.config.connect.allowedOrigins);
+      const unknownEvent = input.leverWebhookEvents?.find((e) => !isLeverEvent(e));
+      if (unknownEvent !== undefined) throw new ValidationError(`leverWebhookEvents: "${unknownEvent}" is not a Lever webhook event`, { field: 'leverWebhookEvents' });
       const tenant = await upsertTenant(deps.prisma, input.tenant);
       const environment = await environmentFor(input, tenant.id);
       if (!deps.config.lever.environments[environment].clientId) {
@@ -94,6 +98,8 @@ export function createConnectSessions(deps: SessionsDeps) {
           environment,
           connectionId: input.connectionId ?? null,
           returnUrl: input.returnUrl ?? null,
+          leverWebhookEvents: [...new Set(input.leverWebhookEvents ?? [])],
+          leverWebhookEventsChosen: input.leverWebhookEvents !== undefined,
           expiresAt,
         },
       });

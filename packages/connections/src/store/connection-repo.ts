@@ -68,6 +68,7 @@ export interface GrantColumns {
   scopes: string[];
   leverUserId: string | null;
   nextRefreshAt: Date;
+  leverWebhookEvents: string[];
 }
 
 /** Group-commit sizes (batcher.ts): a batch per statement of at most this many rows, this many in flight. */

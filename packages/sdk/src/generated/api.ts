@@ -122,6 +122,8 @@ export interface paths {
                         /** Format: uuid */
                         connectionId?: string;
                         returnUrl?: string;
+                        /** @description Lever events this connection's Lever webhooks deliver (as lever.<event>), instead of LEVER_WEBHOOK_EVENTS; [] = none */
+                        leverWebhookEvents?: ("applicationCreated" | "candidateHired" | "candidateStageChange" | "candidateArchiveChange" | "candidateDeleted" | "interviewCreated" | "interviewUpdated" | "interviewDeleted" | "contactCreated" | "contactUpdated")[];
                     };
                 };
             };
@@ -1418,6 +1420,270 @@ export interface paths {
         };
         trace?: never;
     };
+    "/lever/webhooks/{subscriptionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lever posts its webhook deliveries here (signed in the body); answered 200 once the event is stored */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    subscriptionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            received: boolean;
+                            duplicate: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connections/{id}/lever-webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The connection's Lever webhooks: one per event, its state at Lever, when it last delivered */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["LeverWebhookSubscription"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connections/{id}/lever-webhooks/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make Lever's webhooks of this connection match ours now (creates missing, re-enables disabled, deletes strays) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            created: number;
+                            enabled: number;
+                            deleted: number;
+                            failed: number;
+                            data: components["schemas"]["LeverWebhookSubscription"][];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -1784,7 +2050,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    type?: "connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled";
+                    type?: "connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated";
                     connectionId?: string;
                     limit?: number;
                     cursor?: string;
@@ -1897,7 +2163,7 @@ export interface paths {
                     "application/json": {
                         /** @description https:// (http://localhost allowed outside production) */
                         url: string;
-                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled")[];
+                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated" | "lever.*")[];
                         tenantExternalId?: string;
                         enabled?: boolean;
                         description?: string;
@@ -2097,7 +2363,7 @@ export interface paths {
                     "application/json": {
                         /** @description https:// (http://localhost allowed outside production) */
                         url?: string;
-                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled")[] | null;
+                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated" | "lever.*")[] | null;
                         tenantExternalId?: string | null;
                         enabled?: boolean;
                         description?: string | null;
@@ -2539,6 +2805,20 @@ export interface components {
             lastRefreshError: string | null;
             refreshAttemptCount: number;
             reauthReason: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        /** LeverWebhookSubscription */
+        LeverWebhookSubscription: {
+            /** Format: uuid */
+            id: string;
+            event: "applicationCreated" | "candidateHired" | "candidateStageChange" | "candidateArchiveChange" | "candidateDeleted" | "interviewCreated" | "interviewUpdated" | "interviewDeleted" | "contactCreated" | "contactUpdated";
+            state: "pending" | "active" | "failed";
+            leverWebhookId: string | null;
+            failureReason: string | null;
+            lastEventAt: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
