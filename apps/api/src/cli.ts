@@ -1,5 +1,5 @@
 /**
- * `pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID]` (prints the key as the last line of stdout),
+ * `pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID] [--scopes a,b]` (prints the key as the last line of stdout),
  * `pnpm cli api-key list`, `pnpm cli api-key revoke ID`.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { createRedis } from '@lever-connect/runtime';
 import pino from 'pino';
 
 const USAGE = `usage:
-  pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID]
+  pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID] [--scopes tokens:read,connections:read,...]
   pnpm cli api-key list
   pnpm cli api-key revoke ID`;
 
@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, tenant: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { name: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [resource, action, id] = positionals;
   if (values.help || resource !== 'api-key' || !action) {
@@ -45,8 +45,9 @@ async function main(argv: string[]): Promise<number> {
           console.error('--name is required\n' + USAGE);
           return 2;
         }
-        const { key, apiKey } = await apiKeys.create({ name: values.name, tenantExternalId: values.tenant });
-        console.log(`created API key ${apiKey.id} (${apiKey.prefix}…)${apiKey.tenantExternalId ? ` for tenant ${apiKey.tenantExternalId}` : ' (admin)'}`);
+        const scopes = values.scopes?.split(',').map((s) => s.trim()).filter(Boolean);
+        const { key, apiKey } = await apiKeys.create({ name: values.name, tenantExternalId: values.tenant, scopes });
+        console.log(`created API key ${apiKey.id} (${apiKey.prefix}…)${apiKey.tenantExternalId ? ` for tenant ${apiKey.tenantExternalId}` : ''}, scopes ${apiKey.scopes.join(',')}`);
         console.log('store it now, it is not shown again:');
         console.log(key);
         return 0;
@@ -54,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       case 'list': {
         for (const k of await apiKeys.list()) {
           console.log(
-            [k.id, k.prefix + '…', k.name, k.tenantExternalId ?? '(admin)', k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'].join('\t'),
+            [k.id, k.prefix + '…', k.name, k.tenantExternalId ?? '(all tenants)', k.scopes.join(','), k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'].join('\t'),
           );
         }
         return 0;

@@ -1,6 +1,7 @@
 // The domain: connect (connect/), refresh (refresh/), token reads (tokens/), storage (store/), and what API
 // keys may see and do (access/). core.ts composes them. README.md says where to start reading.
 export { createApiKeyService, type ApiKeyService, type ApiPrincipal } from './access/api-keys.js';
+export { allows, isScope, SCOPES, scopesForNewKey, TENANT_FULL_SET, type Scope } from './access/scopes.js';
 export { createConnectionActions, type ConnectionActions } from './access/connection-actions.js';
 export {
   CONNECTION_CURSOR_PATTERN,

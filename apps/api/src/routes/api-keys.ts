@@ -1,4 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { SCOPES } from '@lever-connect/connections';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DateTime, errorResponses, Nullable, Uuid } from '../schemas.js';
@@ -9,6 +10,7 @@ const ApiKeyView = Type.Object(
     name: Type.String(),
     prefix: Type.String({ description: 'First characters of the key, to recognise it' }),
     tenantExternalId: Nullable(Type.String()),
+    scopes: Type.Array(Type.String(), { description: 'What the key may do' }),
     createdAt: DateTime,
     lastUsedAt: Nullable(DateTime),
     revokedAt: Nullable(DateTime),
@@ -16,12 +18,13 @@ const ApiKeyView = Type.Object(
   { $id: 'ApiKey', title: 'ApiKey' },
 );
 
-type ApiKeyRow = { id: string; name: string; prefix: string; tenantExternalId: string | null; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null };
+type ApiKeyRow = { id: string; name: string; prefix: string; tenantExternalId: string | null; scopes: readonly string[]; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null };
 const view = (k: ApiKeyRow) => ({
   id: k.id,
   name: k.name,
   prefix: k.prefix,
   tenantExternalId: k.tenantExternalId,
+  scopes: [...k.scopes],
   createdAt: k.createdAt.toISOString(),
   lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
   revokedAt: k.revokedAt?.toISOString() ?? null,
@@ -42,6 +45,13 @@ export default async function apiKeyRoutes(app: FastifyInstance) {
           {
             name: Type.String({ minLength: 1, maxLength: 200 }),
             tenantExternalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            scopes: Type.Optional(
+              Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), {
+                minItems: 1,
+                uniqueItems: true,
+                description: 'Default: admin for an unscoped key; tokens:read, connections:read, connections:write for a tenant key',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

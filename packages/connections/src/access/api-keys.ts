@@ -2,6 +2,7 @@ import { generateApiKey, looksLikeApiKey, sha256Hex } from '@lever-connect/crypt
 import { isDatabaseUnavailable, type PrismaClient } from '@lever-connect/db';
 import { NotFoundError, UnauthorizedError } from '@lever-connect/errors';
 import type { InvalidationBus } from '../tokens/invalidation.js';
+import { scopesForNewKey, TENANT_FULL_SET, UNSCOPED_DEFAULT, type Scope } from './scopes.js';
 import { upsertTenant } from './tenants.js';
 
 export interface ApiPrincipal {
@@ -10,6 +11,14 @@ export interface ApiPrincipal {
   /** Set for tenant-scoped keys: they see only this tenant. */
   tenantId: string | null;
   tenantExternalId: string | null;
+  /** What the key may do (access/scopes.ts). */
+  scopes: readonly string[];
+}
+
+/** A key stored before scopes existed (an empty list) keeps what it could do then. */
+function scopesOf(row: { scopes: string[]; tenantId: string | null }): readonly string[] {
+  if (row.scopes.length > 0) return row.scopes;
+  return row.tenantId ? TENANT_FULL_SET : UNSCOPED_DEFAULT;
 }
 
 const CACHE_TTL_MS = 10_000;
@@ -71,7 +80,9 @@ export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<Inv
     pending = (async () => {
       const row = await deps.prisma.apiKey.findUnique({ where: { hash }, include: { tenant: { select: { externalId: true } } } });
       const principal =
-        row && !row.revokedAt ? { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null } : null;
+        row && !row.revokedAt
+          ? { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null, scopes: scopesOf(row) }
+          : null;
       if (epoch !== startedAt) {
         // Revoked (somewhere) while we read: answer this once, cache nothing.
         cache.delete(hash);
@@ -104,11 +115,12 @@ export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<Inv
   }
 
   return {
-    async create(input: { name: string; tenantExternalId?: string | undefined }) {
+    async create(input: { name: string; tenantExternalId?: string | undefined; scopes?: readonly string[] | undefined }) {
+      const scopes: Scope[] = scopesForNewKey(input.scopes, Boolean(input.tenantExternalId));
       const tenant = input.tenantExternalId ? await upsertTenant(deps.prisma, { externalId: input.tenantExternalId }) : null;
       const { key, prefix, hash } = generateApiKey();
       const row = await deps.prisma.apiKey.create({
-        data: { name: input.name, prefix, hash, tenantId: tenant?.id ?? null },
+        data: { name: input.name, prefix, hash, tenantId: tenant?.id ?? null, scopes },
       });
       return { key, apiKey: { ...row, tenantExternalId: tenant?.externalId ?? null } };
     },
@@ -118,7 +130,7 @@ export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<Inv
         orderBy: { createdAt: 'asc' },
         include: { tenant: { select: { externalId: true } } },
       });
-      return rows.map(({ tenant, ...row }) => ({ ...row, tenantExternalId: tenant?.externalId ?? null }));
+      return rows.map(({ tenant, ...row }) => ({ ...row, scopes: [...scopesOf(row)], tenantExternalId: tenant?.externalId ?? null }));
     },
 
     async revoke(id: string) {

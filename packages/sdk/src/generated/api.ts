@@ -1746,6 +1746,8 @@ export interface paths {
                     "application/json": {
                         name: string;
                         tenantExternalId?: string;
+                        /** @description Default: admin for an unscoped key; tokens:read, connections:read, connections:write for a tenant key */
+                        scopes?: ("tokens:read" | "connections:read" | "connections:write" | "webhooks:write" | "admin")[];
                     };
                 };
             };
@@ -2832,6 +2834,8 @@ export interface components {
             /** @description First characters of the key, to recognise it */
             prefix: string;
             tenantExternalId: string | null;
+            /** @description What the key may do */
+            scopes: string[];
             /** Format: date-time */
             createdAt: string;
             lastUsedAt: string | null;
