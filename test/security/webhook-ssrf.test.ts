@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, buildTestApp, type TestApp } from '../../apps/api/test/helpers.js';
+import { bearer, buildTestApp, PRODUCTION_ENV, type TestApp } from '../../apps/api/test/helpers.js';
 
 /**
  * SSRF through webhook endpoints in production mode. The basic table (loopback, metadata, CGNAT, ULA, http)
@@ -9,11 +9,7 @@ describe('security: webhook SSRF in production', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await buildTestApp({
-      NODE_ENV: 'production',
-      LEVER_ENV: 'live',
-      LEVER_PRODUCTION_CLIENT_ID: 'client',
-      LEVER_PRODUCTION_CLIENT_SECRET: 'secret',
-      PUBLIC_BASE_URL: 'https://connect.example.com',
+      ...PRODUCTION_ENV,
     });
   });
   afterAll(async () => {

@@ -12,6 +12,7 @@ import errorsPlugin from './plugins/errors.js';
 import leverOAuthPlugin from './plugins/lever-oauth.js';
 import metricsPlugin from './plugins/metrics.js';
 import queueDashboardPlugin from './plugins/queue-dashboard.js';
+import securityPlugin from './plugins/security.js';
 import webhookEndpointsPlugin from './plugins/webhook-endpoints.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectButtonRoutes from './routes/connect-button.js';
@@ -28,6 +29,8 @@ import { ErrorResponse } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
+
 /** The api as a Fastify instance that does not listen (server.ts listens; tests inject or listen on port 0). */
 export async function buildApp(deps: { core: Core; logger: Logger }): Promise<FastifyInstance> {
   const { config } = deps.core;
@@ -38,6 +41,9 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
+    // request.ip is the customer's only when the proxies in front are trusted (per-address connect limit).
+    // (A number of hops as the function Fastify builds from one; its types take no number in this overload.)
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     bodyLimit: 64 * 1024,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
@@ -53,6 +59,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
 
   await app.register(corePlugin, { core: deps.core });
   await app.register(errorsPlugin);
+  await app.register(securityPlugin);
   await app.register(cookie);
   await app.register(formbody);
   app.addSchema(ErrorResponse);

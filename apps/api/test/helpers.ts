@@ -47,4 +47,13 @@ export async function buildTestApp(env: Record<string, string> = {}, options: { 
   };
 }
 
+/** The environment of a production deployment against live Lever (credentials made up: nothing calls Lever). */
+export const PRODUCTION_ENV = {
+  NODE_ENV: 'production',
+  LEVER_ENV: 'live',
+  LEVER_PRODUCTION_CLIENT_ID: 'client',
+  LEVER_PRODUCTION_CLIENT_SECRET: 'secret',
+  PUBLIC_BASE_URL: 'https://connect.example.com',
+} as const;
+
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

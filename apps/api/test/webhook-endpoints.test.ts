@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createDeliverer, createWebhookQueue, DEFAULT_EVENT_TYPES, webhookJobId } from '@lever-connect/webhooks';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, buildTestApp, type TestApp } from './helpers.js';
+import { bearer, buildTestApp, PRODUCTION_ENV, type TestApp } from './helpers.js';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
@@ -188,11 +188,7 @@ describe('webhook endpoints API in production', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await buildTestApp({
-      NODE_ENV: 'production',
-      LEVER_ENV: 'live',
-      LEVER_PRODUCTION_CLIENT_ID: 'client',
-      LEVER_PRODUCTION_CLIENT_SECRET: 'secret',
-      PUBLIC_BASE_URL: 'https://connect.example.com',
+      ...PRODUCTION_ENV,
       WEBHOOK_ALLOWED_HOSTS: '10.20.0.0/16',
     });
   });

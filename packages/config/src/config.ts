@@ -86,6 +86,11 @@ const envSchema = z.object({
   LEVER_PROXY_MAX_BODY_BYTES: int(0, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
   LEVER_PROXY_TIMEOUT_MS: int(100, 600_000).default(30_000),
   LEVER_WEBHOOK_EVENTS: z.string().default(''),
+  QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE: int(0, 1_000_000).default(30),
+  QUOTA_PROXY_PER_TENANT_PER_SECOND: int(0, 1_000_000).default(100),
+  QUOTA_PROXY_PER_KEY_PER_SECOND: int(0, 1_000_000).default(100),
+  CONNECT_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(120),
+  TRUST_PROXY: z.string().default(''),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -112,6 +117,11 @@ export interface Config {
   port: number;
   host: string;
   publicBaseUrl: string;
+  /**
+   * Which proxies in front of the api may say who the client is (X-Forwarded-For): Fastify's `trustProxy`.
+   * false (the default): the socket's address is the client's. Per-address limits need it right.
+   */
+  trustProxy: boolean | number | string[];
   databaseUrl: string;
   databasePoolSize: number;
   redisUrl: string;
@@ -140,6 +150,14 @@ export interface Config {
   };
   deploymentId: string;
   proxy: ProxyConfig;
+  /** Fair share between tenants and keys (0 turns a quota off). */
+  quotas: {
+    forcedRefreshPerTenant: { perSecond: number; burst: number };
+    proxyPerTenant: { perSecond: number; burst: number };
+    proxyPerKey: { perSecond: number; burst: number };
+    /** Requests per minute per client address to the public connect routes. */
+    connectPerMinute: number;
+  };
   /** Lever's own webhooks: the events every connection subscribes to (a connect session may choose others). Empty: off. */
   leverWebhooks: { events: LeverEvent[] };
   webhooks: {
@@ -292,6 +310,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
   if (isProduction && !publicBaseUrl.startsWith('https://')) {
     problems.push('PUBLIC_BASE_URL: must be https:// in production (it is the OAuth redirect URI)');
   }
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY, problems);
   const allowedOrigins = splitList(e.CONNECT_ALLOWED_ORIGINS);
   for (const origin of allowedOrigins) {
     try {
@@ -336,6 +355,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
     port,
     host: e.HOST,
     publicBaseUrl,
+    trustProxy,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
@@ -373,6 +393,12 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       timeoutMs: e.LEVER_PROXY_TIMEOUT_MS,
     },
     leverWebhooks: { events: [...new Set(webhookEvents.filter(isLeverEvent))] },
+    quotas: {
+      forcedRefreshPerTenant: { perSecond: e.QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE / 60, burst: Math.max(1, Math.ceil(e.QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE / 6)) },
+      proxyPerTenant: { perSecond: e.QUOTA_PROXY_PER_TENANT_PER_SECOND, burst: e.QUOTA_PROXY_PER_TENANT_PER_SECOND * 2 },
+      proxyPerKey: { perSecond: e.QUOTA_PROXY_PER_KEY_PER_SECOND, burst: e.QUOTA_PROXY_PER_KEY_PER_SECOND * 2 },
+      connectPerMinute: e.CONNECT_RATE_LIMIT_PER_MINUTE,
+    },
     webhooks: {
       retryDelaysSeconds,
       disableAfterSeconds: e.WEBHOOK_DISABLE_AFTER_SECONDS,
@@ -380,4 +406,22 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       concurrency: e.WEBHOOK_CONCURRENCY,
     },
   });
+}
+
+/** TRUST_PROXY: `true` (every hop), a number of hops, or a comma-separated list of addresses and CIDR ranges. */
+function parseTrustProxy(raw: string, problems: string[]): boolean | number | string[] {
+  const value = raw.trim().toLowerCase();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = splitList(raw);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
+      problems.push(`TRUST_PROXY: "${entry}" is not an address or CIDR range (or use true, or a number of hops)`);
+    }
+  }
+  return entries;
 }

@@ -77,6 +77,24 @@ describe('loadConfig', () => {
     expect(config.connect.allowedOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
   });
 
+  it('reads TRUST_PROXY as off, every hop, a number of hops, or addresses and CIDR ranges', () => {
+    const trust = (v?: string) => loadConfig({ TOKEN_ENCRYPTION_KEY: key, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
+    expect(trust()).toBe(false);
+    expect(trust('true')).toBe(true);
+    expect(trust('2')).toBe(2);
+    expect(trust('10.0.0.0/8, 127.0.0.1, ::1, fd00::/8')).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    expect(() => trust('loadbalancer')).toThrow(/TRUST_PROXY: "loadbalancer"/);
+    expect(() => trust('10.0.0.0/33')).toThrow(/TRUST_PROXY/);
+  });
+
+  it('derives the fair-share quotas, and 0 turns one off', () => {
+    const quotas = loadConfig({ TOKEN_ENCRYPTION_KEY: key, QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE: '60', QUOTA_PROXY_PER_KEY_PER_SECOND: '0' }).quotas;
+    expect(quotas.forcedRefreshPerTenant).toEqual({ perSecond: 1, burst: 10 });
+    expect(quotas.proxyPerTenant).toEqual({ perSecond: 100, burst: 200 });
+    expect(quotas.proxyPerKey.perSecond).toBe(0);
+    expect(quotas.connectPerMinute).toBe(120);
+  });
+
   it('treats an empty value as unset, so a copied .env.example works as is', async () => {
     const { readFileSync } = await import('node:fs');
     const example = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');

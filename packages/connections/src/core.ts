@@ -11,6 +11,7 @@ import { createApiKeyService } from './access/api-keys.js';
 import { createConnectionActions } from './access/connection-actions.js';
 import { createConnectionReads } from './access/connection-reads.js';
 import { createEventReads } from './access/event-reads.js';
+import { createQuotas } from './access/quotas.js';
 import { createTenantReads } from './access/tenant-reads.js';
 import { upsertTenant } from './access/tenants.js';
 import { createConnectService } from './connect/service.js';
@@ -111,12 +112,14 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   });
 
   const tokenAudit = createTokenAudit({ database, log });
-  const tokens = createTokenService({ repo, refresher, cipher, config, bus });
+  const quotas = createQuotas({ redis, prefix, config: config.quotas });
+  const tokens = createTokenService({ repo, refresher, cipher, config, bus, quotas });
   const connections = createConnectionReads({ prisma, repo, tokenAudit });
   const tenants = createTenantReads({ prisma });
   const proxy = createLeverProxy({
     tokens,
     budget: createAccountBudget({ redis, prefix }),
+    quotas,
     config,
     send: sendToLeverApi,
     observeAttempt: (environment, outcome) => {
@@ -163,6 +166,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     events: createEventReads({ prisma }),
     leverWebhooks,
     leverWebhooksQueue,
+    quotas,
     actions: createConnectionActions({ reads: connections, tenants, repo, tokens, leverWebhooks, onChanged: connectionChanged }),
     connect: createConnectService({
       prisma,

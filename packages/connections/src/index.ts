@@ -12,6 +12,7 @@ export {
 export { createEventReads, type EventReads } from './access/event-reads.js';
 export { createTenantReads, type TenantReads } from './access/tenant-reads.js';
 export { upsertTenant } from './access/tenants.js';
+export { createQuotas, type ProxyCaller, type QuotaPolicy, type Quotas, type QuotasConfig } from './access/quotas.js';
 export { EVERY_TENANT, sees, type Viewer } from './access/viewer.js';
 export type { CallbackInput, CallbackOutcome, CallbackResult, CodeExchange } from './connect/callback.js';
 export { ConnectFlowError } from './connect/errors.js';

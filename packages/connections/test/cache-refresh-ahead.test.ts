@@ -11,6 +11,15 @@ function gate() {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
+/** Waits (bounded) for a background read to finish: a fixed pause is too short on a loaded machine. */
+async function until(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a background read');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setImmediate(r)); // and for what the reader does with its answer
+}
 
 // The token endpoint's two in-memory caches (API keys, valid tokens) must never make a burst of requests
 // wait on Postgres: concurrent misses share one read, and an entry in use is re-read before it expires.
@@ -27,7 +36,7 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
 
   /** The real Prisma client, with apiKey.findUnique counted and its answer optionally held back (read now, delivered later). */
   function countingPrisma(hold?: { opened: Promise<void> }) {
-    const calls = { findUnique: 0 };
+    const calls = { findUnique: 0, answered: 0 };
     const apiKey = new Proxy(core.prisma.apiKey, {
       get(target, prop, receiver) {
         if (prop !== 'findUnique') return Reflect.get(target, prop, receiver) as unknown;
@@ -35,6 +44,7 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
           calls.findUnique++;
           const row = await target.findUnique(args);
           if (hold) await hold.opened;
+          calls.answered++;
           return row;
         };
       },
@@ -76,7 +86,7 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
     clock += 2_000;
     expect(keys.verifyCached(key)?.apiKeyId).toBe(apiKey.id);
     expect(keys.verifyCached(key)?.apiKeyId).toBe(apiKey.id);
-    await tick();
+    await until(() => calls.answered === 2);
     expect(calls.findUnique).toBe(2);
     // The re-read renewed the entry: 9 s after it (15 s after the first read), still no wait.
     clock += 9_000;
@@ -86,14 +96,14 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
   it('a background re-read that finds the key revoked drops it (the bus message was lost)', async () => {
     const { key, apiKey } = await core.apiKeys.create({ name: 'lost-revocation' });
     let clock = 2_000_000;
-    const { prisma } = countingPrisma();
+    const { prisma, calls } = countingPrisma();
     const keys = createApiKeyService({ prisma, now: () => clock });
     await keys.verify(key);
     // Revoked by another process whose bus message never arrived here.
     await core.prisma.apiKey.update({ where: { id: apiKey.id }, data: { revokedAt: new Date() } });
     clock += 6_000;
     expect(keys.verifyCached(key)?.apiKeyId).toBe(apiKey.id); // within the documented window
-    await tick();
+    await until(() => calls.answered === 2);
     expect(keys.verifyCached(key)).toBeUndefined();
     await expect(keys.verify(key)).rejects.toMatchObject({ statusCode: 401, code: 'invalid_api_key' });
   });

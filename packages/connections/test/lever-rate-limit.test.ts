@@ -64,4 +64,23 @@ describe('global Lever budget', () => {
     expect(results[1]).toBe(0);
     expect(results[2]).toBeGreaterThan(0);
   });
+
+  it('lets forced refreshes take only half of a window, so the scheduled ones always keep the rest', async () => {
+    let clock = Math.ceil(Date.now() / 1000) * 1000 + 30_000_000;
+    const now = () => clock;
+    const limiter = createLeverRateLimiter({ redis, prefix, perSecond: 10, now });
+    const forcedFirst = [];
+    for (let i = 0; i < 8; i++) forcedFirst.push(await limiter.take('production', 0, { forced: true }));
+    expect(forcedFirst.filter((w) => w === 0)).toHaveLength(5);
+    let scheduled = 0;
+    for (let i = 0; i < 8; i++) if ((await limiter.take('production', 0)) === 0) scheduled++;
+    expect(scheduled).toBe(5);
+
+    // The other way round: scheduled refreshes use the whole window, a forced one waits for the next.
+    clock += 1000;
+    scheduled = 0;
+    for (let i = 0; i < 12; i++) if ((await limiter.take('production', 0)) === 0) scheduled++;
+    expect(scheduled).toBe(10);
+    expect(await limiter.take('production', 0, { forced: true })).toBe(1000);
+  });
 });

@@ -31,6 +31,8 @@ export default async function connectButtonRoutes(app: FastifyInstance) {
         .type('text/javascript; charset=utf-8')
         .header('cache-control', 'public, max-age=300')
         .header('x-content-type-options', 'nosniff')
+        // The operator's own pages (another site) load this script: the one answer other sites may embed.
+        .header('cross-origin-resource-policy', 'cross-origin')
         .send(await script);
     },
   );

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectResultPage, type ConnectOutcome } from '../pages/connect-result.js';
 import { sendError, toErrorResponse } from '../plugins/errors.js';
 import { exchangeAuthorizationCode, stateCookieOf } from '../plugins/lever-oauth.js';
+import { connectRateLimit } from '../plugins/security.js';
 import { DateTime, errorResponses, LeverEnvironmentSchema, Uuid } from '../schemas.js';
 
 const ConnectSessionBody = Type.Object(
@@ -74,7 +75,8 @@ const wantsHtml = (request: FastifyRequest) => (request.headers.accept ?? '').in
 function sendPage(reply: FastifyReply, status: number, html: string, nonce: string) {
   return reply
     .code(status)
-    .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'`)
+    // No framing: a connect page inside someone else's frame is a clickjacking surface for the consent.
+    .header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'`)
     .header('cache-control', 'no-store')
     .type('text/html; charset=utf-8')
     .send(html);
@@ -152,6 +154,7 @@ export default async function connectRoutes(app: FastifyInstance) {
   r.get(
     '/connect/:token',
     {
+      config: connectRateLimit(app.core.config.quotas.connectPerMinute),
       schema: {
         tags: ['connect'],
         summary: 'Start the Lever authorization for a connect session (302 to Lever)',
@@ -178,6 +181,7 @@ export default async function connectRoutes(app: FastifyInstance) {
   r.get(
     '/connect/:token/result',
     {
+      config: connectRateLimit(app.core.config.quotas.connectPerMinute),
       schema: {
         tags: ['connect'],
         summary: "The connect flow's outcome, polled by the button while the popup is open (no secrets)",
@@ -199,6 +203,7 @@ export default async function connectRoutes(app: FastifyInstance) {
   r.get(
     '/oauth/callback',
     {
+      config: connectRateLimit(app.core.config.quotas.connectPerMinute),
       schema: {
         tags: ['connect'],
         summary: "Lever's redirect back after consent (shared by both environments)",

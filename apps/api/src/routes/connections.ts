@@ -96,7 +96,7 @@ const ListQuery = Type.Object(
 );
 
 /** The caller's view of tenants: a tenant-scoped key sees only its own (the wall is the domain's, access/viewer.ts). */
-export const viewerOf = (request: FastifyRequest): Viewer => ({ tenantId: request.principal?.tenantId ?? null });
+export const viewerOf = (request: FastifyRequest): Viewer => ({ tenantId: request.principal?.tenantId ?? null, apiKeyId: request.principal?.apiKeyId ?? null });
 
 export default async function connectionRoutes(app: FastifyInstance) {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -142,7 +142,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
         summary: 'A valid Lever access token for this connection (refreshed inline when close to expiry)',
         params: IdParams,
         querystring: Type.Object({ forceRefresh: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-        response: { 200: AccessTokenResponse, ...errorResponses(400, 401, 404, 409, 503) },
+        response: { 200: AccessTokenResponse, ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -168,9 +168,9 @@ export default async function connectionRoutes(app: FastifyInstance) {
     {
       schema: {
         tags: ['connections'],
-        summary: 'Refresh now (coalesced with any refresh in progress)',
+        summary: 'Refresh now (coalesced with any refresh in progress; a quota per tenant)',
         params: IdParams,
-        response: { 200: Type.Ref('Connection'), ...errorResponses(400, 401, 404, 409, 503) },
+        response: { 200: Type.Ref('Connection'), ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
       },
     },
     async (request) => connectionView(await actions.refreshNow(viewerOf(request), request.params.id)),

@@ -7,6 +7,8 @@ import { NotFoundError } from '@lever-connect/errors';
  */
 export interface Viewer {
   tenantId: string | null;
+  /** The API key reading (its per-key quotas), when a key is. */
+  apiKeyId?: string | null;
 }
 
 /** A viewer that sees every tenant (an admin key; the simulator-only demo). */

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '@lever-connect/config';
 import { AppError, RateLimitedError } from '@lever-connect/errors';
 import type { LeverApiRequest, LeverApiResponse } from '@lever-connect/lever';
+import type { Quotas } from '../access/quotas.js';
 import type { Viewer } from '../access/viewer.js';
 import type { AccessTokenGrant, TokenService } from '../tokens/token-service.js';
 import type { AccountBudget, BudgetClass } from './budget.js';
@@ -45,6 +46,8 @@ export interface ProxyAnswer {
 export interface ProxyDeps {
   tokens: Pick<TokenService, 'getAccessToken' | 'refreshRejected'>;
   budget: AccountBudget;
+  /** Per-tenant and per-key quotas: one tenant's callers cannot take the api from the others. */
+  quotas?: Pick<Quotas, 'proxyCall'>;
   config: Pick<Config, 'proxy'>;
   send(request: LeverApiRequest): Promise<LeverApiResponse>;
   /** Told of every attempt's outcome (metrics: Lever's 429s above all). */
@@ -109,6 +112,8 @@ export function createLeverProxy(deps: ProxyDeps) {
       const path = checkProxyPath(req.rawPath);
       const method = req.method.toUpperCase();
       let grant: AccessTokenGrant = await deps.tokens.getAccessToken(connectionId, { tenantId: req.viewer.tenantId ?? undefined });
+      // The connection's tenant, whoever calls: an operator's services usually share one admin key.
+      await deps.quotas?.proxyCall({ tenantId: grant.tenantId, apiKeyId: req.viewer.apiKeyId ?? null });
       const account = `${grant.environment}:${grant.leverAccountId}`;
       const classes = budgetClassesFor(config, method, path);
       const deadline = Date.now() + Math.min(config.maxWaitMs, req.maxWaitMs ?? Infinity);

@@ -5,19 +5,26 @@ export interface LeverRateLimiter {
    * Takes one call to Lever's token endpoint from the global budget, waiting up to `maxWaitMs` for a slot.
    * Returns 0 when taken, otherwise how long (ms) until the next window opens.
    */
-  take(environment: string, maxWaitMs: number): Promise<number>;
+  take(environment: string, maxWaitMs: number, options?: { forced?: boolean }): Promise<number>;
 }
+
+/**
+ * The share of each second's budget a forced or manual refresh may use: scheduled refreshes (and reads of
+ * tokens close to expiry) keep the rest, so a burst of forced refreshes cannot hold them back.
+ */
+export const FORCED_SHARE = 0.5;
 
 // One fixed one-second window per environment, counted in Redis so every process of the deployment shares
 // it. A call reserves up to ARGV[2] slots at once and is told how many it got (0 when the window is spent).
+// A refused ask counts nothing: callers have different ceilings (a forced refresh's is lower), so a refused
+// forced ask must not eat into what the scheduled ones may still take.
 const RESERVE = `
-local want = tonumber(ARGV[2])
-local n = redis.call('INCRBY', KEYS[1], want)
-if n == want then redis.call('PEXPIRE', KEYS[1], 2000) end
-local before = n - want
-local limit = tonumber(ARGV[1])
+local limit, want = tonumber(ARGV[1]), tonumber(ARGV[2])
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
 if before >= limit then return 0 end
-return math.min(want, limit - before)`;
+local got = math.min(want, limit - before)
+if redis.call('INCRBY', KEYS[1], got) == got then redis.call('PEXPIRE', KEYS[1], 2000) end
+return got`;
 
 /**
  * How many slots one Redis call reserves: a twentieth of the budget (at most 50). A busy worker then asks
@@ -42,11 +49,21 @@ export function createLeverRateLimiter(deps: { redis: Redis; prefix: string; per
   /** Slots this process reserved and has not used yet, per environment, valid in their window only. */
   const reserved = new Map<string, { window: number; left: number }>();
   return {
-    async take(environment, maxWaitMs) {
+    async take(environment, maxWaitMs, options = {}) {
       const deadline = now() + maxWaitMs;
+      // A forced refresh asks Redis for one slot under a lower ceiling, never from this process's batch.
+      const limit = options.forced ? Math.max(1, Math.floor(deps.perSecond * FORCED_SHARE)) : deps.perSecond;
       for (;;) {
         const t = now();
         const window = Math.floor(t / 1000);
+        if (options.forced) {
+          const got = (await deps.redis.eval(RESERVE, 1, `${deps.prefix}:lever-rate:${environment}:${window}`, limit, 1)) as number;
+          if (got > 0) return 0;
+          const wait = (window + 1) * 1000 - t;
+          if (t + wait > deadline) return wait;
+          await new Promise((r) => setTimeout(r, wait + Math.floor(Math.random() * 50)));
+          continue;
+        }
         const local = reserved.get(environment);
         if (local && local.window === window && local.left > 0) {
           local.left--;

@@ -115,7 +115,10 @@ async function lockThenLease(ctx: RefreshContext, connectionId: string, options:
   const refreshToken = connection.refreshTokenCiphertext ? deps.cipher.decrypt(connection.refreshTokenCiphertext, connection.id) : undefined;
   if (!refreshToken) return { result: { outcome: 'needs_reauth', reason: await markNeedsReauth(ctx, connection, NO_REFRESH_TOKEN) } };
   const env = deps.config.lever.environments[connection.environment as LeverEnvironment];
-  const wait = await deps.rateLimiter.take(env.environment, options.trigger === 'schedule' ? 0 : READ_RATE_WAIT_MS);
+  // A forced or manual refresh asked for by a caller gets only part of each second's budget: the scheduled
+  // ones (whatever their reason to force) keep priority.
+  const forced = options.trigger !== 'schedule' && (options.force === true || options.trigger === 'manual');
+  const wait = await deps.rateLimiter.take(env.environment, options.trigger === 'schedule' ? 0 : READ_RATE_WAIT_MS, { forced });
   if (wait > 0) return { result: { outcome: 'throttled', retryInMs: wait + Math.floor(Math.random() * 1_000) } };
 
   const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, ctx.leaseTtlMs);

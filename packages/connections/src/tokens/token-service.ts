@@ -2,6 +2,7 @@ import type { Config, LeverEnvironment } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
 import { isDatabaseUnavailable } from '@lever-connect/db';
 import { ConflictError, NeedsReauthError, NotFoundError, TemporarilyUnavailableError } from '@lever-connect/errors';
+import type { Quotas } from '../access/quotas.js';
 import { sees } from '../access/viewer.js';
 import { isRefreshDue } from '../refresh/schedule.js';
 import type { Refresher, RefreshResult } from '../refresh/types.js';
@@ -19,6 +20,8 @@ export interface AccessTokenGrant {
   /** The Lever account and environment: the key of the account's API budget (proxy/). */
   environment: LeverEnvironment;
   leverAccountId: string;
+  /** The connection's tenant (per-tenant quotas count what is done to a tenant's connections, whoever asks). */
+  tenantId: string;
   refreshed: boolean;
   /**
    * The token endpoint's response body, serialized once per cached token (exactly the declared fields):
@@ -51,6 +54,8 @@ export function createTokenService(deps: {
   cipher: TokenCipher;
   config: Pick<Config, 'refresh' | 'lever'>;
   bus?: Pick<InvalidationBus, 'subscribe'>;
+  /** A forced refresh draws from its tenant's quota (fair share of the one budget of calls to Lever). */
+  quotas?: Pick<Quotas, 'forcedRefresh'>;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
@@ -58,7 +63,7 @@ export function createTokenService(deps: {
   const cache = createTokenCache({ ttlMs: deps.config.refresh.tokenCacheTtlMs, bus: deps.bus, now });
   const shared = (id: string) => cache.shared(id, (key) => deps.repo.findById(key));
 
-  function grant(t: Pick<CachedToken, 'connectionId' | 'environment' | 'leverAccountId' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
+  function grant(t: Pick<CachedToken, 'connectionId' | 'tenantId' | 'environment' | 'leverAccountId' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
     const apiBaseUrl = deps.config.lever.environments[t.environment].apiBaseUrl;
     t.body ??= JSON.stringify({ accessToken, tokenType: 'Bearer', expiresAt: t.expiresAt.toISOString(), scopes: t.scopes, apiBaseUrl });
     return {
@@ -70,6 +75,7 @@ export function createTokenService(deps: {
       connectionId: t.connectionId,
       environment: t.environment,
       leverAccountId: t.leverAccountId,
+      tenantId: t.tenantId,
       refreshed,
       body: t.body,
     };
@@ -180,6 +186,8 @@ export function createTokenService(deps: {
       if ('cached' in stored) return grant(stored.cached, stored.cached.accessToken, false);
       const { row: current, seq: readSeq } = stored;
       assertUsable(current, options.tenantId);
+      // Counted against the connection's tenant whoever asks (an operator's services usually hold one admin key).
+      if (force) await deps.quotas?.forcedRefresh(current.tenantId);
       if (!force && !isDue({ expiresAt: current.accessTokenExpiresAt, issuedAt: current.refreshTokenIssuedAt })) {
         return fromStored(current, false, readSeq);
       }
