@@ -3,10 +3,14 @@ import { EVENT_TYPES, isEventType, type EventType } from '@lever-connect/runtime
 export { isEventType };
 
 /**
- * What an endpoint receives when it names no event types: everything except `connection.refreshed`,
- * which fires about hourly per connection and is noise for most operators (subscribe to it explicitly).
+ * Events an endpoint receives only when it names them: `connection.refreshed` fires about hourly per
+ * connection, `connection.refresh_failed` once per failed attempt (a Lever outage makes it a storm); both are
+ * noise for most operators, who hear about trouble from `connection.refresh_failing` instead.
  */
-export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'connection.refreshed');
+export const OPT_IN_EVENT_TYPES: readonly EventType[] = ['connection.refreshed', 'connection.refresh_failed'];
+
+/** What an endpoint receives when it names no event types: everything but OPT_IN_EVENT_TYPES. */
+export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => !OPT_IN_EVENT_TYPES.includes(t));
 
 export interface SubscribedEndpoint {
   id: string;

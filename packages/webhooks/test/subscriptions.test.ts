@@ -9,13 +9,15 @@ const ep = (over: Partial<SubscribedEndpoint> = {}): SubscribedEndpoint => ({ id
 const ev = (type: string, tenantId: string | null = A, data: unknown = {}): RoutableEvent => ({ type, tenantId, data });
 
 describe('subscription matching', () => {
-  it('defaults to every event type except connection.refreshed', () => {
-    expect(DEFAULT_EVENT_TYPES).toEqual(EVENT_TYPES.filter((t) => t !== 'connection.refreshed'));
+  it('defaults to every event type except connection.refreshed and connection.refresh_failed', () => {
+    expect(DEFAULT_EVENT_TYPES).toEqual(EVENT_TYPES.filter((t) => t !== 'connection.refreshed' && t !== 'connection.refresh_failed'));
   });
 
   it.each([
     ['default set gets needs_reauth', ep(), ev('connection.needs_reauth'), true],
     ['default set skips refreshed', ep(), ev('connection.refreshed'), false],
+    ['default set skips refresh_failed', ep(), ev('connection.refresh_failed'), false],
+    ['explicit refresh_failed gets it', ep({ eventTypes: ['connection.refresh_failed'] }), ev('connection.refresh_failed'), true],
     ['explicit refreshed gets it', ep({ eventTypes: ['connection.refreshed'] }), ev('connection.refreshed'), true],
     ['explicit list skips others', ep({ eventTypes: ['connection.created'] }), ev('connection.needs_reauth'), false],
     ['disabled endpoints get nothing', ep({ enabled: false }), ev('connection.needs_reauth'), false],

@@ -1784,7 +1784,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    type?: "connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled";
+                    type?: "connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.refresh_failed" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled";
                     connectionId?: string;
                     limit?: number;
                     cursor?: string;
@@ -1897,7 +1897,7 @@ export interface paths {
                     "application/json": {
                         /** @description https:// (http://localhost allowed outside production) */
                         url: string;
-                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled")[];
+                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.refresh_failed" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled")[];
                         tenantExternalId?: string;
                         enabled?: boolean;
                         description?: string;
@@ -2097,7 +2097,7 @@ export interface paths {
                     "application/json": {
                         /** @description https:// (http://localhost allowed outside production) */
                         url?: string;
-                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled")[] | null;
+                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.refresh_failed" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled")[] | null;
                         tenantExternalId?: string | null;
                         enabled?: boolean;
                         description?: string | null;
@@ -2574,7 +2574,7 @@ export interface components {
             id: string;
             url: string;
             description: string | null;
-            /** @description Effective subscription (default: all but connection.refreshed) */
+            /** @description Effective subscription (default: all but connection.refreshed and connection.refresh_failed) */
             eventTypes: string[];
             tenantExternalId: string | null;
             enabled: boolean;
