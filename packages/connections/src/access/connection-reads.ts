@@ -34,11 +34,34 @@ export interface ConnectionListQuery {
   tenant?: string | undefined;
   status?: ConnectionStatus | undefined;
   environment?: LeverEnvironment | undefined;
+  /** Exactly this Lever account id. */
+  leverAccountId?: string | undefined;
+  /** A connection id (exact), or a prefix of the tenant's externalId or of the Lever account id. */
+  q?: string | undefined;
   limit: number;
   cursor?: string | undefined;
 }
 
 const include = { tenant: { select: { externalId: true } } } as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The search: a connection id matches exactly, anything else as the start of the tenant's externalId or of the
+ * Lever account id (LIKE 'q%', each on its text_pattern_ops index). One OR walked along the list's own index
+ * until a page is full: a common prefix stops early, a rare one reads the index once (~10 ms per 100,000 rows).
+ */
+function searchFilter(q: string) {
+  // Prisma's startsWith is LIKE 'value%' without escaping: a typed % or _ must match itself.
+  const prefix = q.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return {
+    OR: [
+      ...(UUID.test(q) ? [{ id: q.toLowerCase() }] : []),
+      { leverAccountId: { startsWith: prefix } },
+      { tenant: { externalId: { startsWith: prefix } } },
+    ],
+  };
+}
 
 /** Connections as API keys read them, behind the tenant wall (another tenant's connection is a plain 404). */
 export function createConnectionReads(deps: {
@@ -70,8 +93,15 @@ export function createConnectionReads(deps: {
           ...(query.tenant ? { tenant: { externalId: query.tenant } } : {}),
           ...(query.status ? { status: query.status } : {}),
           ...(query.environment ? { environment: query.environment } : {}),
-          // Strictly after the previous page's last key, in the order below.
-          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+          ...(query.leverAccountId ? { leverAccountId: query.leverAccountId } : {}),
+          AND: [
+            ...(query.q ? [searchFilter(query.q)] : []),
+            // Strictly after the previous page's last key, in the order below. The `lte` bound is implied by the
+            // OR, but it is what lets Postgres start the index walk at the cursor instead of at the newest row.
+            ...(after
+              ? [{ createdAt: { lte: after.createdAt } }, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }]
+              : []),
+          ],
         },
         include,
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],

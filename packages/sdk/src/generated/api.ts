@@ -440,7 +440,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List connections (newest first), filtered by tenant, status, environment */
+        /** List connections (newest first), filtered by tenant, status, environment, Lever account, or searched (q) */
         get: {
             parameters: {
                 query?: {
@@ -448,6 +448,10 @@ export interface paths {
                     tenant?: string;
                     status?: "active" | "needs_reauth" | "disconnected";
                     environment?: "sandbox" | "production";
+                    /** @description Exactly this Lever account id */
+                    leverAccountId?: string;
+                    /** @description A connection id (exact), or the start of the tenant's externalId or of the Lever account id */
+                    q?: string;
                     limit?: number;
                     /** @description Opaque: the `nextCursor` of the previous page */
                     cursor?: string;
