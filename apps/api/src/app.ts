@@ -21,6 +21,7 @@ import demoRoutes, { isDemoEnabled } from './routes/demo.js';
 import eventRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import leverProxyRoutes from './routes/lever-proxy.js';
+import overviewRoutes from './routes/overview.js';
 import tenantRoutes from './routes/tenants.js';
 import webhookEndpointRoutes from './routes/webhook-endpoints.js';
 import { ErrorResponse } from './schemas.js';
@@ -81,6 +82,7 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(apiKeyRoutes);
   await app.register(tenantRoutes);
   await app.register(eventRoutes);
+  await app.register(overviewRoutes);
   await app.register(webhookEndpointRoutes);
   // The demo serves unauthenticated pages: only ever against the simulator, never with real Lever data.
   if (isDemoEnabled(config)) await app.register(demoRoutes);

@@ -30,6 +30,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /v1/tenants/:externalId': 'tenant',
   'DELETE /v1/tenants/:externalId': 'tenant',
   'GET /v1/events': 'tenant',
+  'GET /v1/overview': 'tenant',
   'POST /v1/webhook-endpoints': 'admin',
   'GET /v1/webhook-endpoints': 'admin',
   'GET /v1/webhook-endpoints/:id': 'admin',

@@ -46,6 +46,8 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
     t = await buildTestApp();
     a = await insertConnection(t, 'tenant-a');
     b = await insertConnection(t, 'tenant-b');
+    // B's grant ends within the notice period, so the admin's overview lists it (and tenant A's must not).
+    await t.db.db.prisma.connection.update({ where: { id: b.connection.id }, data: { grantCreatedAt: new Date(Date.now() - 360 * 86_400_000) } });
     // B's connection has been read before (by an admin), so its audit trail is not empty.
     expect((await call(t.adminKey, 'GET', `/v1/connections/${b.connection.id}/access-token`)).statusCode).toBe(200);
     const endpoint = await call(t.adminKey, 'POST', '/v1/webhook-endpoints', { url: 'http://localhost:9/hooks' });
@@ -96,6 +98,7 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
       ],
       'GET /v1/tenants/:externalId': [{ url: '/v1/tenants/tenant-b', outcome: 'hidden' }],
       'DELETE /v1/tenants/:externalId': [{ url: '/v1/tenants/tenant-b', outcome: 'hidden' }],
+      'GET /v1/overview': [{ url: '/v1/overview', outcome: 'filtered' }],
       'GET /v1/events': [
         { url: '/v1/events', outcome: 'filtered' },
         { url: `/v1/events?connectionId=${id}`, outcome: 'filtered' },

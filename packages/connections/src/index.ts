@@ -9,6 +9,7 @@ export {
   type ConnectionReads,
 } from './access/connection-reads.js';
 export { createEventReads, type EventReads } from './access/event-reads.js';
+export { createOverviewReads, type Overview, type OverviewReads, type RefreshHour } from './access/overview.js';
 export { createTenantReads, type TenantReads } from './access/tenant-reads.js';
 export { upsertTenant } from './access/tenants.js';
 export { EVERY_TENANT, sees, type Viewer } from './access/viewer.js';
@@ -23,6 +24,7 @@ export { budgetClassesFor } from './proxy/classes.js';
 export { backoffWithJitter, decide, retryAfterMs, type AttemptOutcome, type Verdict } from './proxy/decide.js';
 export { headersFromLever, headersToLever } from './proxy/headers.js';
 export { checkProxyPath, ProxyPathInvalidError } from './proxy/path.js';
+export { createHourlyCounter, lastHourStarts, type HourCount, type HourlyCounter } from './proxy/hourly-counter.js';
 export { createLeverProxy, type LeverProxy, type ProxyAnswer, type ProxyRequest, type ReplayableBody } from './proxy/proxy.js';
 export { refreshLeaseTtlMs, type RefresherDeps } from './refresh/context.js';
 export { createDeploymentFence, type DeploymentFence } from './refresh/fence.js';

@@ -1839,6 +1839,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health at a glance: connections by status, refreshes and failures per hour (24 h), grants expiring, failing webhook endpoints, Lever 429s */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Overview"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -2571,6 +2616,69 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+        };
+        /** Overview */
+        Overview: {
+            /** Format: date-time */
+            generatedAt: string;
+            connections: {
+                total: number;
+                byStatus: {
+                    status: "active" | "needs_reauth" | "disconnected";
+                    environment: "sandbox" | "production";
+                    count: number;
+                }[];
+                /** @description Active connections whose refreshes keep failing (transiently) right now */
+                failing: number;
+            };
+            /** @description The last 24 hours, oldest first; the current hour last */
+            refreshes: {
+                /** Format: date-time */
+                hour: string;
+                /** @description connection.refreshed events */
+                refreshed: number;
+                /** @description connection.refresh_failed events (transient: retried, grant kept) */
+                failed: number;
+                /** @description connection.needs_reauth events (Lever answered invalid_grant) */
+                needsReauth: number;
+            }[];
+            expiring: {
+                withinDays: number;
+                count: number;
+                /** @description The soonest first (at most 10) */
+                data: {
+                    /** Format: uuid */
+                    id: string;
+                    tenant: {
+                        externalId: string;
+                    };
+                    environment: "sandbox" | "production";
+                    leverAccountId: string;
+                    /** Format: date-time */
+                    grantExpiresAt: string;
+                }[];
+            };
+            /** @description Null for a tenant-scoped key */
+            webhookEndpoints: {
+                total: number;
+                failing: number;
+                disabled: number;
+                /** @description Failing or disabled endpoints (at most 10) */
+                data: {
+                    /** Format: uuid */
+                    id: string;
+                    url: string;
+                    enabled: boolean;
+                    disabledReason: string | null;
+                    failingSince: string | null;
+                }[];
+            } | null;
+            /** @description Lever's 429s met by the proxy per hour (last 24 h, every api process). Null for a tenant-scoped key */
+            leverRateLimited: {
+                /** Format: date-time */
+                hour: string;
+                count: number;
+            }[] | null;
         };
         /** WebhookEndpoint */
         WebhookEndpoint: {

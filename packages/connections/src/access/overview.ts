@@ -1,0 +1,155 @@
+import type { ConnectionStatus, LeverEnvironment, PrismaClient, Sql } from '@lever-connect/db';
+import { ts } from '@lever-connect/db';
+import type { HourCount, HourlyCounter } from '../proxy/hourly-counter.js';
+import { lastHourStarts } from '../proxy/hourly-counter.js';
+import { GRANT_LIFETIME_MS, grantExpiresAt } from '../refresh/schedule.js';
+import { tenantFilter, type Viewer } from './viewer.js';
+
+const DAY_MS = 24 * 3600_000;
+const HOURS = 24;
+/** How many of the soonest-expiring connections and of the failing endpoints are listed (the counts are exact). */
+const LISTED = 10;
+
+/** The refresh outcomes the chart counts, by the outbox event each one writes. */
+const REFRESH_OUTCOMES = {
+  'connection.refreshed': 'refreshed',
+  'connection.refresh_failed': 'failed',
+  'connection.needs_reauth': 'needsReauth',
+} as const;
+
+export interface RefreshHour {
+  hour: Date;
+  /** Refreshes that rotated the tokens. */
+  refreshed: number;
+  /** Attempts that failed transiently (the grant kept, retried later). */
+  failed: number;
+  /** Attempts Lever answered invalid_grant: the connection now needs the customer to reconnect. */
+  needsReauth: number;
+}
+
+export interface Overview {
+  generatedAt: Date;
+  connections: {
+    total: number;
+    byStatus: Array<{ status: ConnectionStatus; environment: LeverEnvironment; count: number }>;
+    /** Active connections whose refreshes keep failing (transiently) right now. */
+    failing: number;
+  };
+  /** The last 24 hours, oldest first, the current hour last. */
+  refreshes: RefreshHour[];
+  expiring: {
+    withinDays: number;
+    count: number;
+    /** The soonest first. */
+    data: Array<{ id: string; tenant: { externalId: string }; environment: LeverEnvironment; leverAccountId: string; grantExpiresAt: Date }>;
+  };
+  /** Null for a tenant-scoped key: webhook endpoints are the operator's (admin keys only). */
+  webhookEndpoints: {
+    total: number;
+    failing: number;
+    disabled: number;
+    data: Array<{ id: string; url: string; enabled: boolean; disabledReason: string | null; failingSince: Date | null }>;
+  } | null;
+  /** Lever's 429s met by the proxy, per hour, across every api process. Null for a tenant-scoped key (they are every tenant's). */
+  leverRateLimited: HourCount[] | null;
+}
+
+/**
+ * The console's overview, behind the tenant wall: what a key's viewer may see of connections and their
+ * refreshes; the operator-wide parts (webhook endpoints, Lever's 429s) only for an unscoped key.
+ */
+export function createOverviewReads(deps: {
+  prisma: PrismaClient;
+  sql: Sql;
+  leverRateLimited: Pick<HourlyCounter, 'lastHours'>;
+  expiringNoticeDays: number;
+  now?: () => Date;
+}) {
+  const now = deps.now ?? (() => new Date());
+
+  /** Refresh outcomes per hour from the outbox: an index-only scan of (type, createdAt) per type. */
+  async function refreshesByHour(viewer: Viewer, at: Date): Promise<RefreshHour[]> {
+    const starts = lastHourStarts(at, HOURS);
+    const tenant = viewer.tenantId === null ? '' : `AND "tenantId" = $3::uuid`;
+    const rows = await deps.sql.query<{ hour: Date; type: keyof typeof REFRESH_OUTCOMES; n: number }>(
+      `SELECT date_trunc('hour', "createdAt") AS "hour", "type", count(*)::int AS "n"
+         FROM "events"
+        WHERE "type" = ANY($1::text[]) AND "createdAt" >= $2 ${tenant}
+        GROUP BY 1, 2`,
+      [Object.keys(REFRESH_OUTCOMES), ts(starts[0]!), ...(viewer.tenantId === null ? [] : [viewer.tenantId])],
+    );
+    const hours = new Map(starts.map((hour) => [hour.getTime(), { hour, refreshed: 0, failed: 0, needsReauth: 0 }]));
+    for (const row of rows) {
+      const bucket = hours.get(row.hour.getTime());
+      if (bucket) bucket[REFRESH_OUTCOMES[row.type]] += row.n;
+    }
+    return [...hours.values()];
+  }
+
+  async function expiring(viewer: Viewer, at: Date): Promise<Overview['expiring']> {
+    // The grant ends GRANT_LIFETIME after it was made (the same rule as the connection.expiring event).
+    const where = {
+      ...tenantFilter(viewer),
+      status: 'active' as const,
+      grantCreatedAt: { lte: new Date(at.getTime() + deps.expiringNoticeDays * DAY_MS - GRANT_LIFETIME_MS) },
+    };
+    const [count, rows] = await Promise.all([
+      deps.prisma.connection.count({ where }),
+      deps.prisma.connection.findMany({
+        where,
+        select: { id: true, environment: true, leverAccountId: true, grantCreatedAt: true, tenant: { select: { externalId: true } } },
+        orderBy: { grantCreatedAt: 'asc' },
+        take: LISTED,
+      }),
+    ]);
+    return {
+      withinDays: deps.expiringNoticeDays,
+      count,
+      data: rows.map(({ grantCreatedAt, ...c }) => ({ ...c, grantExpiresAt: grantExpiresAt(grantCreatedAt!) })),
+    };
+  }
+
+  async function webhookEndpoints(): Promise<NonNullable<Overview['webhookEndpoints']>> {
+    const unhealthy = { OR: [{ enabled: false }, { failingSince: { not: null } }] };
+    const [total, failing, disabled, data] = await Promise.all([
+      deps.prisma.webhookEndpoint.count(),
+      deps.prisma.webhookEndpoint.count({ where: { enabled: true, failingSince: { not: null } } }),
+      deps.prisma.webhookEndpoint.count({ where: { enabled: false } }),
+      deps.prisma.webhookEndpoint.findMany({
+        where: unhealthy,
+        select: { id: true, url: true, enabled: true, disabledReason: true, failingSince: true },
+        orderBy: { updatedAt: 'desc' },
+        take: LISTED,
+      }),
+    ]);
+    return { total, failing, disabled, data };
+  }
+
+  return {
+    async get(viewer: Viewer): Promise<Overview> {
+      const at = now();
+      const isOperator = viewer.tenantId === null;
+      const [groups, failing, refreshes, soon, endpoints, rateLimited] = await Promise.all([
+        deps.prisma.connection.groupBy({ by: ['status', 'environment'], where: tenantFilter(viewer), _count: { _all: true } }),
+        deps.prisma.connection.count({ where: { ...tenantFilter(viewer), status: 'active', failingSince: { not: null } } }),
+        refreshesByHour(viewer, at),
+        expiring(viewer, at),
+        isOperator ? webhookEndpoints() : null,
+        isOperator ? deps.leverRateLimited.lastHours(HOURS) : null,
+      ]);
+      const byStatus = groups
+        .map((g) => ({ status: g.status, environment: g.environment, count: g._count._all }))
+        .sort((a, b) => a.status.localeCompare(b.status) || a.environment.localeCompare(b.environment));
+      return {
+        generatedAt: at,
+        connections: { total: byStatus.reduce((sum, g) => sum + g.count, 0), byStatus, failing },
+        refreshes,
+        expiring: soon,
+        webhookEndpoints: endpoints,
+        leverRateLimited: rateLimited,
+      };
+    },
+  };
+}
+
+export type OverviewReads = ReturnType<typeof createOverviewReads>;
