@@ -159,10 +159,8 @@ describe('the hourly counter', () => {
     const store = new Map<string, number>();
     const redis = {
       multi() {
-        let key = '';
         const chain = {
           incr(k: string) {
-            key = k;
             store.set(k, (store.get(k) ?? 0) + 1);
             return chain;
           },

@@ -1,6 +1,7 @@
 // The domain: connect (connect/), refresh (refresh/), token reads (tokens/), storage (store/), and what API
 // keys may see and do (access/). core.ts composes them. README.md says where to start reading.
-export { createApiKeyService, type ApiKeyService, type ApiPrincipal } from './access/api-keys.js';
+export { createApiKeyService, principalOf, type ApiKeyService, type ApiPrincipal } from './access/api-keys.js';
+export { createConsoleSessions, type ConsoleSession, type ConsoleSessionPolicy, type ConsoleSessions } from './access/console-sessions.js';
 export { createConnectionActions, type ConnectionActions } from './access/connection-actions.js';
 export {
   CONNECTION_CURSOR_PATTERN,

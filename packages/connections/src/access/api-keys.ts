@@ -12,6 +12,21 @@ export interface ApiPrincipal {
   tenantExternalId: string | null;
 }
 
+/**
+ * What a key row allows, or null when it is revoked: the one mapping from a stored key to a principal,
+ * shared by Bearer keys and console sessions (which re-read their key on every request).
+ */
+export function principalOf(row: {
+  id: string;
+  prefix: string;
+  tenantId: string | null;
+  revokedAt: Date | null;
+  tenant: { externalId: string } | null;
+}): ApiPrincipal | null {
+  if (row.revokedAt) return null;
+  return { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null };
+}
+
 const CACHE_TTL_MS = 10_000;
 /**
  * A key verified longer ago than this is re-read in the background while the cached principal keeps being
@@ -70,8 +85,7 @@ export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<Inv
     const startedAt = epoch;
     pending = (async () => {
       const row = await deps.prisma.apiKey.findUnique({ where: { hash }, include: { tenant: { select: { externalId: true } } } });
-      const principal =
-        row && !row.revokedAt ? { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null } : null;
+      const principal = row ? principalOf(row) : null;
       if (epoch !== startedAt) {
         // Revoked (somewhere) while we read: answer this once, cache nothing.
         cache.delete(hash);
