@@ -45,6 +45,13 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /v1/api-keys': 'admin',
   'DELETE /v1/api-keys/:id': 'admin',
   'GET /connect-button.js': 'public',
+  // The operator console (src/console/): its page and files, and its sign-in, which checks the key itself.
+  // Its data comes from the /v1 routes above, with the session cookie standing for the key.
+  'GET /console': 'public',
+  'GET /console/*': 'public',
+  'POST /console/session': 'public',
+  'GET /console/session': 'public',
+  'DELETE /console/session': 'public',
   'GET /demo': 'public',
   'GET /demo/api/connections': 'public',
   'POST /demo/api/connect-sessions': 'public',
