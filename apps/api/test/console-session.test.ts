@@ -84,7 +84,7 @@ describe('the console session (HTTP)', () => {
     expect(cookie.attributes.has('domain')).toBe(false);
     expect(res.json()).toEqual({
       csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
-      principal: { apiKeyPrefix: t.adminKey.slice(0, 9), tenantExternalId: null, admin: true },
+      principal: { apiKeyId: expect.any(String), apiKeyPrefix: t.adminKey.slice(0, 9), tenantExternalId: null, admin: true },
       idleTimeoutSeconds: 1800,
     });
     expect(res.body).not.toContain(t.adminKey);
@@ -114,7 +114,7 @@ describe('the console session (HTTP)', () => {
       data: { tenantId: other.id, environment: 'production', leverAccountId: 'acct_z', scopes: [] },
     });
     const s = await signIn(t.tenantKey);
-    expect(s.body.principal).toEqual({ apiKeyPrefix: t.tenantKey.slice(0, 9), tenantExternalId: 'tenant-a', admin: false });
+    expect(s.body.principal).toEqual({ apiKeyId: expect.any(String), apiKeyPrefix: t.tenantKey.slice(0, 9), tenantExternalId: 'tenant-a', admin: false });
     const list = await withSession(s, 'GET', '/v1/connections');
     expect(list.json().data.map((c: { tenant: { externalId: string } }) => c.tenant.externalId)).toEqual(['tenant-a']);
     expect((await withSession(s, 'GET', `/v1/connections/${hidden.id}`)).statusCode).toBe(404);
@@ -181,7 +181,7 @@ describe('the console session (HTTP)', () => {
     expect(after.statusCode).toBe(401);
     expect(after.json().error.code).toBe('console_session_invalid');
     const session = await withSession(s, 'GET', '/console/session');
-    expect(session.statusCode).toBe(401);
+    expect(session.statusCode).toBe(204);
     expect(parseSetCookie(String(session.headers['set-cookie'])).attributes.get('expires')).toMatch(/1970/);
     expect(await t.db.db.prisma.consoleSession.count({ where: { apiKeyId: apiKey.id } })).toBe(0);
   });
@@ -201,6 +201,7 @@ describe('the console session (HTTP)', () => {
     const refused = await withSession(s, 'DELETE', '/console/session', { csrf: null });
     expect(refused.statusCode).toBe(403);
     expect((await withSession(s, 'GET', '/console/session')).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/console/session' })).statusCode).toBe(204); // no cookie: signed out
     const out = await withSession(s, 'DELETE', '/console/session');
     expect(out.statusCode).toBe(204);
     expect(parseSetCookie(String(out.headers['set-cookie'])).attributes.get('expires')).toMatch(/1970/);

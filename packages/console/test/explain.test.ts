@@ -70,8 +70,8 @@ describe('webhook deliveries in plain words', () => {
 });
 
 describe('which pages a key may open', () => {
-  const admin = { apiKeyPrefix: 'lc_a', tenantExternalId: null, admin: true };
-  const tenant = { apiKeyPrefix: 'lc_t', tenantExternalId: 'acme', admin: false };
+  const admin = { apiKeyId: 'a', apiKeyPrefix: 'lc_a', tenantExternalId: null, admin: true };
+  const tenant = { apiKeyId: 't', apiKeyPrefix: 'lc_t', tenantExternalId: 'acme', admin: false };
   it('shows webhook endpoints and API keys to admin keys only', () => {
     for (const page of ['overview', 'connections', 'connection'] as const) expect([canSee(page, admin), canSee(page, tenant)]).toEqual([true, true]);
     for (const page of ['webhooks', 'api-keys'] as const) expect([canSee(page, admin), canSee(page, tenant)]).toEqual([true, false]);

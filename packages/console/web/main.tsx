@@ -117,7 +117,8 @@ function App() {
   const { session, signedOutReason } = useSession();
   const loc = useLocation();
   useEffect(() => {
-    api<SessionInfo>('GET', '/console/session').then(signedIn, () => sessionEnded());
+    // 204 (no session) reads as undefined.
+    api<SessionInfo | undefined>('GET', '/console/session').then((s) => (s ? signedIn(s) : sessionEnded()), () => sessionEnded());
   }, []);
   useEffect(() => {
     // Signed out while on a page: to the sign-in page, coming back here after.

@@ -6,8 +6,14 @@ const listeners = new Set<() => void>();
 const notify = () => listeners.forEach((l) => l());
 window.addEventListener('popstate', notify);
 
+let navigated = false;
+/** Whether the page changed in the browser since it loaded (then a new page's heading takes the focus). */
+export const hasNavigated = () => navigated;
+window.addEventListener('popstate', () => (navigated = true));
+
 /** Goes to a console path (`/connections?status=active`), as a link would. */
 export function navigate(path: string, options: { replace?: boolean } = {}) {
+  if (!options.replace) navigated = true;
   const url = path.startsWith(BASE) ? path : `${BASE}${path === '/' ? '' : path}`;
   if (options.replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);

@@ -113,6 +113,7 @@ export interface LeverWebhook {
 
 /** Who is signed in: what the console session answers (never the key itself). */
 export interface Principal {
+  apiKeyId: string;
   apiKeyPrefix: string;
   tenantExternalId: string | null;
   admin: boolean;

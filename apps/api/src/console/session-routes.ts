@@ -3,13 +3,14 @@ import type { ConsoleSession } from '@lever-connect/connections';
 import { AppError } from '@lever-connect/errors';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { errorResponses } from '../schemas.js';
-import { clearSessionCookie, CSRF_HEADER, isCrossOrigin, sessionEnded, sessionTokenOf, setSessionCookie } from './session.js';
+import { errorResponses, Uuid } from '../schemas.js';
+import { clearSessionCookie, CSRF_HEADER, isCrossOrigin, sessionTokenOf, setSessionCookie } from './session.js';
 
 const SessionView = Type.Object(
   {
     csrfToken: Type.String({ description: `Send it as ${CSRF_HEADER} with every change made with this session (POST, PATCH, DELETE)` }),
     principal: Type.Object({
+      apiKeyId: Uuid,
       apiKeyPrefix: Type.String({ description: 'First characters of the key signed in with (never the key)' }),
       tenantExternalId: Type.Union([Type.String(), Type.Null()], { description: 'Set for a tenant-scoped key: the console shows that tenant only' }),
       admin: Type.Boolean({ description: 'An unscoped key: every tenant, webhook endpoints, API keys' }),
@@ -31,7 +32,7 @@ export default async function consoleSessionRoutes(app: FastifyInstance) {
   app.addSchema(SessionView);
   const view = (session: ConsoleSession) => ({
     csrfToken: session.csrfToken,
-    principal: { apiKeyPrefix: session.principal.prefix, tenantExternalId: session.principal.tenantExternalId, admin: session.principal.tenantId === null },
+    principal: { apiKeyId: session.principal.apiKeyId, apiKeyPrefix: session.principal.prefix, tenantExternalId: session.principal.tenantExternalId, admin: session.principal.tenantId === null },
     idleTimeoutSeconds: config.console.idleTimeoutSeconds,
   });
   const crossOrigin = () => new AppError('csrf_token_invalid', 'Sign in to the console from its own page', 403);
@@ -65,18 +66,21 @@ export default async function consoleSessionRoutes(app: FastifyInstance) {
     {
       schema: {
         tags: ['console'],
-        summary: "The console session of this browser's cookie, with its CSRF token",
+        summary: "The console session of this browser's cookie, with its CSRF token; 204 when signed out",
+        description: 'Signed out is an answer here, not an error: the console asks this on every load.',
         security: [],
-        response: { 200: Type.Ref('ConsoleSession'), ...errorResponses(401) },
+        response: { 200: Type.Ref('ConsoleSession'), 204: Type.Null() },
       },
     },
     async (request, reply) => {
-      const session = await app.consoleSessions.resolve(sessionTokenOf(request, config));
+      void reply.header('cache-control', 'no-store');
+      const token = sessionTokenOf(request, config);
+      const session = await app.consoleSessions.resolve(token);
       if (!session) {
-        clearSessionCookie(reply, config);
-        throw sessionEnded();
+        if (token !== undefined) clearSessionCookie(reply, config);
+        return reply.code(204).send(null);
       }
-      return reply.header('cache-control', 'no-store').send(view(session));
+      return reply.send(view(session));
     },
   );
 

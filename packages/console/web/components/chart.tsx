@@ -7,54 +7,66 @@ export interface Series {
 
 const hourLabel = (iso: string) => new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
 
+/** The smallest "round" number (1, 2 or 5 × a power of ten, at least 2 and even) not below `n`. */
+export function niceCeiling(n: number): number {
+  if (n <= 2) return 2;
+  const power = 10 ** Math.floor(Math.log10(n));
+  const nice = [1, 2, 5, 10].map((m) => m * power).find((v) => v >= n)!;
+  return nice % 2 === 0 ? nice : nice * 2;
+}
+
 /**
  * Stacked bars per hour as SVG, with its figures in a table next to it (a chart alone says nothing to a
- * screen reader): the SVG is one labelled image, the table is the data.
+ * screen reader): the SVG is one labelled image, the table is the data. The SVG stretches to its box, so its
+ * axis labels are HTML around it (text inside a stretched SVG would be distorted).
  */
 export function HourlyBars(props: { id: string; title: string; hours: Array<{ hour: string } & Record<string, number | string>>; series: Series[] }) {
   const width = 720;
-  const height = 180;
-  const pad = { left: 36, right: 8, top: 8, bottom: 22 };
+  const height = 160;
   const totals = props.hours.map((h) => props.series.reduce((sum, s) => sum + Number(h[s.key] ?? 0), 0));
-  const max = Math.max(1, ...totals);
-  const step = (width - pad.left - pad.right) / Math.max(1, props.hours.length);
+  const max = niceCeiling(Math.max(0, ...totals));
+  const step = width / Math.max(1, props.hours.length);
   const barWidth = Math.max(2, step * 0.7);
-  const y = (v: number) => pad.top + (height - pad.top - pad.bottom) * (1 - v / max);
+  const y = (v: number) => height * (1 - v / max);
   const sums = props.series.map((s) => props.hours.reduce((sum, h) => sum + Number(h[s.key] ?? 0), 0));
   const summary = props.series.map((s, i) => `${sums[i]!.toLocaleString('en-GB')} ${s.label.toLowerCase()}`).join(', ');
+  const ticks = props.hours.filter((_, i) => i % 6 === 0);
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby={`${props.id}-title`} preserveAspectRatio="none">
-        <title id={`${props.id}-title`}>{`${props.title}: ${summary}`}</title>
-        {[0, 0.5, 1].map((f) => (
-          <g key={f}>
-            <line class="grid" x1={pad.left} x2={width - pad.right} y1={y(max * f)} y2={y(max * f)} />
-            <text class="axis" x={pad.left - 6} y={y(max * f) + 4} text-anchor="end">
-              {Math.round(max * f).toLocaleString('en-GB')}
-            </text>
-          </g>
-        ))}
-        {props.hours.map((h, i) => {
-          let base = 0;
-          const x = pad.left + i * step + (step - barWidth) / 2;
-          return (
-            <g key={h.hour}>
-              {props.series.map((s) => {
-                const v = Number(h[s.key] ?? 0);
-                const top = y(base + v);
-                const rect = <rect key={s.key} class={s.class} x={x} y={top} width={barWidth} height={Math.max(0, y(base) - top)} />;
-                base += v;
-                return rect;
-              })}
-              {i % 6 === 0 && (
-                <text class="axis" x={x + barWidth / 2} y={height - 6} text-anchor="middle">
-                  {hourLabel(h.hour)}
-                </text>
-              )}
-            </g>
-          );
-        })}
-      </svg>
+      <div class="chart-plot">
+        <div class="y-axis" aria-hidden="true">
+          <span>{max.toLocaleString('en-GB')}</span>
+          <span>{(max / 2).toLocaleString('en-GB')}</span>
+          <span>0</span>
+        </div>
+        <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby={`${props.id}-title`} preserveAspectRatio="none">
+          <title id={`${props.id}-title`}>{`${props.title}: ${summary}`}</title>
+          {[0, 0.5, 1].map((f) => (
+            <line key={f} class="grid" x1={0} x2={width} y1={y(max * f)} y2={y(max * f)} vector-effect="non-scaling-stroke" />
+          ))}
+          {props.hours.map((h, i) => {
+            let base = 0;
+            const x = i * step + (step - barWidth) / 2;
+            return (
+              <g key={h.hour}>
+                {props.series.map((s) => {
+                  const v = Number(h[s.key] ?? 0);
+                  const top = y(base + v);
+                  const rect = <rect key={s.key} class={s.class} x={x} y={top} width={barWidth} height={Math.max(0, y(base) - top)} />;
+                  base += v;
+                  return rect;
+                })}
+              </g>
+            );
+          })}
+        </svg>
+        <div class="x-axis" aria-hidden="true">
+          {ticks.map((h) => (
+            <span key={h.hour}>{hourLabel(h.hour)}</span>
+          ))}
+          <span>now</span>
+        </div>
+      </div>
       <figcaption>
         <ul class="legend">
           {props.series.map((s, i) => (

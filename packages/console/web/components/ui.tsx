@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../api.ts';
 import type { Tone } from '../explain.ts';
-import { onLinkClick } from '../router.ts';
+import { hasNavigated, onLinkClick } from '../router.ts';
 
 /** A link inside the console (client-side navigation, a real href for new tabs and screen readers). */
 export function Link(props: { href: string; children: ComponentChildren; class?: string; 'aria-current'?: 'page' | undefined }) {
@@ -25,11 +25,14 @@ export function StatusBadge(props: { status: string }) {
   return <Badge tone={STATUS_TONE[props.status] ?? 'off'}>{statusWords(props.status)}</Badge>;
 }
 
-/** The page's heading: focused after each navigation, so keyboard and screen-reader users start there. */
+/**
+ * The page's heading: focused after a navigation inside the console, so keyboard and screen-reader users
+ * start on the new page (a fresh load leaves the focus where the browser puts it: the skip link comes first).
+ */
 export function PageTitle(props: { children: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    ref.current?.focus();
+    if (hasNavigated()) ref.current?.focus();
   }, []);
   return (
     <h1 ref={ref} tabIndex={-1}>

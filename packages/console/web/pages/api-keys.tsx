@@ -37,7 +37,7 @@ export function ApiKeysPage(props: { principal: Principal }) {
       setNote({ tone: 'bad', text: describeError(e) });
     }
   };
-  const own = (k: ApiKey) => k.prefix === props.principal.apiKeyPrefix;
+  const own = (k: ApiKey) => k.id === props.principal.apiKeyId;
   return (
     <section>
       <PageTitle>API keys</PageTitle>

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, ApiError, describeError, query } from '../api.ts';
 import { Badge, ConfirmDialog, CopyField, ErrorNote, Facts, Link, Loading, PageTitle, StatusBadge, useLoad } from '../components/ui.tsx';
 import { describeEvent, explainConnection } from '../explain.ts';
+import { hasRoute } from '../features.ts';
 import { formatTime, relative } from '../format.ts';
 import type { ApiKey, Connection, DomainEvent, LeverWebhook, Page, Principal, TokenRead } from '../types.ts';
 
@@ -268,11 +269,12 @@ function TokenReads(props: { id: string; principal: Principal }) {
 }
 
 /**
- * The connection's Lever webhook subscriptions, where the server has them (GET .../lever-webhooks): a
- * server without that route answers 404 route_not_found, shown as "not available" rather than an error.
+ * The connection's Lever webhook subscriptions, where the server has them (GET .../lever-webhooks, found in
+ * its OpenAPI document): "not available" otherwise, and also if the route answers 404 route_not_found.
  */
 function LeverWebhooks(props: { id: string }) {
   const { data, error, reload } = useLoad(async () => {
+    if (!(await hasRoute('GET', '/v1/connections/{id}/lever-webhooks'))) return null;
     try {
       return await api<{ data: LeverWebhook[] }>('GET', `/v1/connections/${props.id}/lever-webhooks`);
     } catch (e) {

@@ -46,7 +46,7 @@ export function ConnectionsPage(props: { query: URLSearchParams; principal: Prin
       <form class="filters" onSubmit={submit} role="search" aria-label="Filter connections">
         <div class="field wide">
           <label for="filter-q">Search</label>
-          <input {...field('q')} type="search" placeholder="Connection id, or the start of a tenant or Lever account" autocomplete="off" />
+          <input {...field('q')} type="search" placeholder="Connection id, tenant or Lever account" autocomplete="off" />
         </div>
         <div class="field">
           <label for="filter-status">Status</label>

@@ -40,7 +40,12 @@ export function OverviewPage(props: { principal: Principal }) {
       {data && (
         <>
           <ul class="tiles" aria-label="At a glance">
-            <Tile label="Connections" value={data.connections.total - count('disconnected')} hint={`${plural(count('disconnected'), 'disconnected connection')} not counted`} href="/connections" />
+            <Tile
+              label="Connections"
+              value={data.connections.total - count('disconnected')}
+              hint={count('disconnected') ? `and ${plural(count('disconnected'), 'disconnected one')}` : 'Active or waiting for a reconnect'}
+              href="/connections"
+            />
             <Tile
               label="Need a reconnect"
               value={count('needs_reauth')}

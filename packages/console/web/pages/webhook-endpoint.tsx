@@ -8,7 +8,7 @@ import { endpointState } from './webhooks.tsx';
 
 const DELIVERY_TONE = { succeeded: 'ok', pending: 'warn', failed: 'bad' } as const;
 
-function Deliveries(props: { endpoint: WebhookEndpoint; version: number }) {
+function Deliveries(props: { endpoint: WebhookEndpoint; version: number; onReload: () => void }) {
   const [status, setStatus] = useState('');
   const [extra, setExtra] = useState<{ items: WebhookDelivery[]; cursor: string | null } | null>(null);
   const { data, error, loading, reload } = useLoad(async () => {
@@ -42,7 +42,14 @@ function Deliveries(props: { endpoint: WebhookEndpoint; version: number }) {
             <option value="pending">Pending</option>
             <option value="succeeded">Succeeded</option>
           </select>
-          <button type="button" onClick={reload} disabled={loading}>
+          <button
+            type="button"
+            onClick={() => {
+              reload();
+              props.onReload(); // the endpoint's own state (failing since, disabled) follows its deliveries
+            }}
+            disabled={loading}
+          >
             Reload
           </button>
         </div>
@@ -220,7 +227,7 @@ export function WebhookEndpointPage(props: { id: string }) {
               ]}
             />
           </section>
-          <Deliveries endpoint={endpoint} version={version} />
+          <Deliveries endpoint={endpoint} version={version} onReload={reload} />
           <ConfirmDialog open={confirmRotate} title="Rotate the signing secret?" confirmLabel="Rotate" onConfirm={rotate} onCancel={() => setConfirmRotate(false)}>
             <p>A new secret is made and shown once. For 24 hours every delivery is signed with both, so your receiver can switch over without missing one.</p>
           </ConfirmDialog>

@@ -2555,7 +2555,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The console session of this browser's cookie, with its CSRF token */
+        /**
+         * The console session of this browser's cookie, with its CSRF token; 204 when signed out
+         * @description Signed out is an answer here, not an error: the console asks this on every load.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -2575,13 +2578,11 @@ export interface paths {
                     };
                 };
                 /** @description Default Response */
-                401: {
+                204: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
+                    content?: never;
                 };
             };
         };
@@ -2854,6 +2855,8 @@ export interface components {
             /** @description Send it as x-csrf-token with every change made with this session (POST, PATCH, DELETE) */
             csrfToken: string;
             principal: {
+                /** Format: uuid */
+                apiKeyId: string;
                 /** @description First characters of the key signed in with (never the key) */
                 apiKeyPrefix: string;
                 /** @description Set for a tenant-scoped key: the console shows that tenant only */
