@@ -13,6 +13,7 @@ describe('benchmarks at smoke size', () => {
       '4. connect flow',
       '5. simulator refresh',
       '6. Lever API proxy',
+      '7. operator console',
     ]);
     for (const r of results) {
       expect(r.figures.length, r.name).toBeGreaterThan(0);

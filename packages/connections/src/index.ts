@@ -6,6 +6,7 @@ export { createConnectionActions, type ConnectionActions } from './access/connec
 export {
   CONNECTION_CURSOR_PATTERN,
   createConnectionReads,
+  encodeConnectionCursor,
   type ConnectionListQuery,
   type ConnectionReads,
 } from './access/connection-reads.js';
