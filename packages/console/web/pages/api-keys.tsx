@@ -80,8 +80,10 @@ export function ApiKeysPage(props: { principal: Principal }) {
               {data.data.map((k) => (
                 <tr key={k.id} data-key-id={k.id}>
                   <td data-label="Name">
-                    {k.name}
-                    {own(k) && <span class="block small muted">you are signed in with it</span>}
+                    <div>
+                      {k.name}
+                      {own(k) && <span class="block small muted">you are signed in with it</span>}
+                    </div>
                   </td>
                   <td data-label="Key">
                     <code>{k.prefix}…</code>

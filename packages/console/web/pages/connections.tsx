@@ -124,8 +124,10 @@ export function ConnectionsPage(props: { query: URLSearchParams; principal: Prin
                           </Link>
                         </td>
                         <td data-label="Status">
-                          <StatusBadge status={c.status} />
-                          {why.tone !== 'ok' && c.status !== 'disconnected' && <span class="small muted block">{why.headline}</span>}
+                          <div>
+                            <StatusBadge status={c.status} />
+                            {why.tone !== 'ok' && c.status === 'active' && <span class="small muted block">{why.headline}</span>}
+                          </div>
                         </td>
                         <td data-label="Tenant">{c.tenant.externalId}</td>
                         <td data-label="Environment">{c.environment}</td>

@@ -79,8 +79,10 @@ export function WebhooksPage() {
               {data.data.map((e) => (
                 <tr key={e.id} data-endpoint-id={e.id}>
                   <td data-label="URL">
-                    <Link href={`/webhooks/${e.id}`}>{e.url}</Link>
-                    {e.description && <span class="block small muted">{e.description}</span>}
+                    <div>
+                      <Link href={`/webhooks/${e.id}`}>{e.url}</Link>
+                      {e.description && <span class="block small muted">{e.description}</span>}
+                    </div>
                   </td>
                   <td data-label="State">{endpointState(e)}</td>
                   <td data-label="Events">{e.eventTypes.length} types</td>
