@@ -2,6 +2,7 @@ import type { PrismaClient } from '@lever-connect/db';
 import type { ConnectionStatus, LeverEnvironment } from '@lever-connect/db';
 import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
 import type { TokenAudit, TokenRead } from '../tokens/token-audit.js';
+import { searchConnectionIds } from './connection-search.js';
 import { tenantFilter, visibleOr404, type Viewer } from './viewer.js';
 
 /**
@@ -44,25 +45,6 @@ export interface ConnectionListQuery {
 
 const include = { tenant: { select: { externalId: true } } } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * The search: a connection id matches exactly, anything else as the start of the tenant's externalId or of the
- * Lever account id (LIKE 'q%', each on its text_pattern_ops index). One OR walked along the list's own index
- * until a page is full: a common prefix stops early, a rare one reads the index once (~10 ms per 100,000 rows).
- */
-function searchFilter(q: string) {
-  // Prisma's startsWith is LIKE 'value%' without escaping: a typed % or _ must match itself.
-  const prefix = q.replace(/[\\%_]/g, (c) => `\\${c}`);
-  return {
-    OR: [
-      ...(UUID.test(q) ? [{ id: q.toLowerCase() }] : []),
-      { leverAccountId: { startsWith: prefix } },
-      { tenant: { externalId: { startsWith: prefix } } },
-    ],
-  };
-}
-
 /** Connections as API keys read them, behind the tenant wall (another tenant's connection is a plain 404). */
 export function createConnectionReads(deps: {
   prisma: PrismaClient;
@@ -87,26 +69,31 @@ export function createConnectionReads(deps: {
     /** Newest first (createdAt desc, id desc), keyset-paged. */
     async list(viewer: Viewer, query: ConnectionListQuery): Promise<{ data: ConnectionWithTenant[]; nextCursor: string | null }> {
       const after = query.cursor ? decodeConnectionCursor(query.cursor) : null;
-      const rows = await deps.prisma.connection.findMany({
-        where: {
-          ...tenantFilter(viewer),
-          ...(query.tenant ? { tenant: { externalId: query.tenant } } : {}),
-          ...(query.status ? { status: query.status } : {}),
-          ...(query.environment ? { environment: query.environment } : {}),
-          ...(query.leverAccountId ? { leverAccountId: query.leverAccountId } : {}),
-          AND: [
-            ...(query.q ? [searchFilter(query.q)] : []),
-            // Strictly after the previous page's last key, in the order below. The `lte` bound is implied by the
-            // OR, but it is what lets Postgres start the index walk at the cursor instead of at the newest row.
-            ...(after
-              ? [{ createdAt: { lte: after.createdAt } }, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }]
-              : []),
-          ],
-        },
-        include,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
-      });
+      const orderBy = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+      const rows = query.q
+        ? await deps.prisma.connection.findMany({
+            // The search finds the page's ids (connection-search.ts, the wall included); this reads their rows.
+            where: { ...tenantFilter(viewer), id: { in: await searchConnectionIds(deps.prisma, viewer, { ...query, q: query.q, after, take: query.limit + 1 }) } },
+            include,
+            orderBy,
+          })
+        : await deps.prisma.connection.findMany({
+            where: {
+              ...tenantFilter(viewer),
+              ...(query.tenant ? { tenant: { externalId: query.tenant } } : {}),
+              ...(query.status ? { status: query.status } : {}),
+              ...(query.environment ? { environment: query.environment } : {}),
+              ...(query.leverAccountId ? { leverAccountId: query.leverAccountId } : {}),
+              // Strictly after the previous page's last key, in the order below. The `lte` bound is implied by
+              // the OR, but it is what lets Postgres start the index walk at the cursor, not at the newest row.
+              ...(after
+                ? { AND: [{ createdAt: { lte: after.createdAt } }, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] }
+                : {}),
+            },
+            include,
+            orderBy,
+            take: query.limit + 1,
+          });
       const page = rows.slice(0, query.limit);
       return { data: page, nextCursor: rows.length > query.limit ? encodeConnectionCursor(page[page.length - 1]!) : null };
     },
