@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createHourlyCounter } from '@lever-connect/connections';
+import { createHourlyCounter, createOverviewReads } from '@lever-connect/connections';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from './helpers.js';
 
@@ -183,5 +183,39 @@ describe('the hourly counter', () => {
       ['2026-03-01T11:00:00.000Z', 0],
       ['2026-03-01T12:00:00.000Z', 2],
     ]);
+  });
+});
+
+describe('the overview of refresh outcomes', () => {
+  it('counts an hour that is over once per process, and then only the hours since', async () => {
+    const since: string[] = [];
+    const sql = {
+      query: async (_text: string, values: readonly unknown[] = []) => {
+        since.push(String(values[1]));
+        return [{ hour: new Date('2026-03-01T09:00:00Z'), type: 'connection.refreshed', n: 5 }];
+      },
+    };
+    const none = { count: async () => 0, findMany: async () => [], groupBy: async () => [] };
+    let now = new Date('2026-03-01T10:15:00Z');
+    const overview = createOverviewReads({
+      prisma: { connection: none, webhookEndpoint: none } as never,
+      sql: sql as never,
+      leverRateLimited: { lastHours: async () => [] },
+      expiringNoticeDays: 14,
+      now: () => now,
+    });
+    const first = await overview.get({ tenantId: null });
+    expect(since).toEqual(['2026-02-28T11:00:00.000Z']); // the whole window, the first time
+    expect(first.refreshes.find((h) => h.hour.toISOString() === '2026-03-01T09:00:00.000Z')!.refreshed).toBe(5);
+    now = new Date('2026-03-01T10:20:00Z');
+    const second = await overview.get({ tenantId: null });
+    expect(since[1]).toBe('2026-03-01T10:00:00.000Z'); // the current hour only
+    expect(second.refreshes.find((h) => h.hour.toISOString() === '2026-03-01T09:00:00.000Z')!.refreshed).toBe(5); // from the cache
+    await overview.get({ tenantId: '11111111-1111-4111-8111-111111111111' });
+    expect(since[2]).toBe('2026-02-28T11:00:00.000Z'); // another viewer's figures are its own
+    // Within a minute of an hour's end, that hour is counted again (a transaction may commit a little late).
+    now = new Date('2026-03-01T11:00:30Z');
+    await overview.get({ tenantId: null });
+    expect(since[3]).toBe('2026-03-01T10:00:00.000Z');
   });
 });

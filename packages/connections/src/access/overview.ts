@@ -6,7 +6,12 @@ import { GRANT_LIFETIME_MS, grantExpiresAt } from '../refresh/schedule.js';
 import { tenantFilter, type Viewer } from './viewer.js';
 
 const DAY_MS = 24 * 3600_000;
+const HOUR_MS = 3600_000;
 const HOURS = 24;
+/** An hour's events are taken as final this long after it ended (a transaction may commit a little late). */
+const SETTLE_MS = 60_000;
+/** Cached final hours (viewers × hours) before the cache starts over. */
+const CACHE_MAX = 50_000;
 /** How many of the soonest-expiring connections and of the failing endpoints are listed (the counts are exact). */
 const LISTED = 10;
 
@@ -66,24 +71,36 @@ export function createOverviewReads(deps: {
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
+  // Hours that are over do not change: each is counted once per process and kept, so an overview reads only
+  // the hours since the last one it counted (the current hour, once warm) — at a million connections
+  // refreshed hourly, a day of outcomes is ~24 M index entries, an hour ~1 M.
+  const finalHours = new Map<string, RefreshHour>();
+  const cacheKey = (viewer: Viewer, hour: Date) => `${viewer.tenantId ?? '*'}:${hour.getTime()}`;
 
-  /** Refresh outcomes per hour from the outbox: an index-only scan of (type, createdAt) per type. */
+  /** Refresh outcomes per hour from the outbox: an index-only range scan of (type, createdAt) per type. */
   async function refreshesByHour(viewer: Viewer, at: Date): Promise<RefreshHour[]> {
     const starts = lastHourStarts(at, HOURS);
+    const isFinal = (hour: Date) => hour.getTime() + HOUR_MS + SETTLE_MS <= at.getTime();
+    const firstToCount = starts.find((hour) => !isFinal(hour) || !finalHours.has(cacheKey(viewer, hour)))!;
     const tenant = viewer.tenantId === null ? '' : `AND "tenantId" = $3::uuid`;
     const rows = await deps.sql.query<{ hour: Date; type: keyof typeof REFRESH_OUTCOMES; n: number }>(
       `SELECT date_trunc('hour', "createdAt") AS "hour", "type", count(*)::int AS "n"
          FROM "events"
         WHERE "type" = ANY($1::text[]) AND "createdAt" >= $2 ${tenant}
         GROUP BY 1, 2`,
-      [Object.keys(REFRESH_OUTCOMES), ts(starts[0]!), ...(viewer.tenantId === null ? [] : [viewer.tenantId])],
+      [Object.keys(REFRESH_OUTCOMES), ts(firstToCount), ...(viewer.tenantId === null ? [] : [viewer.tenantId])],
     );
-    const hours = new Map(starts.map((hour) => [hour.getTime(), { hour, refreshed: 0, failed: 0, needsReauth: 0 }]));
+    const counted = new Map(
+      starts.filter((hour) => hour >= firstToCount).map((hour) => [hour.getTime(), { hour, refreshed: 0, failed: 0, needsReauth: 0 }]),
+    );
     for (const row of rows) {
-      const bucket = hours.get(row.hour.getTime());
+      const bucket = counted.get(row.hour.getTime());
       if (bucket) bucket[REFRESH_OUTCOMES[row.type]] += row.n;
     }
-    return [...hours.values()];
+    if (finalHours.size > CACHE_MAX) finalHours.clear();
+    for (const bucket of counted.values()) if (isFinal(bucket.hour)) finalHours.set(cacheKey(viewer, bucket.hour), bucket);
+    for (const key of finalHours.keys()) if (Number(key.slice(key.indexOf(':') + 1)) < starts[0]!.getTime()) finalHours.delete(key);
+    return starts.map((hour) => counted.get(hour.getTime()) ?? { ...finalHours.get(cacheKey(viewer, hour))! });
   }
 
   async function expiring(viewer: Viewer, at: Date): Promise<Overview['expiring']> {
