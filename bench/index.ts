@@ -1,4 +1,5 @@
 import { benchConnectFlow, type ConnectFlowSize } from './connect-flow.js';
+import { benchConsole, type ConsoleSize } from './console.js';
 import { benchLeverWebhooks, type LeverWebhooksSize } from './lever-webhooks.js';
 import { benchProxy, type ProxySize } from './proxy.js';
 import { benchRefreshThroughput, type RefreshThroughputSize } from './refresh-throughput.js';
@@ -19,10 +20,11 @@ export interface BenchSizes {
   sim: SimRefreshSize;
   proxy: ProxySize;
   webhooks: LeverWebhooksSize;
+  console: ConsoleSize;
 }
 
 export type BenchName = keyof BenchSizes;
-export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connect', 'sim', 'proxy', 'webhooks'];
+export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connect', 'sim', 'proxy', 'webhooks', 'console'];
 
 /** `full` is what `pnpm bench` runs (a few minutes on 2 cores); `smoke` runs in `pnpm test` (seconds). */
 export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
@@ -34,6 +36,7 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     sim: { grants: 8, durationMs: 500 },
     proxy: { durationSeconds: 1, pacedRate: 100, rounds: 1, warmupMs: 100, connections: 4, workers: 0 },
     webhooks: { durationSeconds: 1, pacedRate: 100, rounds: 1, warmupMs: 100, connections: 4 },
+    console: { connections: 2_000, tenants: 200, requests: 10 },
   },
   full: {
     refresh: { connections: 2_000, concurrency: 50, rounds: 5, timeoutMs: 120_000 },
@@ -43,6 +46,7 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     sim: { grants: 64, durationMs: 5_000 },
     proxy: { durationSeconds: 4, pacedRate: 500, rounds: 3, warmupMs: 500, connections: 10, workers: 1 },
     webhooks: { durationSeconds: 4, pacedRate: 500, rounds: 3, warmupMs: 500, connections: 10 },
+    console: { connections: 100_000, tenants: 20_000, requests: 200 },
   },
 };
 
@@ -75,6 +79,7 @@ export async function runBenchmarks(sizes: BenchSizes, only: BenchName[] = BENCH
     if (only.includes('connect')) await measured(() => benchConnectFlow(stack, sizes.connect));
     if (only.includes('proxy')) await measured(() => benchProxy(stack, sizes.proxy));
     if (only.includes('webhooks')) await measured(() => benchLeverWebhooks(stack, sizes.webhooks));
+    if (only.includes('console')) await measured(() => benchConsole(stack, sizes.console));
     if (only.includes('schedule')) await measured(() => benchScheduleAccuracy(stack, sizes.schedule));
   } finally {
     await stack.close();

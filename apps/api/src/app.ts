@@ -6,6 +6,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Core } from '@lever-connect/connections';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import consoleRoutes from './console/index.js';
+import consoleSessionPlugin from './console/session.js';
 import authPlugin from './plugins/auth.js';
 import corePlugin from './plugins/core.js';
 import errorsPlugin from './plugins/errors.js';
@@ -23,6 +25,7 @@ import eventRoutes from './routes/events.js';
 import healthRoutes from './routes/health.js';
 import leverProxyRoutes from './routes/lever-proxy.js';
 import leverWebhookRoutes from './routes/lever-webhooks.js';
+import overviewRoutes from './routes/overview.js';
 import tenantRoutes from './routes/tenants.js';
 import webhookEndpointRoutes from './routes/webhook-endpoints.js';
 import { ErrorResponse } from './schemas.js';
@@ -73,6 +76,8 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}` },
   });
+  // The console's sessions before auth: a console cookie stands for its key on /v1 routes (console/session.ts).
+  await app.register(consoleSessionPlugin);
   await app.register(authPlugin);
   await app.register(metricsPlugin);
   await app.register(queueDashboardPlugin);
@@ -90,7 +95,9 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
   await app.register(apiKeyRoutes);
   await app.register(tenantRoutes);
   await app.register(eventRoutes);
+  await app.register(overviewRoutes);
   await app.register(webhookEndpointRoutes);
+  await app.register(consoleRoutes);
   // The demo serves unauthenticated pages: only ever against the simulator, never with real Lever data.
   if (isDemoEnabled(config)) await app.register(demoRoutes);
   return app;

@@ -14,6 +14,7 @@ describe('benchmarks at smoke size', () => {
       '5. simulator refresh',
       '6. Lever API proxy',
       '7. Lever webhooks received',
+      '8. operator console',
     ]);
     for (const r of results) {
       expect(r.figures.length, r.name).toBeGreaterThan(0);

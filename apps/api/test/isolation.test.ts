@@ -46,6 +46,8 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
     t = await buildTestApp();
     a = await insertConnection(t, 'tenant-a');
     b = await insertConnection(t, 'tenant-b');
+    // B's grant ends within the notice period, so the admin's overview lists it (and tenant A's must not).
+    await t.db.db.prisma.connection.update({ where: { id: b.connection.id }, data: { grantCreatedAt: new Date(Date.now() - 360 * 86_400_000) } });
     // B's connection has been read before (by an admin), so its audit trail is not empty.
     expect((await call(t.adminKey, 'GET', `/v1/connections/${b.connection.id}/access-token`)).statusCode).toBe(200);
     const endpoint = await call(t.adminKey, 'POST', '/v1/webhook-endpoints', { url: 'http://localhost:9/hooks' });
@@ -71,6 +73,10 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
         { url: '/v1/connections', outcome: 'filtered' },
         { url: '/v1/connections?tenant=tenant-b', outcome: 'filtered' },
         { url: '/v1/connections?environment=sandbox&status=active', outcome: 'filtered' },
+        { url: '/v1/connections?leverAccountId=acct_tenant-b', outcome: 'filtered' },
+        { url: '/v1/connections?q=tenant-b', outcome: 'filtered' },
+        { url: '/v1/connections?q=acct_tenant', outcome: 'filtered' },
+        { url: `/v1/connections?q=${id}`, outcome: 'filtered' },
       ],
       'GET /v1/connections/:id': [{ url: `/v1/connections/${id}`, outcome: 'hidden' }],
       'DELETE /v1/connections/:id': [{ url: `/v1/connections/${id}`, outcome: 'hidden' }],
@@ -94,6 +100,7 @@ describe('tenant isolation: a key scoped to tenant A, walking the route table wi
       ],
       'GET /v1/tenants/:externalId': [{ url: '/v1/tenants/tenant-b', outcome: 'hidden' }],
       'DELETE /v1/tenants/:externalId': [{ url: '/v1/tenants/tenant-b', outcome: 'hidden' }],
+      'GET /v1/overview': [{ url: '/v1/overview', outcome: 'filtered' }],
       'GET /v1/events': [
         { url: '/v1/events', outcome: 'filtered' },
         { url: `/v1/events?connectionId=${id}`, outcome: 'filtered' },

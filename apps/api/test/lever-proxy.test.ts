@@ -182,6 +182,9 @@ describe('the Lever API proxy', () => {
     expect(notes.data).toHaveLength(1); // the 429s were not processed: one note
     const metrics = await (await fetch(`${base}/metrics`, { headers: bearer(t.adminKey) })).text();
     expect(metrics).toMatch(/lever_connect_proxy_lever_429_total\{[^}]*environment="production"[^}]*\} 4/);
+    // The same four, per hour across processes (Redis), for the console's overview.
+    const overview = (await (await fetch(`${base}/v1/overview`, { headers: bearer(t.adminKey) })).json()) as { leverRateLimited: Array<{ count: number }> };
+    expect(overview.leverRateLimited.reduce((sum, h) => sum + h.count, 0)).toBe(4);
   });
 
   it("answers lever_rate_limited when Lever keeps answering 429 past the call's wait budget", async () => {

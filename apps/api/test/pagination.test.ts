@@ -102,29 +102,49 @@ describe('cursor pagination', () => {
   });
 
   describe('GET /v1/connections', () => {
-    const filters = fc.record(
+    const account = (c: { id: string }) => `acct_${c.id.slice(0, 8)}`;
+    // Built when a test runs: the seeded connections exist only after beforeAll.
+    const filters = () =>
+      fc.record(
       {
         tenant: fc.constantFrom(...TENANTS, 'nobody'),
         status: fc.constantFrom(...STATUSES),
         environment: fc.constantFrom(...ENVIRONMENTS),
+        leverAccountId: fc.constantFrom('acct_nobody', ...[0, 5, 17].map((i) => account(connections[i]!))),
+        // The search: a whole connection id, a prefix of a tenant or of a Lever account id, and LIKE's wildcards
+        // (they must match themselves, i.e. nothing here).
+        q: fc.constantFrom('tenant-', 'tenant-b', 'acct_', 'ac', connections[3]!.id, connections[3]!.id.toUpperCase(), account(connections[9]!).slice(0, 7), '%', '_', 'nobody'),
       },
       { requiredKeys: [] },
-    );
+      );
+    const searched = (c: { id: string; tenant: string }, q: string) =>
+      c.id === q.toLowerCase() || account(c).startsWith(q) || c.tenant.startsWith(q);
 
     it('covers every matching connection exactly once, newest first, for any page size and filters', async () => {
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 12 }), filters, async (limit, filter) => {
+        fc.asyncProperty(fc.integer({ min: 1, max: 12 }), filters(), async (limit, filter) => {
           const items = await walk('/v1/connections', { limit, ...filter });
           const expected = connections.filter(
             (c) =>
               (!filter.tenant || c.tenant === filter.tenant) &&
               (!filter.status || c.status === filter.status) &&
-              (!filter.environment || c.environment === filter.environment),
+              (!filter.environment || c.environment === filter.environment) &&
+              (!filter.leverAccountId || account(c) === filter.leverAccountId) &&
+              (!filter.q || searched(c, filter.q)),
           );
-          expect(items.map((c) => c.id)).toEqual(expected.map((c) => c.id));
+          expect(items.map((c) => c.id), JSON.stringify(filter)).toEqual(expected.map((c) => c.id));
         }),
-        { numRuns: 25 },
+        { numRuns: 40 },
       );
+    });
+
+    it('finds a connection by its id, and by the start of its tenant or Lever account', async () => {
+      const target = connections[4]!;
+      for (const q of [target.id, account(target), account(target).slice(0, 9)]) {
+        const items = await walk('/v1/connections', { q });
+        expect(items.map((c) => c.id), q).toContain(target.id);
+      }
+      expect((await walk('/v1/connections', { q: 'tenant-c' })).every((c) => (c.tenant as { externalId: string }).externalId === 'tenant-c')).toBe(true);
     });
 
     it("pages a tenant key through its own tenant's connections only", async () => {
@@ -193,6 +213,9 @@ describe('cursor pagination', () => {
     ['/v1/connections?limit=101', 'querystring.limit'],
     ['/v1/connections?status=paused', 'querystring.status'],
     ['/v1/connections?environment=staging', 'querystring.environment'],
+    [`/v1/connections?q=${'x'.repeat(201)}`, 'querystring.q'],
+    ['/v1/connections?q=', 'querystring.q'],
+    ['/v1/connections?leverAccountId=', 'querystring.leverAccountId'],
     ['/v1/events?cursor=abc', 'querystring.cursor'],
     ['/v1/events?cursor=-1', 'querystring.cursor'],
     ['/v1/events?cursor=1234567890123456789', 'querystring.cursor'],

@@ -60,6 +60,9 @@ const envSchema = z.object({
   LEVER_HTTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
   CONNECT_ALLOWED_ORIGINS: z.string().default(''),
   CONNECT_SESSION_TTL_SECONDS: int(60, 86_400).default(1800),
+  /** The operator console: a sign-in unused this long ends (seconds), and any sign-in ends this old. */
+  CONSOLE_SESSION_IDLE_SECONDS: int(1, 86_400).default(1800),
+  CONSOLE_SESSION_MAX_AGE_SECONDS: int(60, 7 * 86_400).default(43_200),
   REFRESH_ENABLED: bool.default(true),
   REFRESH_LEAD_SECONDS: int(1).default(600),
   REFRESH_JITTER_SECONDS: int(0).default(60),
@@ -133,6 +136,8 @@ export interface Config {
     environments: Record<LeverEnvironment, LeverEnvironmentConfig>;
   };
   connect: { allowedOrigins: string[]; sessionTtlSeconds: number; callbackUrl: string };
+  /** The operator console's sign-in sessions. */
+  console: { idleTimeoutSeconds: number; maxAgeSeconds: number };
   refresh: {
     enabled: boolean;
     leadSeconds: number;
@@ -368,6 +373,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       sessionTtlSeconds: e.CONNECT_SESSION_TTL_SECONDS,
       callbackUrl: `${publicBaseUrl}/oauth/callback`,
     },
+    console: { idleTimeoutSeconds: e.CONSOLE_SESSION_IDLE_SECONDS, maxAgeSeconds: e.CONSOLE_SESSION_MAX_AGE_SECONDS },
     refresh: {
       enabled: e.REFRESH_ENABLED,
       leadSeconds: e.REFRESH_LEAD_SECONDS,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '@lever-connect/config';
 import { createTokenCipher } from '@lever-connect/crypto';
-import { createDatabase } from '@lever-connect/db';
+import { createDatabase, sqlOf } from '@lever-connect/db';
 import { refreshAccessToken, sendToLeverApi } from '@lever-connect/lever';
 import { createMetrics, createRedis, QUEUE_NAMES, type LeverWebhooksJobData, type SweepJobData } from '@lever-connect/runtime';
 import { Queue } from 'bullmq';
@@ -11,12 +11,14 @@ import { createApiKeyService } from './access/api-keys.js';
 import { createConnectionActions } from './access/connection-actions.js';
 import { createConnectionReads } from './access/connection-reads.js';
 import { createEventReads } from './access/event-reads.js';
+import { createOverviewReads } from './access/overview.js';
 import { createQuotas } from './access/quotas.js';
 import { createTenantReads } from './access/tenant-reads.js';
 import { upsertTenant } from './access/tenants.js';
 import { createConnectService } from './connect/service.js';
 import { createLeverWebhooks } from './lever-webhooks/service.js';
 import { createAccountBudget } from './proxy/budget.js';
+import { createHourlyCounter } from './proxy/hourly-counter.js';
 import { createLeverProxy } from './proxy/proxy.js';
 import { createAppCredentialsState } from './refresh/app-credentials.js';
 import { refreshLeaseTtlMs } from './refresh/context.js';
@@ -116,6 +118,8 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
   const tokens = createTokenService({ repo, refresher, cipher, config, bus, quotas });
   const connections = createConnectionReads({ prisma, repo, tokenAudit });
   const tenants = createTenantReads({ prisma });
+  // Lever's 429s met by the proxy, per hour across every process (the console's overview; Prometheus has its own).
+  const leverRateLimited = createHourlyCounter({ redis, key: `${prefix}:stats:lever-429` });
   const proxy = createLeverProxy({
     tokens,
     budget: createAccountBudget({ redis, prefix }),
@@ -123,7 +127,10 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     config,
     send: sendToLeverApi,
     observeAttempt: (environment, outcome) => {
-      if (outcome.kind === 'response' && outcome.status === 429) metrics.leverRateLimited.inc({ environment });
+      if (outcome.kind === 'response' && outcome.status === 429) {
+        metrics.leverRateLimited.inc({ environment });
+        leverRateLimited.increment();
+      }
     },
   });
   const leverWebhooks = createLeverWebhooks({
@@ -167,6 +174,12 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     leverWebhooks,
     leverWebhooksQueue,
     quotas,
+    overview: createOverviewReads({
+      prisma,
+      sql: sqlOf(database.pool),
+      leverRateLimited,
+      expiringNoticeDays: config.refresh.expiringNoticeDays,
+    }),
     actions: createConnectionActions({ reads: connections, tenants, repo, tokens, leverWebhooks, onChanged: connectionChanged }),
     connect: createConnectService({
       prisma,

@@ -1,15 +1,18 @@
 // The domain: connect (connect/), refresh (refresh/), token reads (tokens/), storage (store/), and what API
 // keys may see and do (access/). core.ts composes them. README.md says where to start reading.
-export { createApiKeyService, type ApiKeyService, type ApiPrincipal } from './access/api-keys.js';
+export { createApiKeyService, principalOf, type ApiKeyService, type ApiPrincipal } from './access/api-keys.js';
+export { createConsoleSessions, type ConsoleSession, type ConsoleSessionPolicy, type ConsoleSessions } from './access/console-sessions.js';
 export { allows, isScope, SCOPES, scopesForNewKey, TENANT_FULL_SET, type Scope } from './access/scopes.js';
 export { createConnectionActions, type ConnectionActions } from './access/connection-actions.js';
 export {
   CONNECTION_CURSOR_PATTERN,
   createConnectionReads,
+  encodeConnectionCursor,
   type ConnectionListQuery,
   type ConnectionReads,
 } from './access/connection-reads.js';
 export { createEventReads, type EventReads } from './access/event-reads.js';
+export { createOverviewReads, type Overview, type OverviewReads, type RefreshHour } from './access/overview.js';
 export { createTenantReads, type TenantReads } from './access/tenant-reads.js';
 export { upsertTenant } from './access/tenants.js';
 export { createQuotas, type ProxyCaller, type QuotaPolicy, type Quotas, type QuotasConfig } from './access/quotas.js';
@@ -31,6 +34,7 @@ export { budgetClassesFor } from './proxy/classes.js';
 export { backoffWithJitter, decide, retryAfterMs, type AttemptOutcome, type Verdict } from './proxy/decide.js';
 export { headersFromLever, headersToLever } from './proxy/headers.js';
 export { checkProxyPath, ProxyPathInvalidError } from './proxy/path.js';
+export { createHourlyCounter, lastHourStarts, type HourCount, type HourlyCounter } from './proxy/hourly-counter.js';
 export { createLeverProxy, type LeverProxy, type ProxyAnswer, type ProxyRequest, type ReplayableBody } from './proxy/proxy.js';
 export { refreshLeaseTtlMs, type RefresherDeps } from './refresh/context.js';
 export { createDeploymentFence, type DeploymentFence } from './refresh/fence.js';

@@ -102,6 +102,10 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     expect(types.filter((t) => t === 'connection.refresh_failing')).toHaveLength(1);
     expect(types.indexOf('connection.recovered')).toBeGreaterThan(types.indexOf('connection.refresh_failing'));
     expect(types).not.toContain('connection.needs_reauth');
+    // Every failed attempt is in the outbox too (the console's chart of refresh outcomes), with its reason.
+    expect(types.filter((t) => t === 'connection.refresh_failed')).toHaveLength(3);
+    const failed = await core.prisma.event.findFirstOrThrow({ where: { connectionId: connection.id, type: 'connection.refresh_failed' } });
+    expect(failed.data).toMatchObject({ connection: { id: connection.id, status: 'active', reason: 'server_error' } });
   });
 
   it('reports a response lost after rotation as refresh_response_lost, not a customer revocation', async () => {

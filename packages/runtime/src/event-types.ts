@@ -13,6 +13,9 @@ export const EVENT_TYPES = [
   'connection.refreshed',
   'connection.needs_reauth',
   'connection.refresh_failing',
+  // One per failed attempt (transient: the grant is kept): for the console's chart of refresh outcomes. Not in
+  // the webhooks' default set (packages/webhooks/src/subscriptions.ts): in a Lever outage it fires per retry.
+  'connection.refresh_failed',
   'connection.recovered',
   'connection.expiring',
   'connection.deleted',

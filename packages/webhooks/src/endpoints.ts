@@ -28,7 +28,7 @@ export interface WebhookEndpointRecord {
 
 export interface CreateEndpointInput {
   url: string;
-  /** Omitted: the default set (all but connection.refreshed). */
+  /** Omitted: the default set (all but connection.refreshed and connection.refresh_failed). */
   eventTypes?: string[] | undefined;
   tenantExternalId?: string | undefined;
   enabled?: boolean | undefined;

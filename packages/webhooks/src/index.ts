@@ -37,6 +37,7 @@ export { generateWebhookSecret, sign, signedHeaders, type WebhookHeaders } from 
 export {
   DEFAULT_EVENT_TYPES,
   effectiveEventTypes,
+  OPT_IN_EVENT_TYPES,
   endpointMatches,
   isEventType,
   isSubscribable,

@@ -3,12 +3,18 @@ import { EVENT_TYPES, isEventType, type EventType } from '@lever-connect/runtime
 export { isEventType };
 
 /**
- * What an endpoint receives when it names no event types: everything except `connection.refreshed`, which
- * fires about hourly per connection and is noise for most operators, and Lever's own events (`lever.*`),
- * which an endpoint gets only when it asks for them, by name or as `lever.*` (an existing endpoint sees no
- * change when a customer's Lever starts sending).
+ * Events an endpoint receives only when it names them: `connection.refreshed` fires about hourly per
+ * connection, `connection.refresh_failed` once per failed attempt (a Lever outage makes it a storm); both are
+ * noise for most operators, who hear about trouble from `connection.refresh_failing` instead.
  */
-export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => t !== 'connection.refreshed' && !t.startsWith('lever.'));
+export const OPT_IN_EVENT_TYPES: readonly EventType[] = ['connection.refreshed', 'connection.refresh_failed'];
+
+/**
+ * What an endpoint receives when it names no event types: everything but OPT_IN_EVENT_TYPES and Lever's own
+ * events (`lever.*`), which an endpoint gets only when it asks for them, by name or as `lever.*` (an existing
+ * endpoint sees no change when a customer's Lever starts sending).
+ */
+export const DEFAULT_EVENT_TYPES: readonly EventType[] = EVENT_TYPES.filter((t) => !OPT_IN_EVENT_TYPES.includes(t) && !t.startsWith('lever.'));
 
 /** Subscribes an endpoint to every event Lever sends (`lever.candidateStageChange`, ...). */
 export const LEVER_WILDCARD = 'lever.*';

@@ -9,8 +9,10 @@ const ep = (over: Partial<SubscribedEndpoint> = {}): SubscribedEndpoint => ({ id
 const ev = (type: string, tenantId: string | null = A, data: unknown = {}): RoutableEvent => ({ type, tenantId, data });
 
 describe('subscription matching', () => {
-  it("defaults to every event type except connection.refreshed and Lever's own (lever.*)", () => {
-    expect(DEFAULT_EVENT_TYPES).toEqual(EVENT_TYPES.filter((t) => t !== 'connection.refreshed' && !t.startsWith('lever.')));
+  it("defaults to every event type except connection.refreshed, connection.refresh_failed and Lever's own (lever.*)", () => {
+    expect(DEFAULT_EVENT_TYPES).toEqual(
+      EVENT_TYPES.filter((t) => t !== 'connection.refreshed' && t !== 'connection.refresh_failed' && !t.startsWith('lever.')),
+    );
     expect(DEFAULT_EVENT_TYPES).toContain('connection.lever_webhooks_failed');
   });
 
@@ -22,6 +24,8 @@ describe('subscription matching', () => {
     ['lever.* gets none of ours', ep({ eventTypes: ['lever.*'] }), ev('connection.needs_reauth'), false],
     ['one Lever event by name', ep({ eventTypes: ['lever.applicationCreated'] }), ev('lever.applicationCreated'), true],
     ['another Lever event than named', ep({ eventTypes: ['lever.applicationCreated'] }), ev('lever.candidateHired'), false],
+    ['default set skips refresh_failed', ep(), ev('connection.refresh_failed'), false],
+    ['explicit refresh_failed gets it', ep({ eventTypes: ['connection.refresh_failed'] }), ev('connection.refresh_failed'), true],
     ['explicit refreshed gets it', ep({ eventTypes: ['connection.refreshed'] }), ev('connection.refreshed'), true],
     ['explicit list skips others', ep({ eventTypes: ['connection.created'] }), ev('connection.needs_reauth'), false],
     ['disabled endpoints get nothing', ep({ enabled: false }), ev('connection.needs_reauth'), false],

@@ -3,6 +3,7 @@ import { AppError, ForbiddenError } from '@lever-connect/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
+import { consolePrincipal } from '../console/session.js';
 import { accessOf, scopeOf } from '../route-access.js';
 import { sendError } from './errors.js';
 
@@ -70,6 +71,15 @@ export default fp(
       if (access === 'public') return done();
       const scope = scopeOf(request.method, url);
       const key = bearer(request);
+      // The console (src/console/): without a key, its session cookie stands for its key on /v1 routes.
+      const viaConsole = key === undefined ? consolePrincipal(app, request, url) : undefined;
+      if (viaConsole) {
+        viaConsole.then(
+          (principal) => admit(request, reply, principal, access, scope, done),
+          (error: unknown) => void sendError(reply, request, error),
+        );
+        return;
+      }
       const cached = app.core.apiKeys.verifyCached(key);
       if (cached) return admit(request, reply, cached, access, scope, done);
       app.core.apiKeys.verify(key).then(
@@ -78,5 +88,5 @@ export default fp(
       );
     });
   },
-  { name: 'auth', dependencies: ['core'] },
+  { name: 'auth', dependencies: ['core', 'console-session'] },
 );

@@ -89,6 +89,10 @@ const ListQuery = Type.Object(
     tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "The tenant's externalId" })),
     status: Type.Optional(ConnectionStatusSchema),
     environment: Type.Optional(LeverEnvironmentSchema),
+    leverAccountId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Exactly this Lever account id' })),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "A connection id (exact), or the start of the tenant's externalId or of the Lever account id" }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
     cursor: Type.Optional(ConnectionCursor),
   },
@@ -107,7 +111,7 @@ export default async function connectionRoutes(app: FastifyInstance) {
     {
       schema: {
         tags: ['connections'],
-        summary: 'List connections (newest first), filtered by tenant, status, environment',
+        summary: 'List connections (newest first), filtered by tenant, status, environment, Lever account, or searched (q)',
         querystring: ListQuery,
         response: {
           200: Type.Object({ data: Type.Array(Type.Ref('Connection')), nextCursor: Nullable(ConnectionCursor) }),

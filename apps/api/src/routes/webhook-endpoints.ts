@@ -16,7 +16,7 @@ const WebhookEndpointView = Type.Object(
     id: Uuid,
     url: Type.String(),
     description: Nullable(Type.String()),
-    eventTypes: Type.Array(Type.String(), { description: 'Effective subscription (default: all but connection.refreshed)' }),
+    eventTypes: Type.Array(Type.String(), { description: 'Effective subscription (default: all but connection.refreshed and connection.refresh_failed)' }),
     tenantExternalId: Nullable(Type.String({ description: "Only this tenant's events when set" })),
     enabled: Type.Boolean(),
     disabledReason: Nullable(Type.String()),

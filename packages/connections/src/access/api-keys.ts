@@ -21,6 +21,22 @@ function scopesOf(row: { scopes: string[]; tenantId: string | null }): readonly 
   return row.tenantId ? TENANT_FULL_SET : UNSCOPED_DEFAULT;
 }
 
+/**
+ * What a key row allows, or null when it is revoked: the one mapping from a stored key to a principal,
+ * shared by Bearer keys and console sessions (which re-read their key on every request).
+ */
+export function principalOf(row: {
+  id: string;
+  prefix: string;
+  tenantId: string | null;
+  revokedAt: Date | null;
+  scopes: string[];
+  tenant: { externalId: string } | null;
+}): ApiPrincipal | null {
+  if (row.revokedAt) return null;
+  return { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null, scopes: scopesOf(row) };
+}
+
 const CACHE_TTL_MS = 10_000;
 /**
  * A key verified longer ago than this is re-read in the background while the cached principal keeps being
@@ -79,10 +95,7 @@ export function createApiKeyService(deps: { prisma: PrismaClient; bus?: Pick<Inv
     const startedAt = epoch;
     pending = (async () => {
       const row = await deps.prisma.apiKey.findUnique({ where: { hash }, include: { tenant: { select: { externalId: true } } } });
-      const principal =
-        row && !row.revokedAt
-          ? { apiKeyId: row.id, prefix: row.prefix, tenantId: row.tenantId, tenantExternalId: row.tenant?.externalId ?? null, scopes: scopesOf(row) }
-          : null;
+      const principal = row ? principalOf(row) : null;
       if (epoch !== startedAt) {
         // Revoked (somewhere) while we read: answer this once, cache nothing.
         cache.delete(hash);

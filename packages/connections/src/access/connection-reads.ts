@@ -2,6 +2,7 @@ import type { PrismaClient } from '@lever-connect/db';
 import type { ConnectionStatus, LeverEnvironment } from '@lever-connect/db';
 import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
 import type { TokenAudit, TokenRead } from '../tokens/token-audit.js';
+import { searchConnectionIds } from './connection-search.js';
 import { tenantFilter, visibleOr404, type Viewer } from './viewer.js';
 
 /**
@@ -34,6 +35,10 @@ export interface ConnectionListQuery {
   tenant?: string | undefined;
   status?: ConnectionStatus | undefined;
   environment?: LeverEnvironment | undefined;
+  /** Exactly this Lever account id. */
+  leverAccountId?: string | undefined;
+  /** A connection id (exact), or a prefix of the tenant's externalId or of the Lever account id. */
+  q?: string | undefined;
   limit: number;
   cursor?: string | undefined;
 }
@@ -64,19 +69,31 @@ export function createConnectionReads(deps: {
     /** Newest first (createdAt desc, id desc), keyset-paged. */
     async list(viewer: Viewer, query: ConnectionListQuery): Promise<{ data: ConnectionWithTenant[]; nextCursor: string | null }> {
       const after = query.cursor ? decodeConnectionCursor(query.cursor) : null;
-      const rows = await deps.prisma.connection.findMany({
-        where: {
-          ...tenantFilter(viewer),
-          ...(query.tenant ? { tenant: { externalId: query.tenant } } : {}),
-          ...(query.status ? { status: query.status } : {}),
-          ...(query.environment ? { environment: query.environment } : {}),
-          // Strictly after the previous page's last key, in the order below.
-          ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
-        },
-        include,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: query.limit + 1,
-      });
+      const orderBy = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+      const rows = query.q
+        ? await deps.prisma.connection.findMany({
+            // The search finds the page's ids (connection-search.ts, the wall included); this reads their rows.
+            where: { ...tenantFilter(viewer), id: { in: await searchConnectionIds(deps.prisma, viewer, { ...query, q: query.q, after, take: query.limit + 1 }) } },
+            include,
+            orderBy,
+          })
+        : await deps.prisma.connection.findMany({
+            where: {
+              ...tenantFilter(viewer),
+              ...(query.tenant ? { tenant: { externalId: query.tenant } } : {}),
+              ...(query.status ? { status: query.status } : {}),
+              ...(query.environment ? { environment: query.environment } : {}),
+              ...(query.leverAccountId ? { leverAccountId: query.leverAccountId } : {}),
+              // Strictly after the previous page's last key, in the order below. The `lte` bound is implied by
+              // the OR, but it is what lets Postgres start the index walk at the cursor, not at the newest row.
+              ...(after
+                ? { AND: [{ createdAt: { lte: after.createdAt } }, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] }
+                : {}),
+            },
+            include,
+            orderBy,
+            take: query.limit + 1,
+          });
       const page = rows.slice(0, query.limit);
       return { data: page, nextCursor: rows.length > query.limit ? encodeConnectionCursor(page[page.length - 1]!) : null };
     },

@@ -41,7 +41,12 @@ export async function recordFailure(ctx: RefreshContext, connection: ConnectionW
       failingNotified: notify,
     },
     // Written only if the row was ours to write (a reconnect or delete meanwhile says what happened itself).
-    notify ? [connectionEvent('connection.refresh_failing', connection, { reason: failure.reason })] : [],
+    // Every attempt's failure is an event (the console charts refreshes and failures from the outbox);
+    // refresh_failing is the once-per-episode notice webhooks subscribe to by default.
+    [
+      connectionEvent('connection.refresh_failed', connection, { reason: failure.reason }),
+      ...(notify ? [connectionEvent('connection.refresh_failing', connection, { reason: failure.reason })] : []),
+    ],
   );
   return retryInMs;
 }

@@ -442,7 +442,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List connections (newest first), filtered by tenant, status, environment */
+        /** List connections (newest first), filtered by tenant, status, environment, Lever account, or searched (q) */
         get: {
             parameters: {
                 query?: {
@@ -450,6 +450,10 @@ export interface paths {
                     tenant?: string;
                     status?: "active" | "needs_reauth" | "disconnected";
                     environment?: "sandbox" | "production";
+                    /** @description Exactly this Lever account id */
+                    leverAccountId?: string;
+                    /** @description A connection id (exact), or the start of the tenant's externalId or of the Lever account id */
+                    q?: string;
                     limit?: number;
                     /** @description Opaque: the `nextCursor` of the previous page */
                     cursor?: string;
@@ -2088,7 +2092,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    type?: "connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated";
+                    type?: "connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.refresh_failed" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated";
                     connectionId?: string;
                     limit?: number;
                     cursor?: string;
@@ -2118,6 +2122,51 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health at a glance: connections by status, refreshes and failures per hour (24 h), grants expiring, failing webhook endpoints, Lever 429s */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Overview"];
                     };
                 };
                 /** @description Default Response */
@@ -2201,7 +2250,7 @@ export interface paths {
                     "application/json": {
                         /** @description https:// (http://localhost allowed outside production) */
                         url: string;
-                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated" | "lever.*")[];
+                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.refresh_failed" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated" | "lever.*")[];
                         tenantExternalId?: string;
                         enabled?: boolean;
                         description?: string;
@@ -2401,7 +2450,7 @@ export interface paths {
                     "application/json": {
                         /** @description https:// (http://localhost allowed outside production) */
                         url?: string;
-                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated" | "lever.*")[] | null;
+                        eventTypes?: ("connection.created" | "connection.reauthorized" | "connection.refreshed" | "connection.needs_reauth" | "connection.refresh_failing" | "connection.refresh_failed" | "connection.recovered" | "connection.expiring" | "connection.deleted" | "connection.lever_webhooks_failed" | "oauth_app.invalid_credentials" | "webhook.test" | "webhook_endpoint.disabled" | "lever.applicationCreated" | "lever.candidateHired" | "lever.candidateStageChange" | "lever.candidateArchiveChange" | "lever.candidateDeleted" | "lever.interviewCreated" | "lever.interviewUpdated" | "lever.interviewDeleted" | "lever.contactCreated" | "lever.contactUpdated" | "lever.*")[] | null;
                         tenantExternalId?: string | null;
                         enabled?: boolean;
                         description?: string | null;
@@ -2803,6 +2852,141 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console session of this browser's cookie, with its CSRF token; 204 when signed out
+         * @description Signed out is an answer here, not an error: the console asks this on every load.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConsoleSession"];
+                    };
+                };
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        /** Sign in to the console: an API key for a session cookie (HttpOnly, SameSite=Strict) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        apiKey: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConsoleSession"];
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        /** Sign out of the console (needs the CSRF token) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2888,13 +3072,76 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Overview */
+        Overview: {
+            /** Format: date-time */
+            generatedAt: string;
+            connections: {
+                total: number;
+                byStatus: {
+                    status: "active" | "needs_reauth" | "disconnected";
+                    environment: "sandbox" | "production";
+                    count: number;
+                }[];
+                /** @description Active connections whose refreshes keep failing (transiently) right now */
+                failing: number;
+            };
+            /** @description The last 24 hours, oldest first; the current hour last */
+            refreshes: {
+                /** Format: date-time */
+                hour: string;
+                /** @description connection.refreshed events */
+                refreshed: number;
+                /** @description connection.refresh_failed events (transient: retried, grant kept) */
+                failed: number;
+                /** @description connection.needs_reauth events (Lever answered invalid_grant) */
+                needsReauth: number;
+            }[];
+            expiring: {
+                withinDays: number;
+                count: number;
+                /** @description The soonest first (at most 10) */
+                data: {
+                    /** Format: uuid */
+                    id: string;
+                    tenant: {
+                        externalId: string;
+                    };
+                    environment: "sandbox" | "production";
+                    leverAccountId: string;
+                    /** Format: date-time */
+                    grantExpiresAt: string;
+                }[];
+            };
+            /** @description Null for a tenant-scoped key */
+            webhookEndpoints: {
+                total: number;
+                failing: number;
+                disabled: number;
+                /** @description Failing or disabled endpoints (at most 10) */
+                data: {
+                    /** Format: uuid */
+                    id: string;
+                    url: string;
+                    enabled: boolean;
+                    disabledReason: string | null;
+                    failingSince: string | null;
+                }[];
+            } | null;
+            /** @description Lever's 429s met by the proxy per hour (last 24 h, every api process). Null for a tenant-scoped key */
+            leverRateLimited: {
+                /** Format: date-time */
+                hour: string;
+                count: number;
+            }[] | null;
+        };
         /** WebhookEndpoint */
         WebhookEndpoint: {
             /** Format: uuid */
             id: string;
             url: string;
             description: string | null;
-            /** @description Effective subscription (default: all but connection.refreshed) */
+            /** @description Effective subscription (default: all but connection.refreshed and connection.refresh_failed) */
             eventTypes: string[];
             tenantExternalId: string | null;
             enabled: boolean;
@@ -2922,6 +3169,23 @@ export interface components {
             lastAttemptAt: string | null;
             /** Format: date-time */
             createdAt: string;
+        };
+        /** ConsoleSession */
+        ConsoleSession: {
+            /** @description Send it as x-csrf-token with every change made with this session (POST, PATCH, DELETE) */
+            csrfToken: string;
+            principal: {
+                /** Format: uuid */
+                apiKeyId: string;
+                /** @description First characters of the key signed in with (never the key) */
+                apiKeyPrefix: string;
+                /** @description Set for a tenant-scoped key: the console shows that tenant only */
+                tenantExternalId: string | null;
+                /** @description An unscoped key: every tenant, webhook endpoints, API keys */
+                admin: boolean;
+            };
+            /** @description The session ends after this long unused */
+            idleTimeoutSeconds: number;
         };
     };
     responses: never;
