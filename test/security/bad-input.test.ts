@@ -23,6 +23,90 @@ describe('security: bad input', () => {
     expect(res.json().error).toMatchObject({ code: 'validation_failed', details: { field } });
   }
 
+  describe('tenant ids and names: no control characters, NFC', () => {
+    // C0 (NUL, BEL, ESC, US), DEL, C1 (NEL, CSI), bidi overrides, embeddings, isolates and marks, a lone surrogate.
+    const REFUSED = ['\u0000', '\u0007', '\u001b', '\u001f', '\u007f', '\u0085', '\u009b', '\u202a', '\u202e', '\u2066', '\u2069', '\u200f', '\u061c', '\ud800'];
+    const hex = (c: string) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    const tenants = () => t.db.db.prisma.tenant.count();
+
+    it.each(REFUSED.map((c) => [hex(c), c]))('refuses %s in a tenant id or name wherever one enters, and stores nothing', async (_name, c) => {
+      const before = await tenants();
+      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: `acme${c}evil` } }), 'tenant.externalId');
+      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: 'acme-ok', name: `Acme${c}` } }), 'tenant.name');
+      expectRefused(await send('POST', '/v1/api-keys', { name: 'k', tenantExternalId: `acme${c}` }), 'tenantExternalId');
+      expectRefused(await send('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/t', tenantExternalId: `${c}acme` }), 'tenantExternalId');
+      expect(await tenants()).toBe(before);
+    });
+
+    it('refuses one on a webhook endpoint update', async () => {
+      const created = await send('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/u' });
+      expectRefused(await send('PATCH', `/v1/webhook-endpoints/${created.json().id}`, { tenantExternalId: 'a\u202eb' }), 'tenantExternalId');
+    });
+
+    it('answers a NUL in a path parameter or a filter with 400, never a 500', async () => {
+      for (const [method, url, field] of [
+        ['GET', '/v1/tenants/%00', 'externalId'],
+        ['GET', '/v1/tenants/acme%00', 'externalId'],
+        ['DELETE', '/v1/tenants/acme%00', 'externalId'],
+        ['GET', '/v1/connections?tenant=acme%00', 'tenant'],
+      ] as const) {
+        const res = await t.app.inject({ method, url, headers: bearer(t.adminKey) });
+        expectRefused(res, field);
+      }
+      // The demo (simulator only, unauthenticated) reads connections by tenant too.
+      const demo = await t.app.inject({ method: 'GET', url: '/demo/api/connections?tenant=acme%00' });
+      expectRefused(demo, 'tenant');
+    });
+
+    it('stores ids and names NFC-normalized, and finds a tenant by either form', async () => {
+      const decomposed = 'cafe\u0301-nfc'; // "café" as e + combining acute
+      const composed = 'caf\u00e9-nfc';
+      expect((await send('POST', '/v1/connect-sessions', { tenant: { externalId: decomposed, name: 'Zu\u0308rich' } })).statusCode).toBe(201);
+      expect((await send('POST', '/v1/connect-sessions', { tenant: { externalId: composed } })).statusCode).toBe(201);
+      const rows = await t.db.db.prisma.tenant.findMany({ where: { externalId: { startsWith: 'caf' } } });
+      expect(rows.map((r) => [r.externalId, r.name])).toEqual([[composed, 'Z\u00fcrich']]);
+      for (const form of [composed, decomposed]) {
+        const res = await t.app.inject({ method: 'GET', url: `/v1/tenants/${encodeURIComponent(form)}`, headers: bearer(t.adminKey) });
+        expect(res.statusCode, form).toBe(200);
+        expect(res.json().externalId).toBe(composed);
+      }
+      const key = await send('POST', '/v1/api-keys', { name: 'nfc', tenantExternalId: decomposed });
+      expect(key.json().apiKey.tenantExternalId).toBe(composed);
+      // The key's scope is the same tenant, whichever form a session names it by.
+      const scoped = await t.app.inject({
+        method: 'POST',
+        url: '/v1/connect-sessions',
+        headers: { ...bearer(key.json().key), 'content-type': 'application/json' },
+        payload: JSON.stringify({ tenant: { externalId: decomposed } }),
+      });
+      expect(scoped.statusCode).toBe(201);
+    });
+
+    it('keeps a tenant stored before the rule readable (id with a control character), but names no new one with it', async () => {
+      const legacy = 'legacy\u202eid\u0001';
+      await t.db.db.prisma.tenant.create({ data: { externalId: legacy } });
+      const url = `/v1/tenants/${encodeURIComponent(legacy)}`;
+      const read = await t.app.inject({ method: 'GET', url, headers: bearer(t.adminKey) });
+      expect(read.statusCode).toBe(200);
+      expect(read.json().externalId).toBe(legacy);
+      const list = await t.app.inject({ method: 'GET', url: `/v1/connections?tenant=${encodeURIComponent(legacy)}`, headers: bearer(t.adminKey) });
+      expect(list.statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'DELETE', url, headers: bearer(t.adminKey) })).statusCode).toBe(200);
+      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: legacy } }), 'tenant.externalId');
+    });
+
+    it('keeps using a tenant stored before ids were normalized (decomposed) rather than splitting it in two', async () => {
+      const decomposed = 'legacy-re\u0301sume\u0301';
+      const stored = await t.db.db.prisma.tenant.create({ data: { externalId: decomposed } });
+      expect((await send('POST', '/v1/connect-sessions', { tenant: { externalId: decomposed } })).statusCode).toBe(201);
+      const rows = await t.db.db.prisma.tenant.findMany({ where: { externalId: { startsWith: 'legacy-r' } } });
+      expect(rows.map((r) => r.id)).toEqual([stored.id]);
+      // Read by the id it was stored under, as before.
+      const res = await t.app.inject({ method: 'GET', url: `/v1/tenants/${encodeURIComponent(decomposed)}`, headers: bearer(t.adminKey) });
+      expect(res.json().externalId, res.body).toBe(decomposed);
+    });
+  });
+
   describe('JSON bodies are taken as sent: no type coercion', () => {
     it.each<[string, 'POST' | 'PATCH', string, unknown, string]>([
       ['a number as the tenant id', 'POST', '/v1/connect-sessions', { tenant: { externalId: 42 } }, 'body.tenant.externalId'],

@@ -1,11 +1,15 @@
 import type { PrismaClient, Tenant } from '@lever-connect/db';
 import type { ConnectionWithTenant } from '../store/connection-repo.js';
+import { tenantLookupIds } from './tenant-names.js';
 import { visibleOr404, type Viewer } from './viewer.js';
 
 /** Tenants as API keys read them, behind the tenant wall (a scoped key sees only its own; others are 404). */
 export function createTenantReads(deps: { prisma: PrismaClient }) {
   async function get(viewer: Viewer, externalId: string): Promise<Tenant> {
-    const tenant = await deps.prisma.tenant.findUnique({ where: { externalId } });
+    const ids = tenantLookupIds(externalId);
+    const rows = await deps.prisma.tenant.findMany({ where: { externalId: { in: ids } } });
+    // The id as sent first: a tenant stored in another form before ids were normalized is its own tenant.
+    const tenant = rows.find((t) => t.externalId === externalId) ?? rows[0] ?? null;
     return visibleOr404(viewer, tenant && { ...tenant, tenantId: tenant.id }, 'Tenant');
   }
 
