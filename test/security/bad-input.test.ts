@@ -30,11 +30,13 @@ describe('security: bad input', () => {
     const tenants = () => t.db.db.prisma.tenant.count();
 
     it.each(REFUSED.map((c) => [hex(c), c]))('refuses %s in a tenant id or name wherever one enters, and stores nothing', async (_name, c) => {
+      // The domain's rule names the field as the domain does; a NUL is refused earlier, by the schema's check.
+      const field = (name: string) => (c === '\u0000' ? `body.${name}` : name);
       const before = await tenants();
-      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: `acme${c}evil` } }), 'tenant.externalId');
-      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: 'acme-ok', name: `Acme${c}` } }), 'tenant.name');
-      expectRefused(await send('POST', '/v1/api-keys', { name: 'k', tenantExternalId: `acme${c}` }), 'tenantExternalId');
-      expectRefused(await send('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/t', tenantExternalId: `${c}acme` }), 'tenantExternalId');
+      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: `acme${c}evil` } }), field('tenant.externalId'));
+      expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: 'acme-ok', name: `Acme${c}` } }), field('tenant.name'));
+      expectRefused(await send('POST', '/v1/api-keys', { name: 'k', tenantExternalId: `acme${c}` }), field('tenantExternalId'));
+      expectRefused(await send('POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/t', tenantExternalId: `${c}acme` }), field('tenantExternalId'));
       expect(await tenants()).toBe(before);
     });
 
@@ -45,17 +47,17 @@ describe('security: bad input', () => {
 
     it('answers a NUL in a path parameter or a filter with 400, never a 500', async () => {
       for (const [method, url, field] of [
-        ['GET', '/v1/tenants/%00', 'externalId'],
-        ['GET', '/v1/tenants/acme%00', 'externalId'],
-        ['DELETE', '/v1/tenants/acme%00', 'externalId'],
-        ['GET', '/v1/connections?tenant=acme%00', 'tenant'],
+        ['GET', '/v1/tenants/%00', 'params.externalId'],
+        ['GET', '/v1/tenants/acme%00', 'params.externalId'],
+        ['DELETE', '/v1/tenants/acme%00', 'params.externalId'],
+        ['GET', '/v1/connections?tenant=acme%00', 'querystring.tenant'],
       ] as const) {
         const res = await t.app.inject({ method, url, headers: bearer(t.adminKey) });
         expectRefused(res, field);
       }
       // The demo (simulator only, unauthenticated) reads connections by tenant too.
       const demo = await t.app.inject({ method: 'GET', url: '/demo/api/connections?tenant=acme%00' });
-      expectRefused(demo, 'tenant');
+      expectRefused(demo, 'querystring.tenant');
     });
 
     it('stores ids and names NFC-normalized, and finds a tenant by either form', async () => {
@@ -104,6 +106,21 @@ describe('security: bad input', () => {
       // Read by the id it was stored under, as before.
       const res = await t.app.inject({ method: 'GET', url: `/v1/tenants/${encodeURIComponent(decomposed)}`, headers: bearer(t.adminKey) });
       expect(res.json().externalId, res.body).toBe(decomposed);
+    });
+  });
+
+  describe('no NUL reaches Postgres, whatever the field', () => {
+    it.each<[string, 'POST' | 'PATCH', string, unknown, string]>([
+      ['an API key name', 'POST', '/v1/api-keys', { name: 'key\u0000' }, 'body.name'],
+      ['a webhook description', 'POST', '/v1/webhook-endpoints', { url: 'https://hooks.example.com/n', description: 'a\u0000b' }, 'body.description'],
+      ['a returnUrl', 'POST', '/v1/connect-sessions', { tenant: { externalId: 'nul-a' }, returnUrl: 'https://app.example.com/\u0000' }, 'body.returnUrl'],
+      ['an object key in a free-form body', 'POST', '/lever/webhooks/00000000-0000-4000-8000-000000000000', { token: 't', data: { 'a\u0000': 1 } }, 'body.data.a\u0000'],
+    ])('refuses a NUL in %s with 400', async (_name, method, url, payload, field) => {
+      expectRefused(await send(method, url, payload), field);
+    });
+
+    it('refuses a NUL in a query string', async () => {
+      expectRefused(await t.app.inject({ method: 'GET', url: '/v1/tenants?cursor=a%00', headers: bearer(t.adminKey) }), 'querystring.cursor');
     });
   });
 
