@@ -124,6 +124,40 @@ describe('security: bad input', () => {
     });
   });
 
+  describe("a finished connect session's result stops being readable", () => {
+    const MINUTE = 60_000;
+    async function session(tenant: string, finish: { usedAt?: Date; expiresAt?: Date; resultStatus?: string }) {
+      const created = await send('POST', '/v1/connect-sessions', { tenant: { externalId: tenant } });
+      const token = created.json().token as string;
+      await t.db.db.prisma.connectSession.updateMany({ where: { tenant: { externalId: tenant } }, data: finish });
+      return t.app.inject({ method: 'GET', url: `/connect/${token}/result` });
+    }
+
+    it('is read as usual until 10 minutes (CONNECT_RESULT_TTL_SECONDS) after the session finished', async () => {
+      const used = await session('result-ttl-used-recent', { usedAt: new Date(Date.now() - 9 * MINUTE), resultStatus: 'success' });
+      expect(used.statusCode).toBe(200);
+      expect(used.json()).toMatchObject({ status: 'success' });
+      const expired = await session('result-ttl-expired-recent', { expiresAt: new Date(Date.now() - 9 * MINUTE), resultStatus: 'error' });
+      expect(expired.statusCode).toBe(200);
+      expect(expired.json()).toMatchObject({ status: 'error' });
+      // An error recorded on an open session does not finish it (the customer may try again).
+      const open = await session('result-ttl-open', { resultStatus: 'error' });
+      expect(open.json()).toMatchObject({ status: 'error' });
+    });
+
+    it('answers 404 connect_session_not_found, as for an unknown token, once that time has passed', async () => {
+      const unknown = await t.app.inject({ method: 'GET', url: '/connect/cs_unknown/result' });
+      for (const res of [
+        await session('result-ttl-used-old', { usedAt: new Date(Date.now() - 11 * MINUTE), resultStatus: 'success' }),
+        await session('result-ttl-expired-old', { expiresAt: new Date(Date.now() - 11 * MINUTE) }),
+      ]) {
+        expect(res.statusCode).toBe(404);
+        expect(res.json().error).toEqual(unknown.json().error);
+        expect(res.body).not.toContain('connectionId');
+      }
+    });
+  });
+
   describe('JSON bodies are taken as sent: no type coercion', () => {
     it.each<[string, 'POST' | 'PATCH', string, unknown, string]>([
       ['a number as the tenant id', 'POST', '/v1/connect-sessions', { tenant: { externalId: 42 } }, 'body.tenant.externalId'],

@@ -60,6 +60,8 @@ const envSchema = z.object({
   LEVER_HTTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
   CONNECT_ALLOWED_ORIGINS: z.string().default(''),
   CONNECT_SESSION_TTL_SECONDS: int(60, 86_400).default(1800),
+  /** How long a finished (used or expired) connect session's result stays readable, seconds. */
+  CONNECT_RESULT_TTL_SECONDS: int(60, 86_400).default(600),
   REFRESH_ENABLED: bool.default(true),
   REFRESH_LEAD_SECONDS: int(1).default(600),
   REFRESH_JITTER_SECONDS: int(0).default(60),
@@ -122,7 +124,7 @@ export interface Config {
     httpTimeoutMs: number;
     environments: Record<LeverEnvironment, LeverEnvironmentConfig>;
   };
-  connect: { allowedOrigins: string[]; sessionTtlSeconds: number; callbackUrl: string };
+  connect: { allowedOrigins: string[]; sessionTtlSeconds: number; resultTtlSeconds: number; callbackUrl: string };
   refresh: {
     enabled: boolean;
     leadSeconds: number;
@@ -346,6 +348,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       // The service's own origin may always receive results (the demo page lives there).
       allowedOrigins: [...new Set([new URL(publicBaseUrl).origin, ...allowedOrigins])],
       sessionTtlSeconds: e.CONNECT_SESSION_TTL_SECONDS,
+      resultTtlSeconds: e.CONNECT_RESULT_TTL_SECONDS,
       callbackUrl: `${publicBaseUrl}/oauth/callback`,
     },
     refresh: {

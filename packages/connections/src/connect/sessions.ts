@@ -56,9 +56,11 @@ function assertReturnUrlAllowed(returnUrl: string, allowedOrigins: readonly stri
  * the button polls for.
  */
 export function createConnectSessions(deps: SessionsDeps) {
+  const sessionNotFound = () => new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
+
   async function find(token: string): Promise<ConnectSession> {
     const session = await deps.prisma.connectSession.findUnique({ where: { tokenHash: sha256Hex(token) } });
-    if (!session) throw new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
+    if (!session) throw sessionNotFound();
     return session;
   }
 
@@ -126,9 +128,17 @@ export function createConnectSessions(deps: SessionsDeps) {
       return session;
     },
 
-    /** The outcome for the button's polling (no secrets). Unknown tokens are 404. */
+    /**
+     * The outcome for the button's polling (no secrets). Unknown tokens are 404, and so is a session that
+     * finished (used, or expired) more than CONNECT_RESULT_TTL_SECONDS ago: the button has long had its
+     * answer by then, and a token that leaked later (a log, a browser history) must not keep telling who
+     * connected which connection. An error recorded on an open session does not finish it (the customer may
+     * try again until it expires).
+     */
     async result(token: string): Promise<ConnectResult & { returnUrl: string | null }> {
       const session = await find(token);
+      const finishedAt = session.usedAt ?? session.expiresAt;
+      if (deps.now().getTime() >= finishedAt.getTime() + deps.config.connect.resultTtlSeconds * 1000) throw sessionNotFound();
       const status = (session.resultStatus as ConnectResult['status'] | null) ?? 'pending';
       return {
         status,
