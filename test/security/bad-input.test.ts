@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, buildTestApp, type TestApp } from '../../apps/api/test/helpers.js';
 
@@ -155,6 +156,54 @@ describe('security: bad input', () => {
         expect(res.json().error).toEqual(unknown.json().error);
         expect(res.body).not.toContain('connectionId');
       }
+    });
+  });
+
+  describe("a tenant's connections are listed at most 100 at a time", () => {
+    async function tenantWith(externalId: string, count: number) {
+      const tenant = await t.db.db.prisma.tenant.create({ data: { externalId } });
+      const now = Date.now();
+      await t.db.db.prisma.connection.createMany({
+        data: Array.from({ length: count }, (_, i) => ({
+          tenantId: tenant.id,
+          environment: 'production' as const,
+          leverAccountId: `acct-${i}`,
+          scopes: [],
+          createdAt: new Date(now - i * 1000), // acct-0 is the newest
+        })),
+      });
+      return tenant;
+    }
+    const get = (url: string) => t.app.inject({ method: 'GET', url, headers: bearer(t.adminKey) });
+
+    it('answers the newest 100, says the list is truncated and where the rest is', async () => {
+      await tenantWith('many-connections', 103);
+      const res = await get('/v1/tenants/many-connections');
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body.connections).toHaveLength(100);
+      expect(body.connections[0].leverAccountId).toBe('acct-0');
+      expect(body.connections[99].leverAccountId).toBe('acct-99');
+      expect(body.connectionsTruncated).toBe(true);
+      const rest = await get(`/v1/connections?tenant=many-connections&limit=100&cursor=${body.connectionsNextCursor}`);
+      expect(rest.json().data.map((c: { leverAccountId: string }) => c.leverAccountId)).toEqual(['acct-100', 'acct-101', 'acct-102']);
+      expect(rest.json().nextCursor).toBeNull();
+    });
+
+    it('says when nothing was left out', async () => {
+      await tenantWith('few-connections', 2);
+      const body = (await get('/v1/tenants/few-connections')).json();
+      expect(body.connections).toHaveLength(2);
+      expect(body).toMatchObject({ connectionsTruncated: false, connectionsNextCursor: null });
+    });
+
+    it('still disconnects every connection of the tenant, and removes the Lever webhooks of each', async () => {
+      const tenant = await tenantWith('many-to-delete', 103);
+      const oldest = await t.db.db.prisma.connection.findFirstOrThrow({ where: { tenantId: tenant.id, leverAccountId: 'acct-102' } });
+      await t.db.db.prisma.leverWebhookSubscription.create({ data: { id: randomUUID(), connectionId: oldest.id, event: 'applicationCreated' } });
+      const res = await t.app.inject({ method: 'DELETE', url: '/v1/tenants/many-to-delete', headers: bearer(t.adminKey) });
+      expect(res.json()).toEqual({ disconnected: 103 });
+      expect(await t.db.db.prisma.leverWebhookSubscription.count({ where: { connectionId: oldest.id } })).toBe(0);
     });
   });
 
