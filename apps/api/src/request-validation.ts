@@ -9,8 +9,11 @@ const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: fal
 
 type Validate = ReturnType<FastifySchemaCompiler<unknown>> & { schemaEnv?: unknown };
 
-/** The JSON pointer of the first string (value or key) holding a NUL, walked without recursion (a 64 KiB body can nest deep). */
-function nulPointer(root: unknown): string | undefined {
+/**
+ * The JSON pointer of the first string (value or key) holding a NUL, walked without recursion (a 64 KiB
+ * body can nest deep). `skip`: a top-level key not to look into.
+ */
+function nulPointer(root: unknown, skip?: string): string | undefined {
   const pending: Array<[value: unknown, pointer: string]> = [[root, '']];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const [value, pointer] = next;
@@ -18,6 +21,7 @@ function nulPointer(root: unknown): string | undefined {
       if (value.includes('\u0000')) return pointer;
     } else if (value && typeof value === 'object') {
       for (const [key, child] of Object.entries(value)) {
+        if (pointer === '' && key === skip) continue;
         const at = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
         if (key.includes('\u0000')) return at;
         pending.push([child, at]);
@@ -30,11 +34,14 @@ function nulPointer(root: unknown): string | undefined {
 /**
  * No request string carries a NUL past validation: Postgres text and jsonb cannot store one, and the
  * driver's refusal used to surface as a 500. Checked on every part a route has a schema for, before the
- * schema, so the answer is the usual validation_failed naming the field.
+ * schema, so the answer is the usual validation_failed naming the field. Not in a wildcard route's path
+ * remainder (params['*']): it is never stored, only forwarded, and the route that forwards it refuses
+ * control characters itself with its own code (the Lever proxy's proxy_path_invalid).
  */
-function refusingNul(validate: Validate): Validate {
+function refusingNul(validate: Validate, httpPart: string | undefined): Validate {
+  const skip = httpPart === 'params' ? '*' : undefined;
   const checked = ((data: unknown, context?: unknown) => {
-    const pointer = nulPointer(data);
+    const pointer = nulPointer(data, skip);
     if (pointer !== undefined) {
       const error: FastifySchemaValidationError = { keyword: 'nul', instancePath: pointer, schemaPath: '#', params: {}, message: 'must not contain U+0000 (NUL)' };
       checked.errors = [error];
@@ -65,7 +72,7 @@ export function buildRequestValidator(): BuildCompilerFromPool {
     const strict = withOptions(false);
     const compile = (route: Parameters<FastifySchemaCompiler<unknown>>[0]) => {
       const validate = route.httpPart === 'body' ? strict(route) : coercing(route);
-      return route.httpPart === 'headers' ? validate : refusingNul(validate);
+      return route.httpPart === 'headers' ? validate : refusingNul(validate, route.httpPart);
     };
     // @fastify/ajv-compiler's types describe its compiler as ajv's compile(schema); Fastify calls it with the route.
     return compile as unknown as ReturnType<BuildCompilerFromPool>;
