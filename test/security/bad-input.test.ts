@@ -98,6 +98,19 @@ describe('security: bad input', () => {
       expectRefused(await send('POST', '/v1/connect-sessions', { tenant: { externalId: legacy } }), 'tenant.externalId');
     });
 
+    it("never lets a scoped key reach a decomposed twin of its tenant stored before ids were normalized", async () => {
+      const composed = 'm\u00fcller-scope';
+      const decomposed = 'mu\u0308ller-scope';
+      const key = (await send('POST', '/v1/api-keys', { name: 'scoped', tenantExternalId: composed })).json().key as string;
+      const twin = await t.db.db.prisma.tenant.create({ data: { externalId: decomposed } });
+      const asScoped = (externalId: string) =>
+        t.app.inject({ method: 'POST', url: '/v1/connect-sessions', headers: { ...bearer(key), 'content-type': 'application/json' }, payload: JSON.stringify({ tenant: { externalId } }) });
+      const denied = await asScoped(decomposed);
+      expect(denied.statusCode).toBe(403);
+      expect(await t.db.db.prisma.connectSession.count({ where: { tenantId: twin.id } })).toBe(0);
+      expect((await asScoped(composed)).statusCode).toBe(201);
+    });
+
     it('keeps using a tenant stored before ids were normalized (decomposed) rather than splitting it in two', async () => {
       const decomposed = 'legacy-re\u0301sume\u0301';
       const stored = await t.db.db.prisma.tenant.create({ data: { externalId: decomposed } });

@@ -2,8 +2,7 @@ import { isLeverEvent, type Config, type LeverEnvironment } from '@lever-connect
 import { randomSecret, sha256Hex } from '@lever-connect/crypto';
 import type { ConnectSession, PrismaClient } from '@lever-connect/db';
 import { AppError, ForbiddenError, NotFoundError, ValidationError } from '@lever-connect/errors';
-import { tenantExternalId } from '../access/tenant-names.js';
-import { upsertTenant } from '../access/tenants.js';
+import { storedTenantExternalId, upsertTenant } from '../access/tenants.js';
 import { ConnectFlowError } from './errors.js';
 
 /** The body's names for the tenant's id and name, for a 400. */
@@ -79,15 +78,16 @@ export function createConnectSessions(deps: SessionsDeps) {
 
   return {
     async create(input: CreateConnectSessionInput, scope: { tenantExternalId?: string | null } = {}) {
-      // Checked (400) before the scope (403); a scoped key's tenant is the same whichever Unicode form names it.
-      const externalId = tenantExternalId(input.tenant.externalId, TENANT_FIELDS.externalId);
-      if (scope.tenantExternalId && scope.tenantExternalId !== externalId && scope.tenantExternalId !== input.tenant.externalId) {
+      // Checked (400) before the scope (403), against the tenant the id resolves to: a scoped key's tenant is
+      // the same whichever Unicode form names it, and never a twin stored under another form.
+      const externalId = await storedTenantExternalId(deps.prisma, input.tenant.externalId, TENANT_FIELDS.externalId);
+      if (scope.tenantExternalId && scope.tenantExternalId !== externalId) {
         throw new ForbiddenError('A tenant-scoped API key can create connect sessions only for its own tenant');
       }
       if (input.returnUrl !== undefined) assertReturnUrlAllowed(input.returnUrl, deps.config.connect.allowedOrigins);
       const unknownEvent = input.leverWebhookEvents?.find((e) => !isLeverEvent(e));
       if (unknownEvent !== undefined) throw new ValidationError(`leverWebhookEvents: "${unknownEvent}" is not a Lever webhook event`, { field: 'leverWebhookEvents' });
-      const tenant = await upsertTenant(deps.prisma, input.tenant, TENANT_FIELDS);
+      const tenant = await upsertTenant(deps.prisma, { ...input.tenant, externalId }, TENANT_FIELDS);
       const environment = await environmentFor(input, tenant.id);
       if (!deps.config.lever.environments[environment].clientId) {
         throw new AppError(
