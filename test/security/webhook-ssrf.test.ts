@@ -30,6 +30,11 @@ describe('security: webhook SSRF in production', () => {
     'https://172.16.5.4/hooks',
     'https://192.168.1.1/hooks',
     'https://[fe80::1]/hooks',
+    'https://[fec0::1]/hooks', // site-local
+    'https://[fed0:0:0:1::1]/hooks',
+    'https://[::ffff:0:127.0.0.1]/hooks', // IPv4-translated (RFC 2765), not IPv4-mapped
+    'https://[::ffff:0:a9fe:a9fe]/latest',
+    'https://[::ffff:0:10.0.0.1]/hooks',
     'https://224.0.0.1/hooks',
     'https://255.255.255.255/hooks',
     'https://localhost./hooks',

@@ -15,6 +15,7 @@ import leverOAuthPlugin from './plugins/lever-oauth.js';
 import metricsPlugin from './plugins/metrics.js';
 import queueDashboardPlugin from './plugins/queue-dashboard.js';
 import securityPlugin from './plugins/security.js';
+import { buildRequestValidator } from './request-validation.js';
 import webhookEndpointsPlugin from './plugins/webhook-endpoints.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import connectButtonRoutes from './routes/connect-button.js';
@@ -51,8 +52,8 @@ export async function buildApp(deps: { core: Core; logger: Logger }): Promise<Fa
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     return503OnClosing: true,
-    // Unknown body fields are an error, not silently dropped (removeAdditional off).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Bodies are validated as sent, query strings and params coerced; unknown fields are an error.
+    schemaController: { compilersFactory: { buildValidator: buildRequestValidator() } },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
   }) as unknown as FastifyInstance;
   app.addHook('onRequest', (request, reply, done) => {

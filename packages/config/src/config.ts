@@ -63,6 +63,8 @@ const envSchema = z.object({
   /** The operator console: a sign-in unused this long ends (seconds), and any sign-in ends this old. */
   CONSOLE_SESSION_IDLE_SECONDS: int(1, 86_400).default(1800),
   CONSOLE_SESSION_MAX_AGE_SECONDS: int(60, 7 * 86_400).default(43_200),
+  /** How long a finished (used or expired) connect session's result stays readable, seconds. */
+  CONNECT_RESULT_TTL_SECONDS: int(60, 86_400).default(600),
   REFRESH_ENABLED: bool.default(true),
   REFRESH_LEAD_SECONDS: int(1).default(600),
   REFRESH_JITTER_SECONDS: int(0).default(60),
@@ -135,7 +137,7 @@ export interface Config {
     httpTimeoutMs: number;
     environments: Record<LeverEnvironment, LeverEnvironmentConfig>;
   };
-  connect: { allowedOrigins: string[]; sessionTtlSeconds: number; callbackUrl: string };
+  connect: { allowedOrigins: string[]; sessionTtlSeconds: number; resultTtlSeconds: number; callbackUrl: string };
   /** The operator console's sign-in sessions. */
   console: { idleTimeoutSeconds: number; maxAgeSeconds: number };
   refresh: {
@@ -371,6 +373,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       // The service's own origin may always receive results (the demo page lives there).
       allowedOrigins: [...new Set([new URL(publicBaseUrl).origin, ...allowedOrigins])],
       sessionTtlSeconds: e.CONNECT_SESSION_TTL_SECONDS,
+      resultTtlSeconds: e.CONNECT_RESULT_TTL_SECONDS,
       callbackUrl: `${publicBaseUrl}/oauth/callback`,
     },
     console: { idleTimeoutSeconds: e.CONSOLE_SESSION_IDLE_SECONDS, maxAgeSeconds: e.CONSOLE_SESSION_MAX_AGE_SECONDS },

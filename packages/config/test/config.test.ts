@@ -69,6 +69,12 @@ describe('loadConfig', () => {
     ).toThrow(/PUBLIC_BASE_URL/);
   });
 
+  it('keeps a finished connect session readable 10 minutes by default (CONNECT_RESULT_TTL_SECONDS, 60 s to a day)', () => {
+    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key }).connect.resultTtlSeconds).toBe(600);
+    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_RESULT_TTL_SECONDS: '120' }).connect.resultTtlSeconds).toBe(120);
+    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_RESULT_TTL_SECONDS: '10' })).toThrow(/CONNECT_RESULT_TTL_SECONDS/);
+  });
+
   it('validates CONNECT_ALLOWED_ORIGINS as origins and always allows its own', () => {
     expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com/path' })).toThrow(
       /CONNECT_ALLOWED_ORIGINS/,

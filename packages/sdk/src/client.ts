@@ -140,7 +140,10 @@ export class LeverConnect {
   readonly tenants = {
     list: (query: TenantListQuery = {}) => unwrap(this.client.GET('/v1/tenants', { params: { query } })),
     listAll: (query: Omit<TenantListQuery, 'cursor'> = {}) => paginate(query, (q) => this.tenants.list(q)),
-    /** The tenant with its connections, by your own id for it. */
+    /**
+     * The tenant with its newest connections (at most 100), by your own id for it. When `connectionsTruncated`,
+     * `connections.list({ tenant, cursor: connectionsNextCursor })` lists the rest.
+     */
     get: (externalId: string) => unwrap(this.client.GET('/v1/tenants/{externalId}', { params: { path: { externalId } } })),
     /** Disconnects all of the tenant's connections. */
     delete: (externalId: string) => unwrap(this.client.DELETE('/v1/tenants/{externalId}', { params: { path: { externalId } } })),

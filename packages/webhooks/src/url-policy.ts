@@ -45,10 +45,14 @@ for (const [net, bits] of PRIVATE_V4_SUBNETS) {
 for (const [net, bits] of [
   ['::', 96], // unspecified, loopback, and the deprecated IPv4-compatible ::a.b.c.d
   ['::ffff:0:0', 96], // IPv4-mapped: would smuggle any IPv4 address past the v4 rules
+  // IPv4-translated (RFC 2765 SIIT, ::ffff:0:a.b.c.d, one group further left than mapped): a translator of
+  // the receiver's network, i.e. ours, hands it to the IPv4 address it embeds. No public receiver uses it.
+  ['::ffff:0:0:0', 96],
   ['64:ff9b:1::', 48], // NAT64 for local use (RFC 8215): translated by a gateway of the receiver's network, i.e. ours
   ['2001::', 32], // Teredo: tunnels to an IPv4 address (obfuscated, so it cannot be checked); no webhook receiver needs it
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated by RFC 3879, still routed inside networks that never renumbered)
   ['ff00::', 8], // multicast
 ] as const) {
   PRIVATE_V6.addSubnet(net, bits, 'ipv6');

@@ -52,11 +52,23 @@ describe('SSRF address rules', () => {
     ['::1', true],
     ['::', true],
     ['fe80::1', true],
+    ['febf:ffff::1', true], // the top of fe80::/10
+    // Site-local (fec0::/10, deprecated by RFC 3879 but still routed inside some networks).
+    ['fec0::1', true],
+    ['fed0:1:2::3', true],
+    ['feff:ffff::1', true],
+    ['ff00::1', true],
     ['fc00::1', true],
     ['fd12:3456::1', true],
     ['::ffff:127.0.0.1', true],
     ['::ffff:8.8.8.8', true],
     ['::ffff:7f00:1', true], // IPv4-mapped, hex form
+    // IPv4-translated (::ffff:0:0:0/96, RFC 2765 SIIT; not the mapped ::ffff:0:0/96): refused whatever it embeds.
+    ['::ffff:0:7f00:1', true], // 127.0.0.1
+    ['::ffff:0:a9fe:a9fe', true], // 169.254.169.254
+    ['::ffff:0:808:808', true], // 8.8.8.8
+    ['::ffff:0:0:0', true],
+    ['::ffff:1:0:0', false], // just outside ::ffff:0:0:0/96
     ['2606:4700::1111', false],
     // IPv4-compatible (deprecated): refused whatever it embeds.
     ['::127.0.0.1', true],
@@ -111,6 +123,8 @@ describe('webhook URL policy', () => {
     ['https://127.0.0.1/lc', 'private or reserved'],
     ['https://[::1]/lc', 'private or reserved'],
     ['https://[::ffff:7f00:1]/lc', 'private or reserved'],
+    ['https://[::ffff:0:7f00:1]/lc', 'private or reserved'],
+    ['https://[fec0::1]/lc', 'private or reserved'],
     ['https://[64:ff9b::7f00:1]/lc', 'private or reserved'],
     ['https://[2002:a9fe:a9fe::1]/lc', 'private or reserved'],
     ['https://[64:ff9b::5db8:d822]/lc', null],

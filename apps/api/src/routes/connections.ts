@@ -82,7 +82,7 @@ const AccessTokenResponse = Type.Object({
   apiBaseUrl: Type.String({ description: "The Lever API base URL of the connection's environment" }),
 });
 
-const ConnectionCursor = Type.String({ pattern: CONNECTION_CURSOR_PATTERN, description: 'Opaque: the `nextCursor` of the previous page' });
+export const ConnectionCursor = Type.String({ pattern: CONNECTION_CURSOR_PATTERN, description: 'Opaque: the `nextCursor` of the previous page' });
 
 const ListQuery = Type.Object(
   {

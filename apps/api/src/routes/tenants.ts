@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DateTime, errorResponses, Nullable } from '../schemas.js';
-import { connectionView, viewerOf } from './connections.js';
+import { ConnectionCursor, connectionView, viewerOf } from './connections.js';
 
 const TenantView = Type.Object({
   externalId: Type.String(),
@@ -44,17 +44,33 @@ export default async function tenantRoutes(app: FastifyInstance) {
     {
       schema: {
         tags: ['tenants'],
-        summary: 'One tenant with its connections',
+        summary: 'One tenant with its newest connections (at most 100; the rest through GET /v1/connections?tenant=)',
         params: Params,
         response: {
-          200: Type.Composite([TenantView, Type.Object({ connections: Type.Array(Type.Ref('Connection')) })]),
+          200: Type.Composite([
+            TenantView,
+            Type.Object({
+              connections: Type.Array(Type.Ref('Connection'), { description: 'Newest first, at most 100' }),
+              connectionsTruncated: Type.Boolean({ description: 'The tenant has more connections than `connections` holds' }),
+              connectionsNextCursor: Nullable(ConnectionCursor, {
+                description: 'When truncated: the `cursor` of GET /v1/connections?tenant=<externalId> that lists the rest',
+              }),
+            }),
+          ]),
           ...errorResponses(401, 404),
         },
       },
     },
     async (request) => {
-      const { tenant, connections } = await tenants.withConnections(viewerOf(request), request.params.externalId);
-      return { externalId: tenant.externalId, name: tenant.name, createdAt: tenant.createdAt.toISOString(), connections: connections.map(connectionView) };
+      const { tenant, connections, nextCursor } = await tenants.withConnections(viewerOf(request), request.params.externalId);
+      return {
+        externalId: tenant.externalId,
+        name: tenant.name,
+        createdAt: tenant.createdAt.toISOString(),
+        connections: connections.map(connectionView),
+        connectionsTruncated: nextCursor !== null,
+        connectionsNextCursor: nextCursor,
+      };
     },
   );
 

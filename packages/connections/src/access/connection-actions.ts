@@ -12,7 +12,7 @@ import type { Viewer } from './viewer.js';
  */
 export function createConnectionActions(deps: {
   reads: Pick<ConnectionReads, 'get'>;
-  tenants: Pick<TenantReads, 'get' | 'withConnections'>;
+  tenants: Pick<TenantReads, 'get' | 'activeConnectionIds'>;
   repo: Pick<ConnectionRepo, 'findById' | 'disconnect'>;
   tokens: Pick<TokenService, 'getAccessToken'>;
   leverWebhooks: Pick<LeverWebhooks, 'unsubscribe'>;
@@ -50,8 +50,7 @@ export function createConnectionActions(deps: {
     /** Disconnects every connection of a tenant; returns how many. */
     async disconnectTenant(viewer: Viewer, externalId: string): Promise<number> {
       const tenant = await deps.tenants.get(viewer, externalId);
-      const { connections } = await deps.tenants.withConnections(viewer, externalId);
-      return disconnect({ tenantId: tenant.id }, connections.filter((c) => c.status === 'active').map((c) => c.id));
+      return disconnect({ tenantId: tenant.id }, await deps.tenants.activeConnectionIds(tenant));
     },
   };
 }

@@ -3,6 +3,7 @@ import type { ConnectionStatus, LeverEnvironment } from '@lever-connect/db';
 import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
 import type { TokenAudit, TokenRead } from '../tokens/token-audit.js';
 import { searchConnectionIds } from './connection-search.js';
+import { tenantLookupIds } from './tenant-names.js';
 import { tenantFilter, visibleOr404, type Viewer } from './viewer.js';
 
 /**
@@ -80,7 +81,7 @@ export function createConnectionReads(deps: {
         : await deps.prisma.connection.findMany({
             where: {
               ...tenantFilter(viewer),
-              ...(query.tenant ? { tenant: { externalId: query.tenant } } : {}),
+              ...(query.tenant ? { tenant: { externalId: { in: tenantLookupIds(query.tenant, 'tenant') } } } : {}),
               ...(query.status ? { status: query.status } : {}),
               ...(query.environment ? { environment: query.environment } : {}),
               ...(query.leverAccountId ? { leverAccountId: query.leverAccountId } : {}),
@@ -101,7 +102,7 @@ export function createConnectionReads(deps: {
     /** A tenant's newest connections for the demo table: token columns are never even read. */
     async summaries(tenantExternalId: string, limit: number) {
       return deps.prisma.connection.findMany({
-        where: { tenant: { externalId: tenantExternalId } },
+        where: { tenant: { externalId: { in: tenantLookupIds(tenantExternalId, 'tenant') } } },
         select: {
           id: true,
           status: true,

@@ -1,5 +1,6 @@
 import type { ConnectionStatus, LeverEnvironment, PrismaClient } from '@lever-connect/db';
 import { ts } from '@lever-connect/db';
+import { tenantLookupIds } from './tenant-names.js';
 import type { Viewer } from './viewer.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -36,7 +37,8 @@ export async function searchConnectionIds(prisma: Pick<PrismaClient, '$queryRawU
   };
   const conditions: string[] = [];
   if (viewer.tenantId !== null) conditions.push(`c."tenantId" = ${param(viewer.tenantId)}::uuid`);
-  if (search.tenant) conditions.push(`c."tenantId" = (SELECT t."id" FROM "tenants" t WHERE t."externalId" = ${param(search.tenant)})`);
+  // The id as sent and its NFC form (tenant-names.ts: a tenant stored before normalization keeps its exact id).
+  if (search.tenant) conditions.push(`c."tenantId" IN (SELECT t."id" FROM "tenants" t WHERE t."externalId" = ANY(${param(tenantLookupIds(search.tenant, 'tenant'))}::text[]))`);
   if (search.status) conditions.push(`c."status" = ${param(search.status)}::"ConnectionStatus"`);
   if (search.environment) conditions.push(`c."environment" = ${param(search.environment)}::"LeverEnvironment"`);
   if (search.leverAccountId) conditions.push(`c."leverAccountId" = ${param(search.leverAccountId)}`);

@@ -2,8 +2,11 @@ import { isLeverEvent, type Config, type LeverEnvironment } from '@lever-connect
 import { randomSecret, sha256Hex } from '@lever-connect/crypto';
 import type { ConnectSession, PrismaClient } from '@lever-connect/db';
 import { AppError, ForbiddenError, NotFoundError, ValidationError } from '@lever-connect/errors';
-import { upsertTenant } from '../access/tenants.js';
+import { storedTenantExternalId, upsertTenant } from '../access/tenants.js';
 import { ConnectFlowError } from './errors.js';
+
+/** The body's names for the tenant's id and name, for a 400. */
+const TENANT_FIELDS = { externalId: 'tenant.externalId', name: 'tenant.name' };
 
 export interface CreateConnectSessionInput {
   tenant: { externalId: string; name?: string | undefined };
@@ -52,9 +55,11 @@ function assertReturnUrlAllowed(returnUrl: string, allowedOrigins: readonly stri
  * the button polls for.
  */
 export function createConnectSessions(deps: SessionsDeps) {
+  const sessionNotFound = () => new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
+
   async function find(token: string): Promise<ConnectSession> {
     const session = await deps.prisma.connectSession.findUnique({ where: { tokenHash: sha256Hex(token) } });
-    if (!session) throw new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
+    if (!session) throw sessionNotFound();
     return session;
   }
 
@@ -73,13 +78,16 @@ export function createConnectSessions(deps: SessionsDeps) {
 
   return {
     async create(input: CreateConnectSessionInput, scope: { tenantExternalId?: string | null } = {}) {
-      if (scope.tenantExternalId && scope.tenantExternalId !== input.tenant.externalId) {
+      // Checked (400) before the scope (403), against the tenant the id resolves to: a scoped key's tenant is
+      // the same whichever Unicode form names it, and never a twin stored under another form.
+      const externalId = await storedTenantExternalId(deps.prisma, input.tenant.externalId, TENANT_FIELDS.externalId);
+      if (scope.tenantExternalId && scope.tenantExternalId !== externalId) {
         throw new ForbiddenError('A tenant-scoped API key can create connect sessions only for its own tenant');
       }
       if (input.returnUrl !== undefined) assertReturnUrlAllowed(input.returnUrl, deps.config.connect.allowedOrigins);
       const unknownEvent = input.leverWebhookEvents?.find((e) => !isLeverEvent(e));
       if (unknownEvent !== undefined) throw new ValidationError(`leverWebhookEvents: "${unknownEvent}" is not a Lever webhook event`, { field: 'leverWebhookEvents' });
-      const tenant = await upsertTenant(deps.prisma, input.tenant);
+      const tenant = await upsertTenant(deps.prisma, { ...input.tenant, externalId }, TENANT_FIELDS);
       const environment = await environmentFor(input, tenant.id);
       if (!deps.config.lever.environments[environment].clientId) {
         throw new AppError(
@@ -120,9 +128,17 @@ export function createConnectSessions(deps: SessionsDeps) {
       return session;
     },
 
-    /** The outcome for the button's polling (no secrets). Unknown tokens are 404. */
+    /**
+     * The outcome for the button's polling (no secrets). Unknown tokens are 404, and so is a session that
+     * finished (used, or expired) more than CONNECT_RESULT_TTL_SECONDS ago: the button has long had its
+     * answer by then, and a token that leaked later (a log, a browser history) must not keep telling who
+     * connected which connection. An error recorded on an open session does not finish it (the customer may
+     * try again until it expires).
+     */
     async result(token: string): Promise<ConnectResult & { returnUrl: string | null }> {
       const session = await find(token);
+      const finishedAt = session.usedAt ?? session.expiresAt;
+      if (deps.now().getTime() >= finishedAt.getTime() + deps.config.connect.resultTtlSeconds * 1000) throw sessionNotFound();
       const status = (session.resultStatus as ConnectResult['status'] | null) ?? 'pending';
       return {
         status,

@@ -1984,7 +1984,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One tenant with its connections */
+        /** One tenant with its newest connections (at most 100; the rest through GET /v1/connections?tenant=) */
         get: {
             parameters: {
                 query?: never;
@@ -2007,7 +2007,12 @@ export interface paths {
                             name: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            /** @description Newest first, at most 100 */
                             connections: components["schemas"]["Connection"][];
+                            /** @description The tenant has more connections than `connections` holds */
+                            connectionsTruncated: boolean;
+                            /** @description When truncated: the `cursor` of GET /v1/connections?tenant=<externalId> that lists the rest */
+                            connectionsNextCursor: string | null;
                         };
                     };
                 };
