@@ -1,4 +1,4 @@
-export { createTokenCipher, DecryptionError, keyId, type TokenCipher } from './token-cipher.js';
+export { createTokenCipher, DecryptionError, keyId, type DecryptionFailure, type TokenCipher } from './token-cipher.js';
 export {
   API_KEY_DISPLAY_LENGTH,
   API_KEY_PREFIX,
