@@ -279,7 +279,7 @@ describe('Connect Lever: the authorize/callback flow', () => {
     const { connectionId } = await result(session.connectUrl);
     const token = (await t.core.tokens.getAccessToken(connectionId!)).accessToken;
     const row = await t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: connectionId! } });
-    const refreshToken = t.core.cipher.decrypt(row.refreshTokenCiphertext!, row.id);
+    const refreshToken = t.core.cipher.decrypt(row.refreshTokenCiphertext!, { row: row.id, column: 'refreshToken' });
     for (const path of [
       `/v1/connections/${connectionId}`,
       `/v1/connections?tenant=flow-leak`,

@@ -1,4 +1,16 @@
-export { createTokenCipher, DecryptionError, keyId, type DecryptionFailure, type TokenCipher } from './token-cipher.js';
+export {
+  CIPHERTEXT_COLUMNS,
+  createTokenCipher,
+  CURRENT_FORMAT,
+  DecryptionError,
+  keyId,
+  type CiphertextBinding,
+  type CiphertextColumn,
+  type CiphertextFormat,
+  type DecryptionFailure,
+  type TokenCipher,
+  type TokenCipherKeys,
+} from './token-cipher.js';
 export {
   API_KEY_DISPLAY_LENGTH,
   API_KEY_PREFIX,

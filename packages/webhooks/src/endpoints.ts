@@ -66,7 +66,7 @@ export interface WebhookEndpointServiceDeps {
    * may subscribe before the tenant's first connection.
    */
   tenantIdOf(externalId: string): Promise<string>;
-  cipher: Pick<TokenCipher, 'encrypt'>;
+  cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>;
   config: Pick<Config, 'isProduction' | 'webhooks'>;
   /** Hands deliveries to the queue now. Failure is tolerated: the worker's sweep finds the rows. */
   enqueueNow?: (deliveryId: string) => Promise<void>;
@@ -104,7 +104,8 @@ function checkEventTypes(eventTypes: string[]): string[] {
 
 /**
  * Webhook endpoints: CRUD, secret rotation, the deliveries view and manual retry, test events. The signing
- * secret is returned only by `create` and `rotateSecret`, and stored encrypted, bound to the endpoint's id.
+ * secret is returned only by `create` and `rotateSecret`, and stored encrypted, bound to the endpoint's id and
+ * its column.
  */
 export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
   const { prisma, cipher } = deps;
@@ -146,7 +147,7 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
           eventTypes,
           tenantId: tenantId ?? null,
           enabled: input.enabled ?? true,
-          secretCiphertext: cipher.encrypt(secret, id),
+          secretCiphertext: cipher.encrypt(secret, { row: id, column: 'secret' }),
         },
         include,
       });
@@ -200,11 +201,14 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
       }
       const current = await find(id);
       const secret = generateWebhookSecret();
+      // The outgoing secret moves to the previousSecret column, so it is sealed again for that column (a
+      // ciphertext is bound to its row and column: copied as it is, it would no longer decrypt there).
+      const previous = overlapSeconds > 0 ? cipher.decrypt(current.secretCiphertext, { row: id, column: 'secret' }) : null;
       const row = await prisma.webhookEndpoint.update({
         where: { id },
         data: {
-          secretCiphertext: cipher.encrypt(secret, id),
-          previousSecretCiphertext: overlapSeconds > 0 ? current.secretCiphertext : null,
+          secretCiphertext: cipher.encrypt(secret, { row: id, column: 'secret' }),
+          previousSecretCiphertext: previous === null ? null : cipher.encrypt(previous, { row: id, column: 'previousSecret' }),
           previousSecretExpiresAt: overlapSeconds > 0 ? new Date(now().getTime() + overlapSeconds * 1000) : null,
         },
         include,

@@ -31,7 +31,6 @@ const COLUMNS = `"id", "connectionId", "event", "state", "leverWebhookId", "fail
  */
 export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>; cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'> }) {
   const sql = sqlOf(deps.database.pool);
-  const aad = (id: string) => `${id}:signatureToken`;
 
   return {
     async list(connectionId: string): Promise<LeverWebhookSubscription[]> {
@@ -55,7 +54,7 @@ export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>
       await sql.query(
         `UPDATE "lever_webhook_subscriptions" SET "state" = 'active', "leverWebhookId" = $2, "signatureTokenCiphertext" = $3,
                 "failureReason" = NULL, "updatedAt" = timezone('UTC', now()) WHERE "id" = $1`,
-        [id, leverWebhookId, deps.cipher.encrypt(signatureToken, aad(id))],
+        [id, leverWebhookId, deps.cipher.encrypt(signatureToken, { row: id, column: 'signatureToken' })],
       );
     },
 
@@ -88,7 +87,7 @@ export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>
       return {
         id: row.id,
         event: row.event,
-        signatureToken: deps.cipher.decrypt(row.ciphertext, aad(row.id)),
+        signatureToken: deps.cipher.decrypt(row.ciphertext, { row: row.id, column: 'signatureToken' }),
         connection: { id: row.connectionId, tenantId: row.tenantId, tenantExternalId: row.externalId, environment: row.environment },
       };
     },

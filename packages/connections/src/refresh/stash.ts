@@ -37,7 +37,7 @@ export function createResponseStash(deps: { redis: Redis; prefix: string; cipher
   return {
     async save(pending) {
       memory.set(memoryKey(pending.connectionId, pending.version), pending);
-      const sealed = deps.cipher.encrypt(JSON.stringify(pending), `stash:${pending.connectionId}`);
+      const sealed = deps.cipher.encrypt(JSON.stringify(pending), { row: pending.connectionId, column: 'pendingTokens' });
       await deps.redis.set(key(pending.connectionId, pending.version), sealed, 'EX', TTL_SECONDS);
     },
     async load(connectionId, version) {
@@ -45,7 +45,7 @@ export function createResponseStash(deps: { redis: Redis; prefix: string; cipher
       if (local) return local;
       const sealed = await deps.redis.get(key(connectionId, version));
       if (!sealed) return undefined;
-      const pending = JSON.parse(deps.cipher.decrypt(sealed, `stash:${connectionId}`)) as PendingTokens;
+      const pending = JSON.parse(deps.cipher.decrypt(sealed, { row: connectionId, column: 'pendingTokens' })) as PendingTokens;
       return pending.version === version ? pending : undefined;
     },
     async clear(connectionId, version) {
