@@ -20,3 +20,15 @@ export {
   safeEqual,
   sha256Hex,
 } from './secrets.js';
+export {
+  describeCiphertext,
+  keyUsage,
+  reencryptAll,
+  type CensusEntry,
+  type CiphertextRecord,
+  type CiphertextStore,
+  type KeyUsage,
+  type ReencryptFailure,
+  type ReencryptOptions,
+  type StoreReport,
+} from './reencrypt.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '@lever-connect/config';
-import type { TokenCipher } from '@lever-connect/crypto';
-import { writeEvent, type Prisma, type PrismaClient } from '@lever-connect/db';
+import type { CiphertextStore, TokenCipher } from '@lever-connect/crypto';
+import { ciphertextTable, sqlOf, writeEvent, type Database, type Prisma, type PrismaClient } from '@lever-connect/db';
 import { ConflictError, NotFoundError, ValidationError } from '@lever-connect/errors';
 import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isSubscribable } from './subscriptions.js';
 import { generateWebhookSecret } from './signature.js';
@@ -284,3 +284,15 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
 }
 
 export type WebhookEndpointService = ReturnType<typeof createWebhookEndpointService>;
+
+/**
+ * The signing secrets' ciphertexts, for `pnpm cli keys reencrypt`: both columns are compared with what was
+ * read, so a rotation that landed meanwhile is never overwritten.
+ */
+export function endpointCiphertexts(database: Pick<Database, 'pool'>): CiphertextStore {
+  return ciphertextTable(sqlOf(database.pool), {
+    name: 'webhook endpoints',
+    table: 'webhook_endpoints',
+    columns: { secret: 'secretCiphertext', previousSecret: 'previousSecretCiphertext' },
+  });
+}

@@ -1,5 +1,5 @@
-import type { TokenCipher } from '@lever-connect/crypto';
-import { sqlOf, type Database } from '@lever-connect/db';
+import type { CiphertextStore, TokenCipher } from '@lever-connect/crypto';
+import { ciphertextTable, sqlOf, type Database } from '@lever-connect/db';
 
 export type SubscriptionState = 'pending' | 'active' | 'failed';
 
@@ -95,3 +95,12 @@ export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>
 }
 
 export type SubscriptionStore = ReturnType<typeof createSubscriptionStore>;
+
+/** The signature tokens' ciphertexts, for `pnpm cli keys reencrypt` (rewritten only where unchanged since read). */
+export function subscriptionCiphertexts(database: Pick<Database, 'pool'>): CiphertextStore {
+  return ciphertextTable(sqlOf(database.pool), {
+    name: 'lever webhook subscriptions',
+    table: 'lever_webhook_subscriptions',
+    columns: { signatureToken: 'signatureTokenCiphertext' },
+  });
+}

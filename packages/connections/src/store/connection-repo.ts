@@ -1,4 +1,6 @@
+import type { CiphertextStore } from '@lever-connect/crypto';
 import {
+  ciphertextTable,
   insertEventsFrom,
   OUTBOX_RECORD,
   outboxCte,
@@ -411,3 +413,17 @@ export function createConnectionRepo(database: Pick<Database, 'pool' | 'prisma'>
 }
 
 export type ConnectionRepo = ReturnType<typeof createConnectionRepo>;
+
+/**
+ * The connections' token ciphertexts, for `pnpm cli keys reencrypt`: rewritten only where the row still has
+ * the version and the ciphertexts read (a refresh or reconnect that landed meanwhile wins), without bumping
+ * the version - the tokens are the same, and a refresh holding the lease must keep its fenced write.
+ */
+export function connectionCiphertexts(database: Pick<Database, 'pool'>): CiphertextStore {
+  return ciphertextTable(sqlOf(database.pool), {
+    name: 'connections',
+    table: 'connections',
+    columns: { accessToken: 'accessTokenCiphertext', refreshToken: 'refreshTokenCiphertext' },
+    fence: 'version',
+  });
+}
