@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '@lever-connect/config';
-import type { CiphertextStore, TokenCipher } from '@lever-connect/crypto';
+import { DecryptionError, type CiphertextStore, type TokenCipher } from '@lever-connect/crypto';
 import { ciphertextTable, sqlOf, writeEvent, type Database, type Prisma, type PrismaClient } from '@lever-connect/db';
 import { ConflictError, NotFoundError, ValidationError } from '@lever-connect/errors';
 import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isSubscribable } from './subscriptions.js';
@@ -122,6 +122,19 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
     return row;
   }
 
+  /**
+   * The current secret, to keep signing beside the new one; null when it no longer decrypts (its key was
+   * removed, or the row was tampered with): it cannot sign anyway, and rotating is how to recover.
+   */
+  function outgoingSecret(row: EndpointRow): string | null {
+    try {
+      return cipher.decrypt(row.secretCiphertext, { row: row.id, column: 'secret' });
+    } catch (error) {
+      if (error instanceof DecryptionError) return null;
+      throw error;
+    }
+  }
+
   async function tenantIdOf(externalId: string | null | undefined): Promise<string | null | undefined> {
     if (externalId === undefined) return undefined;
     if (externalId === null) return null;
@@ -203,13 +216,13 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
       const secret = generateWebhookSecret();
       // The outgoing secret moves to the previousSecret column, so it is sealed again for that column (a
       // ciphertext is bound to its row and column: copied as it is, it would no longer decrypt there).
-      const previous = overlapSeconds > 0 ? cipher.decrypt(current.secretCiphertext, { row: id, column: 'secret' }) : null;
+      const previous = overlapSeconds > 0 ? outgoingSecret(current) : null;
       const row = await prisma.webhookEndpoint.update({
         where: { id },
         data: {
           secretCiphertext: cipher.encrypt(secret, { row: id, column: 'secret' }),
           previousSecretCiphertext: previous === null ? null : cipher.encrypt(previous, { row: id, column: 'previousSecret' }),
-          previousSecretExpiresAt: overlapSeconds > 0 ? new Date(now().getTime() + overlapSeconds * 1000) : null,
+          previousSecretExpiresAt: previous === null ? null : new Date(now().getTime() + overlapSeconds * 1000),
         },
         include,
       });
