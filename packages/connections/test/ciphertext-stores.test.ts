@@ -107,13 +107,16 @@ describe('ciphertext stores: re-encryption beside live writers', () => {
   it('re-encrypts a stashed answer in Redis, keeping its expiry, and never over a newer stash', async () => {
     const store = stashCiphertexts({ redis, prefix });
     const connectionId = randomUUID();
+    const racedConnectionId = randomUUID();
     const kept = `${prefix}:stash:${connectionId}:v3`;
-    const raced = `${prefix}:stash:${randomUUID()}:v1`;
+    const raced = `${prefix}:stash:${racedConnectionId}:v1`;
     await redis.set(kept, legacyCiphertext(oldKey, '{"version":3}', `stash:${connectionId}`), 'EX', 600);
-    await redis.set(raced, legacyCiphertext(oldKey, '{"version":1}', `stash:${raced.split(':')[2]}`), 'EX', 600);
-    const newer = cipher.encrypt('{"version":1,"newer":true}', { row: raced.split(':')[2]!, column: 'pendingTokens' });
-    const racing = withWriterBetween(store, async () => {
-      await redis.set(raced, newer, 'KEEPTTL');
+    await redis.set(raced, legacyCiphertext(oldKey, '{"version":1}', `stash:${racedConnectionId}`), 'EX', 600);
+    const newer = cipher.encrypt('{"version":1,"newer":true}', { row: racedConnectionId, column: 'pendingTokens' });
+    // Another process stashes again for that connection after our read (SCAN may return the keys in
+    // different batches: only the batch holding it races).
+    const racing = withWriterBetween(store, async (rows) => {
+      if (rows.includes(racedConnectionId)) await redis.set(raced, newer, 'KEEPTTL');
     });
 
     const [report] = await reencryptAll(cipher, [racing], { maxPasses: 1 });
