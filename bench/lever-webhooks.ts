@@ -57,7 +57,7 @@ export async function benchLeverWebhooks(stack: BenchStack, size: LeverWebhooksS
     await core.database.pool.query(
       `INSERT INTO "lever_webhook_subscriptions" ("id", "connectionId", "event", "state", "leverWebhookId", "signatureTokenCiphertext", "updatedAt")
        VALUES ($1, $2, $3, 'active', $4, $5, now())`,
-      [subscriptionId, connectionId, EVENT, `wh_${subscriptionId.slice(0, 8)}`, core.cipher.encrypt(signatureToken, `${subscriptionId}:signatureToken`)],
+      [subscriptionId, connectionId, EVENT, `wh_${subscriptionId.slice(0, 8)}`, core.cipher.encrypt(signatureToken, { row: subscriptionId, column: 'signatureToken' })],
     );
     const port = (s: { server: { address(): unknown } }) => (s.server.address() as AddressInfo).port;
     const targets = {

@@ -83,8 +83,8 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
         // The cheapest honest write: one parameterized UPDATE straight on the pool (no ORM, no transaction).
         await core.database.pool.query('UPDATE "connections" SET "accessTokenCiphertext" = $2, "refreshTokenCiphertext" = $3 WHERE "id" = $1', [
           id,
-          core.cipher.encrypt(tokens.accessToken, id),
-          core.cipher.encrypt(tokens.refreshToken!, id),
+          core.cipher.encrypt(tokens.accessToken, { row: id, column: 'accessToken' }),
+          core.cipher.encrypt(tokens.refreshToken!, { row: id, column: 'refreshToken' }),
         ]);
       });
       const floorRate = n / ((performance.now() - floorStarted) / 1000);

@@ -241,8 +241,8 @@ export async function collectDbTokens(stack: Stack, secrets: SecretSet): Promise
     select: { id: true, accessTokenCiphertext: true, refreshTokenCiphertext: true },
   });
   for (const row of rows) {
-    if (row.refreshTokenCiphertext) secrets.refreshTokens.add(cipher.decrypt(row.refreshTokenCiphertext, row.id));
-    if (row.accessTokenCiphertext) secrets.accessTokens.add(cipher.decrypt(row.accessTokenCiphertext, row.id));
+    if (row.refreshTokenCiphertext) secrets.refreshTokens.add(cipher.decrypt(row.refreshTokenCiphertext, { row: row.id, column: 'refreshToken' }));
+    if (row.accessTokenCiphertext) secrets.accessTokens.add(cipher.decrypt(row.accessTokenCiphertext, { row: row.id, column: 'accessToken' }));
   }
 }
 

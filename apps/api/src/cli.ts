@@ -1,36 +1,46 @@
 /**
  * `pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID] [--scopes a,b]` (prints the key as the last line of stdout),
- * `pnpm cli api-key list`, `pnpm cli api-key revoke ID`.
+ * `pnpm cli api-key list`, `pnpm cli api-key revoke ID`; `pnpm cli keys status`, `pnpm cli keys reencrypt`
+ * (keys-command.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs, parseEnv } from 'node:util';
-import { loadConfig } from '@lever-connect/config';
+import { loadConfig, type RawEnv } from '@lever-connect/config';
 import { createApiKeyService, createInvalidationBus } from '@lever-connect/connections';
+import { createTokenCipher } from '@lever-connect/crypto';
 import { createDatabase } from '@lever-connect/db';
 import { createRedis } from '@lever-connect/runtime';
 import pino from 'pino';
+import { ciphertextStores, keysReencrypt, keysStatus } from './keys-command.js';
 
 const USAGE = `usage:
   pnpm cli api-key create --name NAME [--tenant EXTERNAL_ID] [--scopes tokens:read,connections:read,...]
   pnpm cli api-key list
-  pnpm cli api-key revoke ID`;
+  pnpm cli api-key revoke ID
+  pnpm cli keys status
+  pnpm cli keys reencrypt [--batch-size N]`;
+
+/** The same settings `pnpm dev` uses: the .env it writes (when present), under the shell's own variables. */
+function settings(): RawEnv {
+  const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {};
+  const fromShell = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== ''));
+  return { ...fromFile, ...fromShell };
+}
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { name: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, 'batch-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [resource, action, id] = positionals;
-  if (values.help || resource !== 'api-key' || !action) {
+  if (values.help || !action || (resource !== 'api-key' && resource !== 'keys')) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
-  // The same settings `pnpm dev` uses: the .env it writes (when present), under the shell's own variables.
-  const fromFile = existsSync('.env') ? parseEnv(readFileSync('.env', 'utf8')) : {};
-  const fromShell = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== ''));
-  // The CLI needs only the database and Redis; the token key and Lever settings are not used by it.
-  const config = loadConfig({ ...fromFile, ...fromShell, TOKEN_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+  if (resource === 'keys') return keys(action, values['batch-size']);
+  // api-key needs only the database and Redis; the token key and Lever settings are not used by it.
+  const config = loadConfig({ ...settings(), TOKEN_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
   const database = createDatabase({ url: config.databaseUrl, poolSize: 1 });
   const redis = createRedis(config.redisUrl, 'command');
   // A revocation is announced to every running api process (they drop the key from their caches at once);
@@ -73,6 +83,30 @@ async function main(argv: string[]): Promise<number> {
         console.error(USAGE);
         return 2;
     }
+  } finally {
+    redis.disconnect();
+    await database.close();
+  }
+}
+
+/** `keys status | reencrypt`, with the deployment's own key ring (TOKEN_ENCRYPTION_KEY, _PREVIOUS_KEYS, _ACCEPT_LEGACY). */
+async function keys(action: string, batchSizeOption: string | undefined): Promise<number> {
+  const batchSize = Number(batchSizeOption ?? 500);
+  if ((action !== 'status' && action !== 'reencrypt') || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    console.error(USAGE);
+    return 2;
+  }
+  const config = loadConfig(settings());
+  const database = createDatabase({ url: config.databaseUrl, poolSize: 1 });
+  const redis = createRedis(config.redisUrl, 'command');
+  const deps = {
+    cipher: createTokenCipher(config.tokenEncryption),
+    stores: ciphertextStores({ database, redis, redisPrefix: config.redisPrefix }),
+    out: (line: string) => console.log(line),
+    err: (line: string) => console.error(line),
+  };
+  try {
+    return action === 'status' ? await keysStatus(deps) : await keysReencrypt(deps, { batchSize });
   } finally {
     redis.disconnect();
     await database.close();

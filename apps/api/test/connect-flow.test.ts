@@ -146,9 +146,10 @@ describe('Connect Lever: the authorize/callback flow', () => {
     expect(outcome).toMatchObject({ status: 'success' });
     const connection = await t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: outcome.connectionId! } });
     expect(connection).toMatchObject({ status: 'active', environment: 'production', leverAccountId: 'acct_flow_happy', version: 0 });
-    // Tokens are stored encrypted and bound to the row.
-    expect(connection.accessTokenCiphertext).toMatch(/^v1\./);
-    expect(connection.refreshTokenCiphertext).toMatch(/^v1\./);
+    // Tokens are stored encrypted under the current key, each bound to its row and its column.
+    expect(connection.accessTokenCiphertext!.startsWith(t.core.cipher.currentPrefix)).toBe(true);
+    expect(connection.refreshTokenCiphertext!.startsWith(t.core.cipher.currentPrefix)).toBe(true);
+    expect(() => t.core.cipher.decrypt(connection.refreshTokenCiphertext!, { row: connection.id, column: 'accessToken' })).toThrow(/failed authentication/);
     const events = await t.db.db.prisma.event.findMany({ where: { connectionId: connection.id } });
     expect(events.map((e) => e.type)).toEqual(['connection.created']);
     // The PKCE verifier was sent: the simulator enforces it, so the exchange would have failed otherwise.
@@ -279,7 +280,7 @@ describe('Connect Lever: the authorize/callback flow', () => {
     const { connectionId } = await result(session.connectUrl);
     const token = (await t.core.tokens.getAccessToken(connectionId!)).accessToken;
     const row = await t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: connectionId! } });
-    const refreshToken = t.core.cipher.decrypt(row.refreshTokenCiphertext!, row.id);
+    const refreshToken = t.core.cipher.decrypt(row.refreshTokenCiphertext!, { row: row.id, column: 'refreshToken' });
     for (const path of [
       `/v1/connections/${connectionId}`,
       `/v1/connections?tenant=flow-leak`,

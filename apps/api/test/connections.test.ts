@@ -32,8 +32,8 @@ describe('connections API', () => {
         environment: 'sandbox',
         leverAccountId: `acct_${id.slice(0, 8)}`,
         scopes: ['offline_access', 'opportunities:read:admin'],
-        accessTokenCiphertext: t.core.cipher.encrypt(accessToken, id),
-        refreshTokenCiphertext: t.core.cipher.encrypt(refreshToken, id),
+        accessTokenCiphertext: t.core.cipher.encrypt(accessToken, { row: id, column: 'accessToken' }),
+        refreshTokenCiphertext: t.core.cipher.encrypt(refreshToken, { row: id, column: 'refreshToken' }),
         accessTokenExpiresAt: new Date(now.getTime() + 3600_000),
         refreshTokenIssuedAt: now,
         grantCreatedAt: now,
@@ -53,7 +53,7 @@ describe('connections API', () => {
       expect(body).not.toContain(secret);
       expect(body).not.toContain(secret.slice(-16));
     }
-    expect(body).not.toContain('v1.');
+    expect(body).not.toMatch(/v[12]\.[0-9a-f]{16}\./);
     expect(body).not.toMatch(/ciphertext|"accessToken"|"refreshToken"/i);
   }
 
@@ -141,6 +141,15 @@ describe('connections API', () => {
     expect((await call('GET', `/v1/connections/${c.id}/access-token`)).body).toBe(res.body);
     const row = await t.db.db.prisma.connection.findUniqueOrThrow({ where: { id: c.id } });
     expect(row.version).toBe(c.row.version); // no refresh happened
+  });
+
+  it('never hands out the refresh token swapped into the access token column of its row', async () => {
+    const c = await insertConnection('tenant-a');
+    // Someone with write access to the table (not to the key) swaps the row's two ciphertexts.
+    await t.db.db.prisma.$executeRaw`UPDATE connections SET "accessTokenCiphertext" = "refreshTokenCiphertext", "refreshTokenCiphertext" = "accessTokenCiphertext" WHERE id = ${c.id}::uuid`;
+    const res = await call('GET', `/v1/connections/${c.id}/access-token`);
+    expect(res.statusCode, res.body).toBe(500);
+    expectNoSecrets(res.body, c);
   });
 
   it('records each token read with the key id and the request id, never the token', async () => {

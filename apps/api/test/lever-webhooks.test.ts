@@ -40,7 +40,7 @@ describe("Lever's webhooks: subscribing and receiving", () => {
     const reconciled = await api('POST', `/v1/connections/${id}/lever-webhooks/reconcile`);
     expect(reconciled.status).toBe(200);
     const rows = await t.db.db.prisma.leverWebhookSubscription.findMany({ where: { connectionId: id } });
-    const subs = rows.map((r) => ({ id: r.id, event: r.event, token: t.core.cipher.decrypt(r.signatureTokenCiphertext!, `${r.id}:signatureToken`) }));
+    const subs = rows.map((r) => ({ id: r.id, event: r.event, token: t.core.cipher.decrypt(r.signatureTokenCiphertext!, { row: r.id, column: 'signatureToken' }) }));
     return { id, account, subs };
   }
 

@@ -73,10 +73,10 @@ describe('refreshing a connection over HTTP (simulator)', () => {
     expect(after.accessTokenExpiresAt!.toISOString()).toBe(shown.accessTokenExpiresAt);
     expect((await simStats()).refreshesOk).toBe(refreshesBefore + 1);
     // Lever rotated both tokens; neither the old nor the new one is in the response.
-    const oldAccess = t.core.cipher.decrypt(before.accessTokenCiphertext!, id);
-    const newAccess = t.core.cipher.decrypt(after.accessTokenCiphertext!, id);
+    const oldAccess = t.core.cipher.decrypt(before.accessTokenCiphertext!, { row: id, column: 'accessToken' });
+    const newAccess = t.core.cipher.decrypt(after.accessTokenCiphertext!, { row: id, column: 'accessToken' });
     expect(newAccess).not.toBe(oldAccess);
-    expect(t.core.cipher.decrypt(after.refreshTokenCiphertext!, id)).not.toBe(t.core.cipher.decrypt(before.refreshTokenCiphertext!, id));
+    expect(t.core.cipher.decrypt(after.refreshTokenCiphertext!, { row: id, column: 'refreshToken' })).not.toBe(t.core.cipher.decrypt(before.refreshTokenCiphertext!, { row: id, column: 'refreshToken' }));
     expect(body).not.toContain(oldAccess);
     expect(body).not.toContain(newAccess);
 

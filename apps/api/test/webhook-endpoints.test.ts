@@ -57,7 +57,7 @@ describe('webhook endpoints API', () => {
     }
     const row = await t.core.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id } });
     expect(row.secretCiphertext).not.toContain(secret.slice(6));
-    expect(t.core.cipher.decrypt(row.secretCiphertext, id)).toBe(secret);
+    expect(t.core.cipher.decrypt(row.secretCiphertext, { row: id, column: 'secret' })).toBe(secret);
   });
 
   it.each([

@@ -42,6 +42,8 @@ const envSchema = z.object({
     .default('lc'),
   TOKEN_ENCRYPTION_KEY: optionalString,
   TOKEN_ENCRYPTION_PREVIOUS_KEYS: optionalString,
+  /** Whether v1 ciphertexts (bound to the row only, written before column binding) still decrypt. */
+  TOKEN_ENCRYPTION_ACCEPT_LEGACY: bool.default(true),
   LEVER_ENV: z.enum(['simulator', 'live']).optional(),
   LEVER_SIMULATOR_URL: url.default('http://127.0.0.1:4010'),
   LEVER_AUTH_URL: url.optional(),
@@ -131,7 +133,8 @@ export interface Config {
   databasePoolSize: number;
   redisUrl: string;
   redisPrefix: string;
-  tokenEncryption: { currentKey: Buffer; previousKeys: Buffer[] };
+  /** acceptLegacy: v1 ciphertexts (bound to the row only) still decrypt; off once `pnpm cli keys status` shows none. */
+  tokenEncryption: { currentKey: Buffer; previousKeys: Buffer[]; acceptLegacy: boolean };
   lever: {
     mode: 'simulator' | 'live';
     httpTimeoutMs: number;
@@ -367,7 +370,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
-    tokenEncryption: { currentKey: currentKey!, previousKeys },
+    tokenEncryption: { currentKey: currentKey!, previousKeys, acceptLegacy: e.TOKEN_ENCRYPTION_ACCEPT_LEGACY },
     lever: { mode, httpTimeoutMs: e.LEVER_HTTP_TIMEOUT_MS, environments },
     connect: {
       // The service's own origin may always receive results (the demo page lives there).

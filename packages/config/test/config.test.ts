@@ -23,6 +23,14 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads the key ring and whether v1 (row-only) ciphertexts still decrypt (by default they do)', () => {
+    const previous = randomBytes(32).toString('base64');
+    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, TOKEN_ENCRYPTION_PREVIOUS_KEYS: previous });
+    expect(config.tokenEncryption).toEqual({ currentKey: Buffer.from(key, 'base64'), previousKeys: [Buffer.from(previous, 'base64')], acceptLegacy: true });
+    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key, TOKEN_ENCRYPTION_ACCEPT_LEGACY: 'false' }).tokenEncryption.acceptLegacy).toBe(false);
+    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, TOKEN_ENCRYPTION_ACCEPT_LEGACY: 'maybe' })).toThrow(/TOKEN_ENCRYPTION_ACCEPT_LEGACY/);
+  });
+
   it('always adds offline_access to the configured scopes', () => {
     const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, LEVER_SCOPES: 'users:read:admin,opportunities:read:admin' });
     expect(config.lever.environments.production.scopes).toEqual(['users:read:admin', 'opportunities:read:admin', 'offline_access']);

@@ -28,7 +28,7 @@ export { LeverWebhookMalformedError, type ReceiveOutcome, type RejectReason } fr
 export type { ReconcileReport } from './lever-webhooks/reconcile.js';
 export { createLeverWebhooks, type LeverWebhooks, type LeverWebhookView } from './lever-webhooks/service.js';
 export { leverSignatureValid } from './lever-webhooks/signature.js';
-export type { LeverWebhookSubscription, SubscriptionState } from './lever-webhooks/subscription-store.js';
+export { subscriptionCiphertexts, type LeverWebhookSubscription, type SubscriptionState } from './lever-webhooks/subscription-store.js';
 export { createAccountBudget, type AccountBudget, type BudgetClass, type Reservation } from './proxy/budget.js';
 export { budgetClassesFor } from './proxy/classes.js';
 export { backoffWithJitter, decide, retryAfterMs, type AttemptOutcome, type Verdict } from './proxy/decide.js';
@@ -43,7 +43,7 @@ export { observeRefresh } from './refresh/observe.js';
 export { createRefresher } from './refresh/refresh.js';
 export { backoffMs, effectiveLeadMs, grantExpiresAt, isRefreshDue, nextRefreshAt } from './refresh/schedule.js';
 export { createRefreshScheduler, type RefreshScheduler, type ScheduledConnection } from './refresh/scheduler.js';
-export { createResponseStash, type PendingTokens, type ResponseStash } from './refresh/stash.js';
+export { createResponseStash, stashCiphertexts, type PendingTokens, type ResponseStash } from './refresh/stash.js';
 export {
   createRefreshSweep,
   type RefreshSweep,
@@ -55,7 +55,7 @@ export {
 } from './refresh/sweep.js';
 export type { ClaimedConnection, Refresher, RefreshOptions, RefreshResult, RefreshTrigger } from './refresh/types.js';
 export { connectionEventData, writeConnectionEvent } from './store/connection-events.js';
-export { createConnectionRepo, type ConnectionRepo, type ConnectionWithTenant } from './store/connection-repo.js';
+export { connectionCiphertexts, createConnectionRepo, type ConnectionRepo, type ConnectionWithTenant } from './store/connection-repo.js';
 export { sampleGauges } from './store/gauges.js';
 export { createInvalidationBus, type InvalidationBus, type InvalidationTopic } from './tokens/invalidation.js';
 export { createTokenAudit, type TokenAudit, type TokenReadRecord } from './tokens/token-audit.js';

@@ -55,7 +55,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     expect(after.grantsRevoked).toBe(before.grantsRevoked);
     const stored = await core.repo.findById(connection.id);
     expect(stored!.status).toBe('active');
-    expect(await simAccepts(f.sim.url, core.cipher.decrypt(stored!.accessTokenCiphertext!, stored!.id))).toBe(200);
+    expect(await simAccepts(f.sim.url, core.cipher.decrypt(stored!.accessTokenCiphertext!, { row: stored!.id, column: 'accessToken' }))).toBe(200);
   });
 
   it('marks the connection needs_reauth with an event when Lever answers invalid_grant', async () => {
@@ -177,7 +177,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-died', account: 'acct_died' });
     // A worker claimed the lease, sent the refresh (Lever rotated) and was SIGKILLed before storing it.
     expect(await core.repo.claimLease(connection.id, connection.version, 'dead-worker', 1)).toEqual({ lastAttemptAmbiguous: false, tookOver: false });
-    const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
+    const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, { row: connection.id, column: 'refreshToken' });
     const rotated = await rotateAtSim(f.sim.url, refreshToken);
     expect(rotated.status).toBe(200);
     await new Promise((r) => setTimeout(r, 20)); // the 1 ms lease has expired
@@ -188,7 +188,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
   it('applies a stashed, unsaved rotation before calling Lever again', async () => {
     const { connection } = await connectViaSim(core, f.sim.url, { tenant: 't-stash', account: 'acct_stash' });
     // Rotate at Lever by hand, as a worker would before Postgres went away, and stash the answer.
-    const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, connection.id);
+    const refreshToken = core.cipher.decrypt(connection.refreshTokenCiphertext!, { row: connection.id, column: 'refreshToken' });
     const res = await rotateAtSim(f.sim.url, refreshToken);
     const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
     const now = Date.now();
@@ -208,7 +208,7 @@ describe('refresh, correctly (against the simulator, real Postgres and Redis)', 
     const stats = await f.simStats();
     expect(stats.tokenRequests).toBe(before.tokenRequests); // applied from the stash, Lever not called
     const stored = await core.repo.findById(connection.id);
-    expect(core.cipher.decrypt(stored!.refreshTokenCiphertext!, stored!.id)).toBe(body.refresh_token);
+    expect(core.cipher.decrypt(stored!.refreshTokenCiphertext!, { row: stored!.id, column: 'refreshToken' })).toBe(body.refresh_token);
     expect(await other.stash.load(connection.id, connection.version)).toBeUndefined(); // spent once applied
   });
 

@@ -54,7 +54,7 @@ describe('refresh sweep and its wake-ups (against the simulator, real Postgres a
       expect(stored.leaseOwner).toBeNull();
       expect(stored.nextRefreshAt!.getTime()).toBeGreaterThan(Date.now());
       // Each row got its own rotated tokens, which Lever accepts, and one event.
-      const accessToken = core.cipher.decrypt(stored.accessTokenCiphertext!, stored.id);
+      const accessToken = core.cipher.decrypt(stored.accessTokenCiphertext!, { row: stored.id, column: 'accessToken' });
       accessTokens.add(accessToken);
       expect(await simAccepts(f.sim.url, accessToken)).toBe(200);
       const events = await core.prisma.event.findMany({ where: { connectionId: c.id }, orderBy: { seq: 'asc' } });
@@ -97,7 +97,7 @@ describe('refresh sweep and its wake-ups (against the simulator, real Postgres a
     await makeDue([c!.id]);
     expect(await core.repo.claimLease(c!.id, c!.version, 'dead-worker', 1)).not.toBeNull();
     // The dead holder's call reached Lever, which rotated; its answer never got stored.
-    expect((await rotateAtSim(f.sim.url, core.cipher.decrypt(c!.refreshTokenCiphertext!, c!.id))).status).toBe(200);
+    expect((await rotateAtSim(f.sim.url, core.cipher.decrypt(c!.refreshTokenCiphertext!, { row: c!.id, column: 'refreshToken' }))).status).toBe(200);
     await new Promise((r) => setTimeout(r, 20));
     const report = await core.sweep.run();
     expect(report.outcomes).toEqual({ needs_reauth: 1 });
@@ -107,7 +107,7 @@ describe('refresh sweep and its wake-ups (against the simulator, real Postgres a
   it('applies a stash found under the claimed lease without calling Lever, and frees the lease', async () => {
     const [c] = await connectMany('swstash', 1);
     await makeDue([c!.id]);
-    const res = await rotateAtSim(f.sim.url, core.cipher.decrypt(c!.refreshTokenCiphertext!, c!.id));
+    const res = await rotateAtSim(f.sim.url, core.cipher.decrypt(c!.refreshTokenCiphertext!, { row: c!.id, column: 'refreshToken' }));
     const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number };
     // What a process that lost Postgres right after Lever answered left behind.
     await core.stash.save({
@@ -123,7 +123,7 @@ describe('refresh sweep and its wake-ups (against the simulator, real Postgres a
     expect((await f.makeCore().sweep.run()).outcomes).toEqual({ refreshed: 1 });
     expect((await f.simStats()).tokenRequests).toBe(before.tokenRequests);
     const stored = (await core.repo.findById(c!.id))!;
-    expect(core.cipher.decrypt(stored.refreshTokenCiphertext!, stored.id)).toBe(body.refresh_token);
+    expect(core.cipher.decrypt(stored.refreshTokenCiphertext!, { row: stored.id, column: 'refreshToken' })).toBe(body.refresh_token);
     expect(stored.leaseOwner).toBeNull();
     expect(stored.version).toBe(c!.version + 1);
   });

@@ -1,4 +1,16 @@
-export { createTokenCipher, DecryptionError, keyId, type TokenCipher } from './token-cipher.js';
+export {
+  CIPHERTEXT_COLUMNS,
+  createTokenCipher,
+  CURRENT_FORMAT,
+  DecryptionError,
+  keyId,
+  type CiphertextBinding,
+  type CiphertextColumn,
+  type CiphertextFormat,
+  type DecryptionFailure,
+  type TokenCipher,
+  type TokenCipherKeys,
+} from './token-cipher.js';
 export {
   API_KEY_DISPLAY_LENGTH,
   API_KEY_PREFIX,
@@ -8,3 +20,15 @@ export {
   safeEqual,
   sha256Hex,
 } from './secrets.js';
+export {
+  describeCiphertext,
+  keyUsage,
+  reencryptAll,
+  type CensusEntry,
+  type CiphertextRecord,
+  type CiphertextStore,
+  type KeyUsage,
+  type ReencryptFailure,
+  type ReencryptOptions,
+  type StoreReport,
+} from './reencrypt.js';

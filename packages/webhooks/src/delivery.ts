@@ -151,9 +151,9 @@ export function createDeliverer(deps: DelivererDeps) {
       return { outcome: 'failed' };
     }
 
-    const secrets = [deps.cipher.decrypt(endpoint.secretCiphertext, endpoint.id)];
+    const secrets = [deps.cipher.decrypt(endpoint.secretCiphertext, { row: endpoint.id, column: 'secret' })];
     if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > start) {
-      secrets.push(deps.cipher.decrypt(endpoint.previousSecretCiphertext, endpoint.id));
+      secrets.push(deps.cipher.decrypt(endpoint.previousSecretCiphertext, { row: endpoint.id, column: 'previousSecret' }));
     }
     const body = webhookBody(event);
     const headers = signedHeaders(secrets, event.id, Math.floor(start.getTime() / 1000), body);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '@lever-connect/config';
-import type { TokenCipher } from '@lever-connect/crypto';
-import { writeEvent, type Prisma, type PrismaClient } from '@lever-connect/db';
+import { DecryptionError, type CiphertextStore, type TokenCipher } from '@lever-connect/crypto';
+import { ciphertextTable, sqlOf, writeEvent, type Database, type Prisma, type PrismaClient } from '@lever-connect/db';
 import { ConflictError, NotFoundError, ValidationError } from '@lever-connect/errors';
 import { DEFAULT_EVENT_TYPES, effectiveEventTypes, isSubscribable } from './subscriptions.js';
 import { generateWebhookSecret } from './signature.js';
@@ -66,7 +66,7 @@ export interface WebhookEndpointServiceDeps {
    * may subscribe before the tenant's first connection.
    */
   tenantIdOf(externalId: string): Promise<string>;
-  cipher: Pick<TokenCipher, 'encrypt'>;
+  cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>;
   config: Pick<Config, 'isProduction' | 'webhooks'>;
   /** Hands deliveries to the queue now. Failure is tolerated: the worker's sweep finds the rows. */
   enqueueNow?: (deliveryId: string) => Promise<void>;
@@ -104,7 +104,8 @@ function checkEventTypes(eventTypes: string[]): string[] {
 
 /**
  * Webhook endpoints: CRUD, secret rotation, the deliveries view and manual retry, test events. The signing
- * secret is returned only by `create` and `rotateSecret`, and stored encrypted, bound to the endpoint's id.
+ * secret is returned only by `create` and `rotateSecret`, and stored encrypted, bound to the endpoint's id and
+ * its column.
  */
 export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
   const { prisma, cipher } = deps;
@@ -119,6 +120,19 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
     const row = await prisma.webhookEndpoint.findUnique({ where: { id }, include });
     if (!row) throw new NotFoundError('Webhook endpoint');
     return row;
+  }
+
+  /**
+   * The current secret, to keep signing beside the new one; null when it no longer decrypts (its key was
+   * removed, or the row was tampered with): it cannot sign anyway, and rotating is how to recover.
+   */
+  function outgoingSecret(row: EndpointRow): string | null {
+    try {
+      return cipher.decrypt(row.secretCiphertext, { row: row.id, column: 'secret' });
+    } catch (error) {
+      if (error instanceof DecryptionError) return null;
+      throw error;
+    }
   }
 
   async function tenantIdOf(externalId: string | null | undefined): Promise<string | null | undefined> {
@@ -146,7 +160,7 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
           eventTypes,
           tenantId: tenantId ?? null,
           enabled: input.enabled ?? true,
-          secretCiphertext: cipher.encrypt(secret, id),
+          secretCiphertext: cipher.encrypt(secret, { row: id, column: 'secret' }),
         },
         include,
       });
@@ -200,12 +214,15 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
       }
       const current = await find(id);
       const secret = generateWebhookSecret();
+      // The outgoing secret moves to the previousSecret column, so it is sealed again for that column (a
+      // ciphertext is bound to its row and column: copied as it is, it would no longer decrypt there).
+      const previous = overlapSeconds > 0 ? outgoingSecret(current) : null;
       const row = await prisma.webhookEndpoint.update({
         where: { id },
         data: {
-          secretCiphertext: cipher.encrypt(secret, id),
-          previousSecretCiphertext: overlapSeconds > 0 ? current.secretCiphertext : null,
-          previousSecretExpiresAt: overlapSeconds > 0 ? new Date(now().getTime() + overlapSeconds * 1000) : null,
+          secretCiphertext: cipher.encrypt(secret, { row: id, column: 'secret' }),
+          previousSecretCiphertext: previous === null ? null : cipher.encrypt(previous, { row: id, column: 'previousSecret' }),
+          previousSecretExpiresAt: previous === null ? null : new Date(now().getTime() + overlapSeconds * 1000),
         },
         include,
       });
@@ -280,3 +297,15 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
 }
 
 export type WebhookEndpointService = ReturnType<typeof createWebhookEndpointService>;
+
+/**
+ * The signing secrets' ciphertexts, for `pnpm cli keys reencrypt`: both columns are compared with what was
+ * read, so a rotation that landed meanwhile is never overwritten.
+ */
+export function endpointCiphertexts(database: Pick<Database, 'pool'>): CiphertextStore {
+  return ciphertextTable(sqlOf(database.pool), {
+    name: 'webhook endpoints',
+    table: 'webhook_endpoints',
+    columns: { secret: 'secretCiphertext', previousSecret: 'previousSecretCiphertext' },
+  });
+}

@@ -2,6 +2,7 @@ export { createDeliverer, DELIVERY_TIMEOUT_MS, type Deliverer, type DelivererDep
 export {
   createWebhookEndpointService,
   DEFAULT_OVERLAP_SECONDS,
+  endpointCiphertexts,
   MAX_OVERLAP_SECONDS,
   type CreateEndpointInput,
   type DeliveryRecord,

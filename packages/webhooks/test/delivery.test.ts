@@ -274,6 +274,26 @@ describe('webhook fan-out and delivery', () => {
     expect(() => new Webhook(oldSecret).verify(after.body, after.headers)).toThrow();
   });
 
+  it('rotates away a secret that no longer decrypts (its key is gone), and signs with the new one alone', async () => {
+    const { endpoint } = await service().create({ url: receiver.url });
+    const lostKey = createTokenCipher({ currentKey: randomBytes(32) });
+    await prisma().webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { secretCiphertext: lostKey.encrypt('whsec_lost', { row: endpoint.id, column: 'secret' }) },
+    });
+
+    const { secret, endpoint: rotated } = await service().rotateSecret(endpoint.id, { overlapSeconds: 3600 });
+
+    expect(rotated.previousSecretExpiresAt).toBeNull();
+    expect(await prisma().webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ previousSecretCiphertext: null });
+    await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'z' } });
+    const [delivery] = await deliveriesOf(endpoint.id);
+    await deliverer().deliver(delivery!.id);
+    const signed = receiver.received[0]!;
+    expect(signed.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(() => new Webhook(secret).verify(signed.body, signed.headers)).not.toThrow();
+  });
+
   it('in production, re-resolves the host before each attempt and refuses a private address without sending', async () => {
     const { endpoint } = await service().create({ url: receiver.url });
     await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });

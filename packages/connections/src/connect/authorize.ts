@@ -59,8 +59,8 @@ export async function completeAuthorization(
   const issuedAt = new Date(tokens.expiresAt.getTime() - tokens.expiresInSeconds * 1000);
   const refreshToken = tokens.refreshToken;
   const columns = (id: string, session: ConnectSession): GrantColumns => ({
-    accessTokenCiphertext: deps.cipher.encrypt(tokens.accessToken, id),
-    refreshTokenCiphertext: deps.cipher.encrypt(refreshToken, id),
+    accessTokenCiphertext: deps.cipher.encrypt(tokens.accessToken, { row: id, column: 'accessToken' }),
+    refreshTokenCiphertext: deps.cipher.encrypt(refreshToken, { row: id, column: 'refreshToken' }),
     accessTokenExpiresAt: tokens.expiresAt,
     refreshTokenIssuedAt: issuedAt,
     refreshTokenLastUsedAt: issuedAt,

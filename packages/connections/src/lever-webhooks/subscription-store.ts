@@ -1,5 +1,5 @@
-import type { TokenCipher } from '@lever-connect/crypto';
-import { sqlOf, type Database } from '@lever-connect/db';
+import type { CiphertextStore, TokenCipher } from '@lever-connect/crypto';
+import { ciphertextTable, sqlOf, type Database } from '@lever-connect/db';
 
 export type SubscriptionState = 'pending' | 'active' | 'failed';
 
@@ -31,7 +31,6 @@ const COLUMNS = `"id", "connectionId", "event", "state", "leverWebhookId", "fail
  */
 export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>; cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'> }) {
   const sql = sqlOf(deps.database.pool);
-  const aad = (id: string) => `${id}:signatureToken`;
 
   return {
     async list(connectionId: string): Promise<LeverWebhookSubscription[]> {
@@ -55,7 +54,7 @@ export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>
       await sql.query(
         `UPDATE "lever_webhook_subscriptions" SET "state" = 'active', "leverWebhookId" = $2, "signatureTokenCiphertext" = $3,
                 "failureReason" = NULL, "updatedAt" = timezone('UTC', now()) WHERE "id" = $1`,
-        [id, leverWebhookId, deps.cipher.encrypt(signatureToken, aad(id))],
+        [id, leverWebhookId, deps.cipher.encrypt(signatureToken, { row: id, column: 'signatureToken' })],
       );
     },
 
@@ -88,7 +87,7 @@ export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>
       return {
         id: row.id,
         event: row.event,
-        signatureToken: deps.cipher.decrypt(row.ciphertext, aad(row.id)),
+        signatureToken: deps.cipher.decrypt(row.ciphertext, { row: row.id, column: 'signatureToken' }),
         connection: { id: row.connectionId, tenantId: row.tenantId, tenantExternalId: row.externalId, environment: row.environment },
       };
     },
@@ -96,3 +95,12 @@ export function createSubscriptionStore(deps: { database: Pick<Database, 'pool'>
 }
 
 export type SubscriptionStore = ReturnType<typeof createSubscriptionStore>;
+
+/** The signature tokens' ciphertexts, for `pnpm cli keys reencrypt` (rewritten only where unchanged since read). */
+export function subscriptionCiphertexts(database: Pick<Database, 'pool'>): CiphertextStore {
+  return ciphertextTable(sqlOf(database.pool), {
+    name: 'lever webhook subscriptions',
+    table: 'lever_webhook_subscriptions',
+    columns: { signatureToken: 'signatureTokenCiphertext' },
+  });
+}

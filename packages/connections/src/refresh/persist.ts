@@ -27,8 +27,8 @@ async function persist(ctx: RefreshContext, connection: ConnectionWithTenant, pe
   const written = await deps.repo.storeRotated({
     id: connection.id,
     version: pending.version,
-    accessTokenCiphertext: deps.cipher.encrypt(pending.accessToken, connection.id),
-    refreshTokenCiphertext: deps.cipher.encrypt(pending.refreshToken, connection.id),
+    accessTokenCiphertext: deps.cipher.encrypt(pending.accessToken, { row: connection.id, column: 'accessToken' }),
+    refreshTokenCiphertext: deps.cipher.encrypt(pending.refreshToken, { row: connection.id, column: 'refreshToken' }),
     accessTokenExpiresAt: expiresAt,
     issuedAt,
     scopes: pending.scopes,
@@ -93,7 +93,7 @@ export async function applyStash(ctx: RefreshContext, connection: ConnectionWith
   deps.log.info({ connectionId: connection.id }, 'applied stashed rotated tokens');
   // The fenced write freed the lease.
   return {
-    result: { outcome: 'refreshed', connection: stored, accessToken: deps.cipher.decrypt(stored.accessTokenCiphertext!, stored.id) },
+    result: { outcome: 'refreshed', connection: stored, accessToken: deps.cipher.decrypt(stored.accessTokenCiphertext!, { row: stored.id, column: 'accessToken' }) },
     alongside: scheduleNext(ctx, stored),
   };
 }

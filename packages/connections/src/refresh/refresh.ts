@@ -112,7 +112,7 @@ async function lockThenLease(ctx: RefreshContext, connectionId: string, options:
       now(),
     );
   if (!options.force && !due) return { result: { outcome: 'not_due', connection } };
-  const refreshToken = connection.refreshTokenCiphertext ? deps.cipher.decrypt(connection.refreshTokenCiphertext, connection.id) : undefined;
+  const refreshToken = connection.refreshTokenCiphertext ? deps.cipher.decrypt(connection.refreshTokenCiphertext, { row: connection.id, column: 'refreshToken' }) : undefined;
   if (!refreshToken) return { result: { outcome: 'needs_reauth', reason: await markNeedsReauth(ctx, connection, NO_REFRESH_TOKEN) } };
   const env = deps.config.lever.environments[connection.environment as LeverEnvironment];
   // A forced or manual refresh asked for by a caller gets only part of each second's budget: the scheduled
@@ -143,7 +143,7 @@ async function leaseThenLock(ctx: RefreshContext, claimed: ClaimedConnection, lo
       await deps.repo.releaseLease(connection.id, deps.ownerId, new Date(now().getTime() + retryInMs)).catch(() => undefined);
       return { result: { outcome: 'throttled', retryInMs } };
     }
-    refreshToken = deps.cipher.decrypt(connection.refreshTokenCiphertext, connection.id);
+    refreshToken = deps.cipher.decrypt(connection.refreshTokenCiphertext, { row: connection.id, column: 'refreshToken' });
   } catch (error) {
     // Nothing was sent to Lever: the lease must not outlive this attempt (a takeover would count as ambiguous).
     await deps.repo.releaseLease(connection.id, deps.ownerId).catch(() => undefined);

@@ -1,4 +1,6 @@
+import type { CiphertextStore } from '@lever-connect/crypto';
 import {
+  ciphertextTable,
   insertEventsFrom,
   OUTBOX_RECORD,
   outboxCte,
@@ -57,7 +59,7 @@ function literalSets(columns: Readonly<Record<string, number | boolean | string 
 
 const include = { tenant: { select: { externalId: true } } } as const;
 
-/** The token columns of a new grant (ciphertexts bound to the row id by the caller). */
+/** The token columns of a new grant (ciphertexts bound to the row id and their column by the caller). */
 export interface GrantColumns {
   accessTokenCiphertext: string;
   refreshTokenCiphertext: string;
@@ -92,7 +94,7 @@ const claimLeaseSet = (owner: string, ttlSecs: string) => `
 /** The lease may be claimed: nobody holds it, or its holder's time ran out. */
 const LEASE_FREE = `(c."leaseOwner" IS NULL OR c."leaseExpiresAt" < ${SQL_NOW})`;
 
-/** What a successful refresh writes (storeRotated). Ciphertexts are the caller's (bound to the row id). */
+/** What a successful refresh writes (storeRotated). Ciphertexts are the caller's (bound to the row id and column). */
 export interface RotatedWrite {
   id: string;
   /** The version the write is fenced on. */
@@ -178,7 +180,7 @@ export function createConnectionRepo(database: Pick<Database, 'pool' | 'prisma'>
     /**
      * Stores a new grant (connect, reconnect) in the caller's transaction, with its event: re-authorizes
      * `existingId` in place (same id; version bumped, so a refresh of the old grant in flight loses its fenced
-     * write), or creates the connection. `columns` holds ciphertexts bound to the id (`idFor` chooses it first).
+     * write), or creates the connection. `columns` holds ciphertexts bound to the id and their columns.
      */
     async storeGrant(
       tx: Db,
@@ -411,3 +413,17 @@ export function createConnectionRepo(database: Pick<Database, 'pool' | 'prisma'>
 }
 
 export type ConnectionRepo = ReturnType<typeof createConnectionRepo>;
+
+/**
+ * The connections' token ciphertexts, for `pnpm cli keys reencrypt`: rewritten only where the row still has
+ * the version and the ciphertexts read (a refresh or reconnect that landed meanwhile wins), without bumping
+ * the version - the tokens are the same, and a refresh holding the lease must keep its fenced write.
+ */
+export function connectionCiphertexts(database: Pick<Database, 'pool'>): CiphertextStore {
+  return ciphertextTable(sqlOf(database.pool), {
+    name: 'connections',
+    table: 'connections',
+    columns: { accessToken: 'accessTokenCiphertext', refreshToken: 'refreshTokenCiphertext' },
+    fence: 'version',
+  });
+}

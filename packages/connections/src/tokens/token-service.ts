@@ -82,7 +82,7 @@ export function createTokenService(deps: {
   }
 
   function fromStored(c: ConnectionWithTenant, refreshed: boolean, readSeq: number): AccessTokenGrant {
-    const entry = cache.remember(c, deps.cipher.decrypt(c.accessTokenCiphertext!, c.id), readSeq);
+    const entry = cache.remember(c, deps.cipher.decrypt(c.accessTokenCiphertext!, { row: c.id, column: 'accessToken' }), readSeq);
     return grant(entry, entry.accessToken, refreshed);
   }
 
@@ -206,7 +206,7 @@ export function createTokenService(deps: {
       const { row: current, seq: readSeq } = shared(id);
       const row = await current;
       assertUsable(row, options.tenantId);
-      if (deps.cipher.decrypt(row.accessTokenCiphertext!, row.id) !== rejected.accessToken) return fromStored(row, true, readSeq);
+      if (deps.cipher.decrypt(row.accessTokenCiphertext!, { row: row.id, column: 'accessToken' }) !== rejected.accessToken) return fromStored(row, true, readSeq);
       return settle(id, await coalesced(id, true, row.version), row, readSeq, options.tenantId);
     },
   };
