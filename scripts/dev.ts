@@ -43,6 +43,11 @@ const baseEnv = {
   NODE_ENV: setting('NODE_ENV') ?? 'development',
   LOG_FORMAT: setting('LOG_FORMAT') ?? (process.stdout.isTTY ? 'pretty' : 'json'),
   LEVER_SIMULATOR_URL: setting('LEVER_SIMULATOR_URL') ?? `http://127.0.0.1:${simPort}`,
+  // Development against the simulator over http, demo page on: every one of these is off by default, and
+  // a .env can still say otherwise (LEVER_ENV=live with real credentials, for one).
+  LEVER_ENV: setting('LEVER_ENV') ?? 'simulator',
+  DEMO_ENABLED: setting('DEMO_ENABLED') ?? 'true',
+  ALLOW_INSECURE_DEV: setting('ALLOW_INSECURE_DEV') ?? 'true',
 };
 
 /**

@@ -10,7 +10,7 @@ import { bearer, buildTestApp, type TestApp } from '../../apps/api/test/helpers.
 describe('security: bad input', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ DEMO_ENABLED: 'true' });
   });
   afterAll(async () => {
     await t?.close();

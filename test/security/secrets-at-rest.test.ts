@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
   collectDbTokens,
@@ -15,12 +16,13 @@ import { startStack } from '../support/stack.js';
  * Secrets at rest and in logs, after a run that exercises every path a secret travels: connect (code
  * exchange), scheduled and forced refreshes, token reads, API key and webhook endpoint creation, secret
  * rotation, a webhook delivery, a disconnect, and Lever failures (their error paths log the most).
- * The database dump and every log line of every process must contain none of them in plain text. Refresh
+ * The database dump, a dump of every Redis key of the deployment, and every log line of every process must
+ * contain none of them in plain text. Refresh
  * tokens are only ever seen by decrypting the rows with the run's TOKEN_ENCRYPTION_KEY (sampled during the
  * run, so rotated ones count too); access tokens are collected from the token endpoint.
  */
 describe('security: secrets at rest and in logs', () => {
-  it('leaves no token, client secret, API key or webhook secret in the pg_dump or the logs', async () => {
+  it('leaves no token, client secret, API key or webhook secret in the pg_dump, the Redis keys or the logs', async () => {
     const receiver = await startWebhookReceiver();
     // debug logs: the most verbose the processes get.
     const stack = await startStack({ workers: 1, simEnv: { SIM_ACCESS_TOKEN_TTL: '8', LOG_LEVEL: 'debug' }, env: { LOG_LEVEL: 'debug' } });
@@ -59,7 +61,16 @@ describe('security: secrets at rest and in logs', () => {
       expect(secrets.refreshTokens.size).toBeGreaterThan(8);
       const scan = await scanForSecrets(stack, secrets, logs, 'security-secrets');
       expect(scan.leaks).toEqual([]);
-      expect(scan.scanned).toBeGreaterThanOrEqual(4);
+      expect(scan.scanned).toBeGreaterThanOrEqual(5);
+      // The Redis dump holds what the run left there (queues, locks' traces, caches, quotas)...
+      expect(scan.redisKeys).toBeGreaterThan(3);
+      // ...and would show a token stored there in plain text: a canary proves the scan reads it.
+      const canary = [...secrets.accessTokens][0]!;
+      const redis = new Redis(stack.env.REDIS_URL!);
+      await redis.set(`${stack.redisPrefix}:canary`, JSON.stringify({ accessToken: canary }));
+      redis.disconnect();
+      const planted = await scanForSecrets(stack, secrets, [], 'security-secrets-canary');
+      expect(planted.leaks).toEqual([{ kind: 'access token', file: 'test-artifacts/chaos/security-secrets-canary.redis.txt' }]);
     } finally {
       await stack.stop();
       await receiver.close();

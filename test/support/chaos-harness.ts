@@ -4,7 +4,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { APP_ENTRIES, ROOT, startApp, waitFor, type ManagedProcess } from '@lever-connect/testing';
+import { Redis } from 'ioredis';
 import { createTokenCipher } from '../../packages/crypto/src/index.js';
+import { DEFAULT_EVENT_TYPES } from '../../packages/webhooks/src/subscriptions.js';
 import { census, type ConnectionCensus } from './checks.js';
 import type { Stack } from './stack.js';
 
@@ -255,11 +257,52 @@ export interface SecretLeak {
  * pg_dump of the stack's database + every log file, searched with `grep -F -f` (Aho-Corasick: thousands of
  * tokens against megabytes of logs in well under a second).
  */
-export async function scanForSecrets(stack: Stack, secrets: SecretSet, logFiles: Iterable<string>, label: string): Promise<{ leaks: SecretLeak[]; scanned: number; secrets: number }> {
+/**
+ * Every key of the stack's Redis prefix with its value in plain text, one line per key (an RDB file would
+ * LZF-compress long strings, hiding a secret from grep): the OAuth states, the response stash, the locks,
+ * BullMQ's jobs, the caches' invalidations, the quotas. Returns how many keys it wrote.
+ */
+export async function dumpRedisPrefix(redisUrl: string, prefix: string, file: string): Promise<number> {
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  await redis.connect();
+  const lines: string[] = [];
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const type = await redis.type(key);
+        const value =
+          type === 'string' ? await redis.get(key)
+          : type === 'hash' ? await redis.hgetall(key)
+          : type === 'list' ? await redis.lrange(key, 0, -1)
+          : type === 'set' ? await redis.smembers(key)
+          : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+          : type === 'stream' ? await redis.xrange(key, '-', '+')
+          : null; // gone since the scan
+        lines.push(`${key}\t${type}\t${JSON.stringify(value)}`);
+      }
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+  return lines.length;
+}
+
+export async function scanForSecrets(
+  stack: Stack,
+  secrets: SecretSet,
+  logFiles: Iterable<string>,
+  label: string,
+): Promise<{ leaks: SecretLeak[]; scanned: number; secrets: number; redisKeys: number }> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const dumpFile = path.join(ARTIFACTS, `${label}.dump.sql`);
   const { stdout } = await run('pg_dump', ['--no-owner', '--data-only', '--inserts', stack.db.url], { maxBuffer: 1 << 30 });
   writeFileSync(dumpFile, stdout);
+  const redisFile = path.join(ARTIFACTS, `${label}.redis.txt`);
+  const redisKeys = await dumpRedisPrefix(stack.env.REDIS_URL!, stack.redisPrefix, redisFile);
   const kindOf = new Map<string, string>();
   for (const t of secrets.accessTokens) kindOf.set(t, 'access token');
   for (const t of secrets.refreshTokens) kindOf.set(t, 'refresh token');
@@ -267,7 +310,7 @@ export async function scanForSecrets(stack: Stack, secrets: SecretSet, logFiles:
   for (const [kind, value] of secrets.other) kindOf.set(value, kind);
   const patternFile = path.join(ARTIFACTS, `${label}.patterns`);
   writeFileSync(patternFile, [...kindOf.keys()].join('\n') + '\n');
-  const files = [dumpFile, ...logFiles];
+  const files = [dumpFile, redisFile, ...logFiles];
   const leaks: SecretLeak[] = [];
   try {
     const { stdout: hits } = await run('grep', ['-F', '-o', '-H', '-f', patternFile, ...files], { maxBuffer: 1 << 28 });
@@ -282,7 +325,7 @@ export async function scanForSecrets(stack: Stack, secrets: SecretSet, logFiles:
   }
   // Patterns hold live secrets: never leave them on disk.
   writeFileSync(patternFile, '');
-  return { leaks, scanned: files.length, secrets: kindOf.size };
+  return { leaks, scanned: files.length, secrets: kindOf.size, redisKeys };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -354,7 +397,7 @@ export async function verdict(
   for (const n of c.needsReauth) {
     if (!events.some((e) => e.type === 'connection.needs_reauth' && e.connectionId === n.id)) eventsMissing.push(`no connection.needs_reauth event for ${n.id}`);
   }
-  const deliverable = events.filter((e) => e.type !== 'connection.refreshed' && e.type !== 'webhook.test');
+  const deliverable = events.filter((e) => (DEFAULT_EVENT_TYPES as readonly string[]).includes(e.type) && e.type !== 'webhook.test');
   const notReceived = () => deliverable.filter((e) => !receiver.received.has(e.id));
   await waitFor('every webhook to be delivered', () => notReceived().length === 0, { timeoutMs: options.webhookWaitMs ?? 60_000, intervalMs: 500 }).catch(
     () => undefined,

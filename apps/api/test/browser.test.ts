@@ -35,7 +35,7 @@ describe('the demo page in a real browser', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // PUBLIC_BASE_URL is the OAuth redirect URI, so it must be exactly where the api listens.
-    t = await buildTestApp({ PUBLIC_BASE_URL: base }, { sim: true });
+    t = await buildTestApp({ PUBLIC_BASE_URL: base, DEMO_ENABLED: 'true' }, { sim: true });
     sim = t.sim!;
     await t.app.listen({ port, host: '127.0.0.1' });
     userDataDir = mkdtempSync(path.join(tmpdir(), 'lever-connect-chromium-'));

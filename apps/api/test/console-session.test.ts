@@ -281,18 +281,18 @@ describe('the console session (HTTP)', () => {
   });
 });
 
-describe('the console cookie in production', () => {
+describe('the console cookie with secure cookies (the default)', () => {
   it('is __Host-lc_console, Secure, HttpOnly, SameSite=Strict, Path=/ and without a Domain', async () => {
     const app = Fastify();
     await app.register(cookie);
     app.get('/', async (_request, reply) => {
-      setSessionCookie(reply, { isProduction: true }, 'lcs_token');
+      setSessionCookie(reply, { secureCookies: true }, 'lcs_token');
       return 'ok';
     });
     const res = await app.inject({ method: 'GET', url: '/' });
     const set = parseSetCookie(String(res.headers['set-cookie']));
     expect(set.name).toBe('__Host-lc_console');
-    expect(consoleCookieName({ isProduction: true })).toBe('__Host-lc_console');
+    expect(consoleCookieName({ secureCookies: true })).toBe('__Host-lc_console');
     expect([...set.attributes.keys()].sort()).toEqual(['httponly', 'path', 'samesite', 'secure']);
     expect(set.attributes.get('path')).toBe('/');
     expect(set.attributes.get('samesite')).toBe('Strict');

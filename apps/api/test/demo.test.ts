@@ -4,7 +4,7 @@ import { buildTestApp, type TestApp } from './helpers.js';
 describe('demo routes (Lever simulator mode)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ DEMO_ENABLED: 'true' });
   });
   afterAll(async () => {
     await t?.close();

@@ -1,8 +1,8 @@
-import http from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig } from '@lever-connect/config';
 import { createCore, sampleGauges } from '@lever-connect/connections';
 import { createLogger } from '@lever-connect/runtime';
+import { createHealthServer } from './health-server.js';
 import { startWorkers } from './workers.js';
 
 let config;
@@ -23,21 +23,13 @@ if (owner && owner !== config.deploymentId) {
 }
 const workers = await startWorkers(core);
 
-// Health and metrics for orchestrators and Prometheus. Bind it to a private interface: /metrics carries no
-// secret, but it is operational detail (the api's /metrics needs an admin key).
-const server = http.createServer((req, res) => {
-  if (req.url === '/healthz') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    return;
-  }
-  if (req.url === '/metrics') {
-    void (async () => {
-      await sampleGauges({ metrics: core.metrics, prisma: core.prisma, queues: core.watchedQueues }).catch(() => undefined);
-      res.writeHead(200, { 'content-type': core.metrics.registry.contentType }).end(await core.metrics.registry.metrics());
-    })();
-    return;
-  }
-  res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"route_not_found","message":"not found"}}');
+// Health and metrics for orchestrators and Prometheus: /metrics needs METRICS_TOKEN, or a loopback client.
+const server = createHealthServer({
+  metricsToken: config.metricsToken,
+  async renderMetrics() {
+    await sampleGauges({ metrics: core.metrics, prisma: core.prisma, queues: core.watchedQueues }).catch(() => undefined);
+    return { contentType: core.metrics.registry.contentType, body: await core.metrics.registry.metrics() };
+  },
 });
 server.listen(config.port, config.host);
 

@@ -44,7 +44,12 @@ const envSchema = z.object({
   TOKEN_ENCRYPTION_PREVIOUS_KEYS: optionalString,
   /** Whether v1 ciphertexts (bound to the row only, written before column binding) still decrypt. */
   TOKEN_ENCRYPTION_ACCEPT_LEGACY: bool.default(true),
-  LEVER_ENV: z.enum(['simulator', 'live']).optional(),
+  /** live (the default): Lever itself. simulator: apps/lever-sim, only when set by name (pnpm dev, the tests). */
+  LEVER_ENV: z.enum(['simulator', 'live']).default('live'),
+  /** The unauthenticated demo pages: simulator mode only, and only when asked for (pnpm dev does). */
+  DEMO_ENABLED: bool.default(false),
+  /** Local development over http: cookies without Secure, webhooks to localhost and private addresses. Never in production. */
+  ALLOW_INSECURE_DEV: bool.default(false),
   LEVER_SIMULATOR_URL: url.default('http://127.0.0.1:4010'),
   LEVER_AUTH_URL: url.optional(),
   LEVER_API_URL: url.optional(),
@@ -98,6 +103,8 @@ const envSchema = z.object({
   QUOTA_PROXY_PER_KEY_PER_SECOND: int(0, 1_000_000).default(100),
   CONNECT_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(120),
   TRUST_PROXY: z.string().default(''),
+  /** The worker's /metrics: a bearer token Prometheus sends; unset, only loopback clients are answered. */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters (e.g. openssl rand -hex 24)').optional(),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -129,6 +136,8 @@ export interface Config {
    * false (the default): the socket's address is the client's. Per-address limits need it right.
    */
   trustProxy: boolean | number | string[];
+  /** The worker's /metrics bearer token (METRICS_TOKEN); undefined: loopback clients only. */
+  metricsToken: string | undefined;
   databaseUrl: string;
   databasePoolSize: number;
   redisUrl: string;
@@ -170,7 +179,16 @@ export interface Config {
   };
   /** Lever's own webhooks: the events every connection subscribes to (a connect session may choose others). Empty: off. */
   leverWebhooks: { events: LeverEvent[] };
+  /** DEMO_ENABLED in simulator mode: the unauthenticated demo pages are registered. */
+  demoEnabled: boolean;
+  /** Cookies carry Secure (and the `__Host-` prefix): off only with ALLOW_INSECURE_DEV, for http://localhost. */
+  secureCookies: boolean;
   webhooks: {
+    /**
+     * The SSRF guard: https only, and no private or reserved address unless allow-listed. Off only with
+     * ALLOW_INSECURE_DEV (local receivers over http).
+     */
+    ssrfGuard: boolean;
     /** Wait before each retry, seconds: a delivery gets `retryDelaysSeconds.length + 1` attempts, then fails. */
     retryDelaysSeconds: number[];
     /** An endpoint whose deliveries keep failing this long (seconds) is disabled. */
@@ -254,9 +272,25 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
   const e = parsed.data;
   const problems: string[] = [];
   const isProduction = e.NODE_ENV === 'production';
-  const mode = e.LEVER_ENV ?? (isProduction ? 'live' : 'simulator');
+  const mode = e.LEVER_ENV;
   if (mode === 'simulator' && isProduction) {
     problems.push('LEVER_ENV: the simulator mode refuses to run with NODE_ENV=production; set LEVER_ENV=live');
+  }
+  if (mode === 'simulator') {
+    // Real credentials next to the simulator mean someone meant Lever: the simulator (and the demo) must not
+    // stand in for it silently. The simulator's own development client is not a real credential.
+    for (const upper of ['PRODUCTION', 'SANDBOX'] as const) {
+      const id = e[`LEVER_${upper}_CLIENT_ID`];
+      if (id !== undefined && id !== SIMULATOR_DEV_CLIENT.clientId) {
+        problems.push(`LEVER_${upper}_CLIENT_ID: real Lever credentials are set while LEVER_ENV=simulator; set LEVER_ENV=live to use Lever, or remove them`);
+      }
+    }
+  }
+  if (e.DEMO_ENABLED && mode !== 'simulator') {
+    problems.push('DEMO_ENABLED: the demo runs only in simulator mode (LEVER_ENV=simulator): its pages are unauthenticated');
+  }
+  if (e.ALLOW_INSECURE_DEV && isProduction) {
+    problems.push('ALLOW_INSECURE_DEV: refused with NODE_ENV=production (it turns off Secure cookies and the webhook SSRF guard)');
   }
 
   let currentKey: Buffer | undefined;
@@ -305,7 +339,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
   }
   if (mode === 'live' && !environments.production.clientId && !environments.sandbox.clientId) {
     problems.push(
-      'LEVER_PRODUCTION_CLIENT_ID / LEVER_SANDBOX_CLIENT_ID: live mode needs the credentials of at least one Lever OAuth app',
+      'LEVER_PRODUCTION_CLIENT_ID / LEVER_SANDBOX_CLIENT_ID: live mode (LEVER_ENV=live, the default) needs the credentials of at least one Lever OAuth app; to run against the bundled simulator instead, set LEVER_ENV=simulator (pnpm dev does)',
     );
   }
   for (const environment of LEVER_ENVIRONMENTS) {
@@ -366,6 +400,7 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
     host: e.HOST,
     publicBaseUrl,
     trustProxy,
+    metricsToken: e.METRICS_TOKEN,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL,
@@ -411,7 +446,10 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       proxyPerKey: { perSecond: e.QUOTA_PROXY_PER_KEY_PER_SECOND, burst: e.QUOTA_PROXY_PER_KEY_PER_SECOND * 2 },
       connectPerMinute: e.CONNECT_RATE_LIMIT_PER_MINUTE,
     },
+    demoEnabled: e.DEMO_ENABLED && mode === 'simulator',
+    secureCookies: !e.ALLOW_INSECURE_DEV,
     webhooks: {
+      ssrfGuard: !e.ALLOW_INSECURE_DEV,
       retryDelaysSeconds,
       disableAfterSeconds: e.WEBHOOK_DISABLE_AFTER_SECONDS,
       allowedHosts,

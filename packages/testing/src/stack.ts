@@ -47,7 +47,7 @@ export interface TestStackOptions<S extends SimChoice = 'process'> {
 export interface TestStack<S extends SimChoice = 'process'> {
   /**
    * The product's environment: NODE_ENV=test, DATABASE_URL, REDIS_URL, REDIS_PREFIX, TOKEN_ENCRYPTION_KEY,
-   * LEVER_ENV=simulator, LEVER_SIMULATOR_URL (with a simulator), PUBLIC_BASE_URL, then `options.env`.
+   * LEVER_ENV=simulator, ALLOW_INSECURE_DEV=true, LEVER_SIMULATOR_URL (with a simulator), PUBLIC_BASE_URL, then `options.env`.
    * Child processes run with it; an in-process core is `createCore(loadConfig({ ...stack.env, ...more }), logger)`.
    */
   env: Record<string, string>;
@@ -121,6 +121,8 @@ export async function startTestStack<S extends SimChoice = 'process'>(options: T
       REDIS_PREFIX: prefixes[0]!,
       TOKEN_ENCRYPTION_KEY: randomEncryptionKey(),
       LEVER_ENV: 'simulator',
+      // Webhook receivers and the api are plain http on 127.0.0.1 here.
+      ALLOW_INSECURE_DEV: 'true',
       ...(sim ? { LEVER_SIMULATOR_URL: sim.handle.url } : {}),
       PUBLIC_BASE_URL: apiPort ? `http://127.0.0.1:${apiPort}` : DEFAULT_PUBLIC_BASE_URL,
       ...options.env,

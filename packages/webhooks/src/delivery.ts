@@ -28,7 +28,7 @@ export type DeliveryOutcome =
 export interface DelivererDeps {
   prisma: PrismaClient;
   cipher: Pick<TokenCipher, 'decrypt'>;
-  config: Pick<Config, 'isProduction' | 'webhooks'>;
+  config: Pick<Config, 'webhooks'>;
   log: Logger;
   /**
    * The HTTP client, default undici's `fetch`. It must send through `init.dispatcher`: that dispatcher is
@@ -66,12 +66,12 @@ export function createDeliverer(deps: DelivererDeps) {
   const now = deps.now ?? (() => new Date());
   const doFetch = deps.fetch ?? undiciFetch;
   const timeoutMs = deps.timeoutMs ?? DELIVERY_TIMEOUT_MS;
-  const { isProduction } = deps.config;
   const policy = deps.config.webhooks;
+  const guarded = policy.ssrfGuard;
   // The address check happens when connecting, not before: a check that resolves the name on its own could
   // be answered differently from the connection that follows (DNS rebinding).
   const dispatcher = createGuardedAgent({
-    isProduction,
+    guarded,
     allowList: parseAllowList(policy.allowedHosts),
     ...(deps.lookup ? { lookup: deps.lookup } : {}),
   });
@@ -79,7 +79,7 @@ export function createDeliverer(deps: DelivererDeps) {
   async function send(rawUrl: string, headers: Record<string, string>, body: string): Promise<AttemptResult> {
     let url: URL;
     try {
-      url = parseWebhookUrl(rawUrl, { isProduction });
+      url = parseWebhookUrl(rawUrl, { guarded });
     } catch (error) {
       return { error: (error as Error).message };
     }

@@ -67,7 +67,7 @@ export interface WebhookEndpointServiceDeps {
    */
   tenantIdOf(externalId: string): Promise<string>;
   cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>;
-  config: Pick<Config, 'isProduction' | 'webhooks'>;
+  config: Pick<Config, 'webhooks'>;
   /** Hands deliveries to the queue now. Failure is tolerated: the worker's sweep finds the rows. */
   enqueueNow?: (deliveryId: string) => Promise<void>;
   lookup?: LookupAll;
@@ -111,7 +111,7 @@ export function createWebhookEndpointService(deps: WebhookEndpointServiceDeps) {
   const { prisma, cipher } = deps;
   const now = deps.now ?? (() => new Date());
   const urlPolicy = {
-    isProduction: deps.config.isProduction,
+    guarded: deps.config.webhooks.ssrfGuard,
     allowList: parseAllowList(deps.config.webhooks.allowedHosts),
     ...(deps.lookup ? { lookup: deps.lookup } : {}),
   };

@@ -41,7 +41,7 @@ export function createGuardedAgent(policy: UrlPolicy): Agent {
     connect(options, callback) {
       const host = bareHost(options.hostname);
       const family = isIP(host);
-      if (family !== 0 && policy.isProduction) {
+      if (family !== 0 && policy.guarded) {
         try {
           assertAddressesAllowed(host, [{ address: host, family }], policy);
         } catch (error) {

@@ -8,7 +8,7 @@ export class WebhookUrlNotAllowedError extends AppError {
   }
 }
 
-/** Addresses a webhook must never reach in production: it would let an API caller probe our own network. */
+/** Addresses a webhook must never reach when guarded: it would let an API caller probe our own network. */
 const PRIVATE_V4_SUBNETS: ReadonlyArray<readonly [string, number]> = [
   ['0.0.0.0', 8], // "this network"
   ['10.0.0.0', 8],
@@ -101,15 +101,16 @@ export type LookupAll = (hostname: string) => Promise<ResolvedAddress[]>;
 export const lookupAll: LookupAll = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
 export interface UrlPolicy {
-  isProduction: boolean;
+  /** The SSRF guard (config.webhooks.ssrfGuard): https only, every address public or allow-listed. */
+  guarded: boolean;
   allowList: AllowList;
   lookup?: LookupAll;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** Syntax rules, without DNS: https (http only for localhost outside production), no credentials. */
-export function parseWebhookUrl(raw: string, policy: Pick<UrlPolicy, 'isProduction'>): URL {
+/** Syntax rules, without DNS: https (http only for localhost when unguarded), no credentials. */
+export function parseWebhookUrl(raw: string, policy: Pick<UrlPolicy, 'guarded'>): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -118,9 +119,9 @@ export function parseWebhookUrl(raw: string, policy: Pick<UrlPolicy, 'isProducti
   }
   if (url.username || url.password) throw new WebhookUrlNotAllowedError('url: credentials in the URL are not allowed');
   if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && !policy.isProduction && LOCAL_HOSTS.has(url.hostname)) return url;
+  if (url.protocol === 'http:' && !policy.guarded && LOCAL_HOSTS.has(url.hostname)) return url;
   throw new WebhookUrlNotAllowedError(
-    policy.isProduction ? 'url: must be https://' : 'url: must be https:// (http:// is allowed for localhost and 127.0.0.1 outside production)',
+    policy.guarded ? 'url: must be https://' : 'url: must be https:// (http:// is allowed for localhost and 127.0.0.1 with ALLOW_INSECURE_DEV)',
   );
 }
 
@@ -129,7 +130,7 @@ export const bareHost = (hostname: string) => hostname.replace(/^\[|\]$/g, '').t
 
 /**
  * Refuses a host unless every address given for it is public or allow-listed. All, not any: a host that
- * answers one public and one private address must not get a connection to either. Production only.
+ * answers one public and one private address must not get a connection to either. Guarded policies only.
  */
 export function assertAddressesAllowed(host: string, addresses: readonly ResolvedAddress[], policy: Pick<UrlPolicy, 'allowList'>): void {
   if (addresses.length === 0) throw new WebhookUrlNotAllowedError(`url: the host ${host} does not resolve`);
@@ -142,12 +143,12 @@ export function assertAddressesAllowed(host: string, addresses: readonly Resolve
 }
 
 /**
- * The addresses a webhook to `host` may connect to: all it resolves to, once checked in production (an
+ * The addresses a webhook to `host` may connect to: all it resolves to, once checked when guarded (an
  * allow-listed hostname is not checked). An IP literal is its own answer, without DNS.
  */
 export async function resolveAllowedAddresses(host: string, policy: UrlPolicy): Promise<ResolvedAddress[]> {
   const literal = isIP(host);
-  const isChecked = policy.isProduction && !policy.allowList.hosts.has(host);
+  const isChecked = policy.guarded && !policy.allowList.hosts.has(host);
   let addresses: ResolvedAddress[];
   try {
     addresses = literal ? [{ address: host, family: literal }] : await (policy.lookup ?? lookupAll)(host);
@@ -161,14 +162,14 @@ export async function resolveAllowedAddresses(host: string, policy: UrlPolicy): 
 }
 
 /**
- * Checks where a webhook URL leads, when the endpoint is saved. In production every address the host
+ * Checks where a webhook URL leads, when the endpoint is saved. Guarded, every address the host
  * resolves to must be public (or allow-listed). Deliveries do not rely on this answer, since DNS can change
  * by the time they connect: their connections check the address they are about to use (guarded-agent.ts).
  */
 export async function assertWebhookUrlAllowed(raw: string, policy: UrlPolicy): Promise<URL> {
   const url = parseWebhookUrl(raw, policy);
   const host = bareHost(url.hostname);
-  if (!policy.isProduction || policy.allowList.hosts.has(host)) return url;
+  if (!policy.guarded || policy.allowList.hosts.has(host)) return url;
   await resolveAllowedAddresses(host, policy);
   return url;
 }

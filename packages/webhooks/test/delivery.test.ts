@@ -12,8 +12,8 @@ import { startReceiver, type Receiver } from './receiver.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const cipher = createTokenCipher({ currentKey: randomBytes(32) });
-const webhooksConfig = { retryDelaysSeconds: [1, 1, 1], disableAfterSeconds: 259_200, allowedHosts: [], concurrency: 10 };
-const config = { isProduction: false, webhooks: webhooksConfig };
+const webhooksConfig = { ssrfGuard: false, retryDelaysSeconds: [1, 1, 1], disableAfterSeconds: 259_200, allowedHosts: [], concurrency: 10 };
+const config = { webhooks: webhooksConfig };
 
 describe('webhook fan-out and delivery', () => {
   let db: TestDatabase;
@@ -182,7 +182,7 @@ describe('webhook fan-out and delivery', () => {
     const hour = 3_600_000;
     const day = 24 * hour;
     // Retries 12 h apart, so that one delivery alone can fail for 3 days.
-    const halfDays = { config: { isProduction: false, webhooks: { ...webhooksConfig, retryDelaysSeconds: Array<number>(6).fill(43_200) } } };
+    const halfDays = { config: { webhooks: { ...webhooksConfig, retryDelaysSeconds: Array<number>(6).fill(43_200) } } };
     const failingEndpoint = async () => {
       const { endpoint } = await service().create({ url: receiver.url });
       receiver.setResponder(() => 503);
@@ -301,7 +301,7 @@ describe('webhook fan-out and delivery', () => {
     // The endpoint was saved when its host was public; its DNS now points inside.
     await prisma().webhookEndpoint.update({ where: { id: endpoint.id }, data: { url: 'https://hooks.example.com/lc' } });
     const lookup: LookupAll = async () => [{ address: '10.0.0.7', family: 4 }];
-    const production = deliverer({ config: { isProduction: true, webhooks: webhooksConfig }, lookup });
+    const production = deliverer({ config: { webhooks: { ...webhooksConfig, ssrfGuard: true } }, lookup });
     expect(await production.deliver(delivery!.id)).toMatchObject({ outcome: 'retry' });
     const row = await prisma().webhookDelivery.findUniqueOrThrow({ where: { id: delivery!.id } });
     expect(row.lastError).toMatch(/private or reserved address \(10\.0\.0\.7\)/);
@@ -310,7 +310,7 @@ describe('webhook fan-out and delivery', () => {
 
   describe('SSRF at connect time', () => {
     const production = (allowedHosts: string[], lookup: LookupAll) =>
-      deliverer({ config: { isProduction: true, webhooks: { ...webhooksConfig, allowedHosts } }, lookup });
+      deliverer({ config: { webhooks: { ...webhooksConfig, ssrfGuard: true, allowedHosts } }, lookup });
     const pendingDelivery = async (url: string) => {
       const { endpoint } = await service().create({ url: receiver.url });
       await writeEvent(prisma(), { type: 'oauth_app.invalid_credentials', data: { environment: 'sandbox', clientId: 'x' } });

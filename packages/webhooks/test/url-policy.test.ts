@@ -104,8 +104,8 @@ describe('SSRF address rules', () => {
 });
 
 describe('webhook URL policy', () => {
-  const production = { isProduction: true, allowList: parseAllowList(['onprem.corp', '10.30.0.0/16']), lookup: dns };
-  const development = { isProduction: false, allowList: parseAllowList([]), lookup: dns };
+  const production = { guarded: true, allowList: parseAllowList(['onprem.corp', '10.30.0.0/16']), lookup: dns };
+  const development = { guarded: false, allowList: parseAllowList([]), lookup: dns };
 
   it.each([
     ['https://hooks.example.com/lc', null],
@@ -164,8 +164,8 @@ describe('webhook URL policy', () => {
 });
 
 describe('the connect-time lookup (what a delivery connects to)', () => {
-  const production: UrlPolicy = { isProduction: true, allowList: parseAllowList(['onprem.corp', '10.30.0.0/16']), lookup: dns };
-  const development: UrlPolicy = { isProduction: false, allowList: parseAllowList([]), lookup: dns };
+  const production: UrlPolicy = { guarded: true, allowList: parseAllowList(['onprem.corp', '10.30.0.0/16']), lookup: dns };
+  const development: UrlPolicy = { guarded: false, allowList: parseAllowList([]), lookup: dns };
   const lookupWith = (policy: UrlPolicy, host: string, options: LookupOptions) =>
     new Promise<unknown>((resolve, reject) =>
       guardedLookup(policy)(host, options, (error, address, family) => (error ? reject(error) : resolve(options.all ? address : { address, family }))),

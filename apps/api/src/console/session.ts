@@ -15,18 +15,18 @@ export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** `__Host-` in production: the browser then refuses the cookie unless Secure, Path=/ and without a Domain. */
-export const consoleCookieName = (config: Pick<Config, 'isProduction'>) => (config.isProduction ? '__Host-lc_console' : 'lc_console');
+export const consoleCookieName = (config: Pick<Config, 'secureCookies'>) => (config.secureCookies ? '__Host-lc_console' : 'lc_console');
 
-export function setSessionCookie(reply: FastifyReply, config: Pick<Config, 'isProduction'>, token: string) {
+export function setSessionCookie(reply: FastifyReply, config: Pick<Config, 'secureCookies'>, token: string) {
   // No Max-Age: a browser-session cookie; the server ends the session itself (idle timeout, maximum age).
-  void reply.setCookie(consoleCookieName(config), token, { httpOnly: true, sameSite: 'strict', secure: config.isProduction, path: '/' });
+  void reply.setCookie(consoleCookieName(config), token, { httpOnly: true, sameSite: 'strict', secure: config.secureCookies, path: '/' });
 }
 
-export function clearSessionCookie(reply: FastifyReply, config: Pick<Config, 'isProduction'>) {
-  void reply.clearCookie(consoleCookieName(config), { httpOnly: true, sameSite: 'strict', secure: config.isProduction, path: '/' });
+export function clearSessionCookie(reply: FastifyReply, config: Pick<Config, 'secureCookies'>) {
+  void reply.clearCookie(consoleCookieName(config), { httpOnly: true, sameSite: 'strict', secure: config.secureCookies, path: '/' });
 }
 
-export const sessionTokenOf = (request: FastifyRequest, config: Pick<Config, 'isProduction'>): string | undefined => request.cookies[consoleCookieName(config)];
+export const sessionTokenOf = (request: FastifyRequest, config: Pick<Config, 'secureCookies'>): string | undefined => request.cookies[consoleCookieName(config)];
 
 export const sessionEnded = () => new UnauthorizedError('console_session_invalid', 'The console session is over (signed out, idle too long, or its API key was revoked): sign in again');
 

@@ -19,12 +19,16 @@ declare module 'fastify' {
   }
 }
 
-export const STATE_COOKIE = 'lc_oauth_state';
-const cookieName = (kind: 'state' | 'pkce', env: LeverEnvironment) => `lc_oauth_${kind}_${env}`;
+/**
+ * The flow's cookies. Secure ones (every deployment but ALLOW_INSECURE_DEV) carry the `__Host-` prefix, which
+ * the browser honours only for a Secure, host-only cookie of path `/`: no subdomain and no plain-http page can
+ * plant a state or verifier cookie of its own (cookie tossing).
+ */
+const cookieName = (kind: 'state' | 'pkce', env: LeverEnvironment, secure: boolean) => `${secure ? '__Host-' : ''}lc_oauth_${kind}_${env}`;
 
 /** The state this browser was given when it started the flow in `environment` (double-submit cookie). */
 export function stateCookieOf(request: FastifyRequest, environment: LeverEnvironment): string | undefined {
-  return request.cookies[cookieName('state', environment)];
+  return request.cookies[cookieName('state', environment, request.server.core.config.secureCookies)];
 }
 
 /** What simple-oauth2 (@hapi/wreck) throws: a Boom error, with Lever's answer when there was one. */
@@ -114,9 +118,12 @@ export default fp(
         // silently fail against the API. prompt=consent makes the sandbox return a refresh token reliably.
         callbackUriParams: environment === 'sandbox' ? { audience: env.audience, prompt: 'consent' } : { audience: env.audience },
         pkce: 'S256',
-        redirectStateCookieName: cookieName('state', environment),
-        verifierCookieName: cookieName('pkce', environment),
-        cookie: { path: '/oauth/callback', httpOnly: true, sameSite: 'lax', secure: config.isProduction },
+        redirectStateCookieName: cookieName('state', environment, config.secureCookies),
+        verifierCookieName: cookieName('pkce', environment, config.secureCookies),
+        // `__Host-` needs path `/`; without it (local http) the cookies go only to the callback.
+        cookie: config.secureCookies
+          ? { path: '/', httpOnly: true, sameSite: 'lax', secure: true }
+          : { path: '/oauth/callback', httpOnly: true, sameSite: 'lax', secure: false },
         userAgent: 'lever-connect',
         generateStateFunction: async (request: FastifyRequest) => {
           if (!request.connectSession) throw new Error('no connect session on the request');

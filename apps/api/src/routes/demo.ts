@@ -38,14 +38,15 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
  * create connect sessions for any tenant), so NODE_ENV is not enough: an api in development mode pointed at
  * real Lever (LEVER_ENV=live) would hand out sessions for real customers' accounts.
  */
-export function isDemoEnabled(config: Pick<Config, 'lever'>): boolean {
-  return config.lever.mode === 'simulator';
+export function isDemoEnabled(config: Pick<Config, 'lever' | 'demoEnabled'>): boolean {
+  // Both, though the config already refuses DEMO_ENABLED outside simulator mode: these pages are unauthenticated.
+  return config.demoEnabled && config.lever.mode === 'simulator';
 }
 
 /**
  * The demo: a page with the connect button, and the two calls an operator's backend would make (create a
- * connect session, list connections). Registers nothing unless `isDemoEnabled` (simulator mode, which the
- * config refuses under NODE_ENV=production).
+ * connect session, list connections). Registers nothing unless `isDemoEnabled`: DEMO_ENABLED=true in
+ * simulator mode, which the config refuses under NODE_ENV=production.
  */
 export default async function demoRoutes(app: FastifyInstance) {
   const { config } = app.core;
