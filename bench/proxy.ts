@@ -50,7 +50,14 @@ export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<Be
     healthPath: '/__sim/stats',
     env: { LOG_LEVEL: 'warn', SIM_AUTO_APPROVE: '1', SIM_API_RATE_PER_SECOND: '1000000', SIM_API_BURST: '1000000', SIM_SECRETS_LIMIT: '0' },
   });
-  const { core } = await stack.core({ LEVER_SIMULATOR_URL: sim.url, LEVER_API_RATE_PER_SECOND: '1000000', LEVER_API_BURST: '1000000' });
+  // The fair-share quotas (per tenant and per key) are off too: one key drives the whole run.
+  const { core } = await stack.core({
+    LEVER_SIMULATOR_URL: sim.url,
+    LEVER_API_RATE_PER_SECOND: '1000000',
+    LEVER_API_BURST: '1000000',
+    QUOTA_PROXY_PER_TENANT_PER_SECOND: '0',
+    QUOTA_PROXY_PER_KEY_PER_SECOND: '0',
+  });
   const app = await buildApp({ core, logger: pino({ level: 'silent' }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   try {

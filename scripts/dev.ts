@@ -1,6 +1,6 @@
 // `pnpm dev`: everything on one machine with the Lever simulator as Lever. Installs nothing; gives the
 // git-ignored .env a fresh token-encryption key when it has none (or an empty one, as a copied .env.example
-// has), applies migrations, runs lever-sim, api and worker from their TypeScript sources, and prints the
+// has) and LEVER_ENV=simulator when it names no mode, applies migrations, runs lever-sim, api and worker from their TypeScript sources, and prints the
 // demo URL once the api answers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +28,15 @@ if (!isSet(process.env.TOKEN_ENCRYPTION_KEY)) {
   if (changed) {
     writeFileSync(envFile, content);
     console.log('dev: generated TOKEN_ENCRYPTION_KEY into .env');
+  }
+}
+// Simulator mode is never a default of the product (live Lever is): pnpm dev chooses it, in .env, so that
+// `pnpm cli` (which reads the same .env) works against the same setup. A .env saying LEVER_ENV=live stays.
+if (!isSet(process.env.LEVER_ENV)) {
+  const { content, changed } = setIfUnset(readFileSync(envFile, 'utf8'), 'LEVER_ENV', 'simulator');
+  if (changed) {
+    writeFileSync(envFile, content);
+    console.log('dev: set LEVER_ENV=simulator in .env (the bundled Lever simulator; see .env.example for live Lever)');
   }
 }
 mergeEnvFile(process.env, readFileSync(envFile, 'utf8'));

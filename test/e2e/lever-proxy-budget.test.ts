@@ -57,7 +57,13 @@ describe('the Lever API proxy keeps one budget per Lever account across api proc
   const apiStats = async () => (await (await fetch(`${sim()}/__sim/stats/api`)).json()) as ApiStats;
 
   beforeAll(async () => {
-    stack = await startStack({ apis: 3, workers: 0, env: { LOG_LEVEL: 'warn' } });
+    // One admin key drives fifty accounts at Lever's full rate (500 calls/s): the per-key and per-tenant proxy
+    // quotas (100/s by default, tested in test/security/fair-share.test.ts) would be the limit measured here.
+    stack = await startStack({
+      apis: 3,
+      workers: 0,
+      env: { LOG_LEVEL: 'warn', QUOTA_PROXY_PER_KEY_PER_SECOND: '0', QUOTA_PROXY_PER_TENANT_PER_SECOND: '0' },
+    });
     apis = stack.apis.map((p) => p.url);
   });
   afterAll(async () => {

@@ -133,7 +133,7 @@ describe('pnpm cli api-key', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    env = { NODE_ENV: 'test', DATABASE_URL: database.url, TOKEN_ENCRYPTION_KEY: randomEncryptionKey() };
+    env = { NODE_ENV: 'test', LEVER_ENV: 'simulator', DATABASE_URL: database.url, TOKEN_ENCRYPTION_KEY: randomEncryptionKey() };
   });
   afterAll(async () => {
     await database?.drop();
@@ -200,9 +200,10 @@ describe('pnpm cli api-key', () => {
     expect(list.stdout.split('\n').find((l) => l.startsWith(created.tenant!.id))).toContain('revoked');
   });
 
-  it('runs with a copied .env.example as its environment (plus the key `pnpm dev` writes)', async () => {
+  it('runs with a copied .env.example as its environment (plus the key and LEVER_ENV=simulator `pnpm dev` writes)', async () => {
     const example = readFileSync(path.join(ROOT, '.env.example'), 'utf8');
-    const copied = parseEnv(setIfUnset(example, 'TOKEN_ENCRYPTION_KEY', randomEncryptionKey()).content);
+    const withKey = setIfUnset(example, 'TOKEN_ENCRYPTION_KEY', randomEncryptionKey()).content;
+    const copied = parseEnv(setIfUnset(withKey, 'LEVER_ENV', 'simulator').content);
     const fromExample = Object.fromEntries(Object.entries(copied).filter((e): e is [string, string] => e[1] !== undefined));
 
     const result = await pnpm(['cli', 'api-key', 'list'], { ...fromExample, DATABASE_URL: database.url });
@@ -266,6 +267,7 @@ describe('pnpm cli keys', () => {
     redis = new Redis(TEST_REDIS_URL);
     rotating = {
       NODE_ENV: 'test',
+      LEVER_ENV: 'simulator',
       DATABASE_URL: database.url,
       REDIS_URL: TEST_REDIS_URL,
       REDIS_PREFIX: redisPrefix,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, buildTestApp, type TestApp } from '../../apps/api/test/helpers.js';
+import { bearer, buildTestApp, insertConnection, type TestApp } from '../../apps/api/test/helpers.js';
 import { ROUTE_ACCESS } from '../../apps/api/src/route-access.js';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -49,16 +49,37 @@ describe('security: API attacks', () => {
     }
   });
 
-  it("answers another tenant's key with 404 (tenant routes) or 403 (admin routes), never the data", async () => {
-    // tenant-b's key against tenant-a's resources.
-    await t.app.inject({ method: 'POST', url: '/v1/connect-sessions', headers: bearer(t.adminKey), payload: { tenant: { externalId: 'tenant-a' } } });
+  it("answers another tenant's key with 404 (tenant routes) or 403 (admin routes) for tenant A's real ids, never the data", async () => {
+    // Real resources of tenant-a: a connection with tokens, an event, a connect session, a webhook endpoint with
+    // a delivery. Random ids would pass with no isolation at all; these exist, and tenant-a's own key reads them.
+    const a = await insertConnection(t, 'tenant-a');
+    const session = await t.app.inject({ method: 'POST', url: '/v1/connect-sessions', headers: bearer(t.adminKey), payload: { tenant: { externalId: 'tenant-a' } } });
+    expect(session.statusCode).toBe(201);
+    const endpoint = await t.app.inject({ method: 'POST', url: '/v1/webhook-endpoints', headers: bearer(t.adminKey), payload: { url: 'http://localhost:9/hooks' } });
+    expect(endpoint.statusCode).toBe(201);
+    const endpointId: string = endpoint.json().id;
+    const test = await t.app.inject({ method: 'POST', url: `/v1/webhook-endpoints/${endpointId}/test`, headers: bearer(t.adminKey) });
+    expect(test.statusCode).toBe(202);
+    const deliveryId: string = test.json().deliveryId;
+    const real = (url: string) =>
+      url
+        .replace(':id', url.startsWith('/v1/webhook-endpoints') ? endpointId : a.connection.id)
+        .replace(':deliveryId', deliveryId)
+        .replace(':externalId', 'tenant-a');
+    // The ids are real: tenant-a's own key reads its connection and its tenant.
+    expect((await t.app.inject({ method: 'GET', url: `/v1/connections/${a.connection.id}`, headers: bearer(t.tenantKey) })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/tenants/tenant-a', headers: bearer(t.tenantKey) })).statusCode).toBe(200);
+
+    const secrets = [a.connection.id, a.accessToken, 'tenant-a'];
     for (const { route, method, url, access } of routes) {
       if (access === 'public' || route === 'POST /v1/connect-sessions') continue;
-      const res = await t.app.inject({ method, url: sample(url), headers: bearer(otherTenantKey), ...(method === 'POST' || method === 'PATCH' ? { payload: {} } : {}) });
+      const res = await t.app.inject({ method, url: real(url), headers: bearer(otherTenantKey), ...(method === 'POST' || method === 'PATCH' ? { payload: {} } : {}) });
       if (access === 'admin') expect(res.statusCode, route).toBe(403);
       else if (url.includes(':')) expect([400, 404], route).toContain(res.statusCode);
-      else expect(res.body, route).not.toContain('tenant-a');
+      for (const secret of secrets) expect(res.body, `${route} leaks ${secret === a.accessToken ? 'the access token' : secret}`).not.toContain(secret);
     }
+    // Nothing tenant-b's key did changed tenant-a's connection.
+    expect((await t.app.inject({ method: 'GET', url: `/v1/connections/${a.connection.id}`, headers: bearer(t.tenantKey) })).json()).toMatchObject({ id: a.connection.id, status: 'active' });
     const cross = await t.app.inject({
       method: 'POST',
       url: '/v1/connect-sessions',

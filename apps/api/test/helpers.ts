@@ -1,5 +1,6 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { loadConfig } from '@lever-connect/config';
-import { createCore, type Core } from '@lever-connect/connections';
+import { createCore, writeConnectionEvent, type Core } from '@lever-connect/connections';
 import { startTestStack, type TestDatabase } from '@lever-connect/testing';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -51,9 +52,37 @@ export async function buildTestApp(env: Record<string, string> = {}, options: { 
 export const PRODUCTION_ENV = {
   NODE_ENV: 'production',
   LEVER_ENV: 'live',
+  // The test stack switches it on for its http receivers; a production deployment never has it.
+  ALLOW_INSECURE_DEV: 'false',
   LEVER_PRODUCTION_CLIENT_ID: 'client',
   LEVER_PRODUCTION_CLIENT_SECRET: 'secret',
   PUBLIC_BASE_URL: 'https://connect.example.com',
 } as const;
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** A connection row with real (encrypted) tokens that do not need a refresh for an hour. */
+export async function insertConnection(t: TestApp, tenantExternalId: string) {
+  const prisma = t.db.db.prisma;
+  const tenant = await prisma.tenant.upsert({ where: { externalId: tenantExternalId }, create: { externalId: tenantExternalId }, update: {} });
+  const id = randomUUID();
+  const accessToken = `at_${randomBytes(16).toString('hex')}`;
+  const now = new Date();
+  const connection = await prisma.connection.create({
+    data: {
+      id,
+      tenantId: tenant.id,
+      environment: 'sandbox',
+      leverAccountId: `acct_${tenantExternalId}`,
+      scopes: ['offline_access'],
+      accessTokenCiphertext: t.core.cipher.encrypt(accessToken, { row: id, column: 'accessToken' }),
+      refreshTokenCiphertext: t.core.cipher.encrypt(`rt_${randomBytes(16).toString('hex')}`, { row: id, column: 'refreshToken' }),
+      accessTokenExpiresAt: new Date(now.getTime() + 3600_000),
+      refreshTokenIssuedAt: now,
+      grantCreatedAt: now,
+    },
+    include: { tenant: { select: { externalId: true } } },
+  });
+  await writeConnectionEvent(prisma, 'connection.created', connection);
+  return { tenant, connection, accessToken };
+}

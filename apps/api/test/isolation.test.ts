@@ -1,37 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { writeConnectionEvent } from '@lever-connect/connections';
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_ACCESS } from '../src/route-access.js';
-import { bearer, buildTestApp, type TestApp } from './helpers.js';
+import { bearer, buildTestApp, insertConnection, type TestApp } from './helpers.js';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-
-/** A connection row with real (encrypted) tokens that do not need a refresh for an hour. */
-async function insertConnection(t: TestApp, tenantExternalId: string) {
-  const prisma = t.db.db.prisma;
-  const tenant = await prisma.tenant.upsert({ where: { externalId: tenantExternalId }, create: { externalId: tenantExternalId }, update: {} });
-  const id = randomUUID();
-  const accessToken = `at_${randomBytes(16).toString('hex')}`;
-  const now = new Date();
-  const connection = await prisma.connection.create({
-    data: {
-      id,
-      tenantId: tenant.id,
-      environment: 'sandbox',
-      leverAccountId: `acct_${tenantExternalId}`,
-      scopes: ['offline_access'],
-      accessTokenCiphertext: t.core.cipher.encrypt(accessToken, { row: id, column: 'accessToken' }),
-      refreshTokenCiphertext: t.core.cipher.encrypt(`rt_${randomBytes(16).toString('hex')}`, { row: id, column: 'refreshToken' }),
-      accessTokenExpiresAt: new Date(now.getTime() + 3600_000),
-      refreshTokenIssuedAt: now,
-      grantCreatedAt: now,
-    },
-    include: { tenant: { select: { externalId: true } } },
-  });
-  await writeConnectionEvent(prisma, 'connection.created', connection);
-  return { tenant, connection, accessToken };
-}
 
 describe('tenant isolation: a key scoped to tenant A, walking the route table with tenant B', () => {
   let t: TestApp;

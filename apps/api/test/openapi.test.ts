@@ -86,7 +86,7 @@ describe('the OpenAPI document', () => {
   let t: TestApp;
   let document: Document;
   beforeAll(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ DEMO_ENABLED: 'true' }) // every route registered, the demo's too;
     const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
     expect(res.statusCode).toBe(200);
     document = res.json();

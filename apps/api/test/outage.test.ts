@@ -16,6 +16,7 @@ describe('api with Postgres unreachable', () => {
     const port = await freePort();
     const config = loadConfig({
       NODE_ENV: 'test',
+      LEVER_ENV: 'simulator',
       DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/lever_connect_absent`,
       REDIS_URL: TEST_REDIS_URL,
       REDIS_PREFIX: randomRedisPrefix(),

@@ -92,13 +92,28 @@ describe('refresh worker: sweep wake-ups', () => {
 
   it('treats a job of the earlier design (one per connection, name "refresh") as a wake-up, so an upgrade loses nothing', async () => {
     const made = await dueConnections('wklegacy', 2);
-    await start(f.makeCore());
+    // Not due while the worker starts: its start-up reconcile only arms a wake-up an hour out, so the legacy job
+    // below is the only thing that can refresh them now.
+    const later = new Date(Date.now() + 3_600_000);
+    await core.prisma.connection.updateMany({ where: { id: { in: made.map((c) => c.id) } }, data: { nextRefreshAt: later } });
+    const workers = await start(f.makeCore());
+    const handled: Array<{ name: string; id: string | undefined; claimed: number }> = [];
+    workers.refreshWorker.on('completed', (job, result: { claimed: number } | undefined) => {
+      handled.push({ name: job.name, id: job.id, claimed: result?.claimed ?? 0 });
+    });
+    // The queue was emptied after the last test: a delayed wake-up appears once the reconcile has run.
+    await waitFor('the start-up reconcile armed its wake-up', async () => (await core.refreshQueue.getDelayedCount()) > 0);
+    await core.prisma.connection.updateMany({ where: { id: { in: made.map((c) => c.id) } }, data: { nextRefreshAt: new Date(Date.now() - 1_000) } });
     const legacy = { connectionId: made[0]!.id, version: made[0]!.version, dueAt: new Date().toISOString() };
+    const jobId = `refresh-${made[0]!.id}-v${made[0]!.version}`;
     // What a previous version left in Redis.
     await (core.refreshQueue as unknown as { add(name: string, data: unknown, opts: unknown): Promise<unknown> }).add('refresh', legacy, {
-      jobId: `refresh-${made[0]!.id}-v${made[0]!.version}`,
+      jobId,
       removeOnComplete: true,
     });
     await refreshedAll(made);
+    // The legacy job itself ran the sweep that refreshed both (not a wake-up of the new design).
+    await waitFor('the legacy job completed', () => handled.some((h) => h.id === jobId));
+    expect(handled.find((h) => h.id === jobId)).toEqual({ name: 'refresh', id: jobId, claimed: 2 });
   });
 });

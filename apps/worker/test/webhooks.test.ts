@@ -84,6 +84,9 @@ describe('webhook delivery through the worker', () => {
     prefix = randomRedisPrefix();
     env = {
       NODE_ENV: 'test',
+      LEVER_ENV: 'simulator',
+      // The receiver is plain http on 127.0.0.1, which the SSRF guard refuses unless switched off by name.
+      ALLOW_INSECURE_DEV: 'true',
       DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,
       REDIS_PREFIX: prefix,

@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/index.js';
 
 const key = randomBytes(32).toString('base64');
+/** The least a simulator-mode start needs: a key and LEVER_ENV=simulator (live is the default). */
+const simulator = { TOKEN_ENCRYPTION_KEY: key, LEVER_ENV: 'simulator' };
 
 describe('loadConfig', () => {
-  it('works with nothing but a key in development, pointing both environments at the simulator', () => {
-    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key });
+  it('works with a key and LEVER_ENV=simulator, pointing both environments at the simulator', () => {
+    const config = loadConfig({ ...simulator });
     expect(config.lever.mode).toBe('simulator');
     expect(config.lever.environments.production).toMatchObject({
       authUrl: 'http://127.0.0.1:4010',
@@ -25,14 +27,14 @@ describe('loadConfig', () => {
 
   it('reads the key ring and whether v1 (row-only) ciphertexts still decrypt (by default they do)', () => {
     const previous = randomBytes(32).toString('base64');
-    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, TOKEN_ENCRYPTION_PREVIOUS_KEYS: previous });
+    const config = loadConfig({ ...simulator, TOKEN_ENCRYPTION_PREVIOUS_KEYS: previous });
     expect(config.tokenEncryption).toEqual({ currentKey: Buffer.from(key, 'base64'), previousKeys: [Buffer.from(previous, 'base64')], acceptLegacy: true });
-    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key, TOKEN_ENCRYPTION_ACCEPT_LEGACY: 'false' }).tokenEncryption.acceptLegacy).toBe(false);
-    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, TOKEN_ENCRYPTION_ACCEPT_LEGACY: 'maybe' })).toThrow(/TOKEN_ENCRYPTION_ACCEPT_LEGACY/);
+    expect(loadConfig({ ...simulator, TOKEN_ENCRYPTION_ACCEPT_LEGACY: 'false' }).tokenEncryption.acceptLegacy).toBe(false);
+    expect(() => loadConfig({ ...simulator, TOKEN_ENCRYPTION_ACCEPT_LEGACY: 'maybe' })).toThrow(/TOKEN_ENCRYPTION_ACCEPT_LEGACY/);
   });
 
   it('always adds offline_access to the configured scopes', () => {
-    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, LEVER_SCOPES: 'users:read:admin,opportunities:read:admin' });
+    const config = loadConfig({ ...simulator, LEVER_SCOPES: 'users:read:admin,opportunities:read:admin' });
     expect(config.lever.environments.production.scopes).toEqual(['users:read:admin', 'opportunities:read:admin', 'offline_access']);
   });
 
@@ -78,21 +80,21 @@ describe('loadConfig', () => {
   });
 
   it('keeps a finished connect session readable 10 minutes by default (CONNECT_RESULT_TTL_SECONDS, 60 s to a day)', () => {
-    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key }).connect.resultTtlSeconds).toBe(600);
-    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_RESULT_TTL_SECONDS: '120' }).connect.resultTtlSeconds).toBe(120);
-    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_RESULT_TTL_SECONDS: '10' })).toThrow(/CONNECT_RESULT_TTL_SECONDS/);
+    expect(loadConfig({ ...simulator }).connect.resultTtlSeconds).toBe(600);
+    expect(loadConfig({ ...simulator, CONNECT_RESULT_TTL_SECONDS: '120' }).connect.resultTtlSeconds).toBe(120);
+    expect(() => loadConfig({ ...simulator, CONNECT_RESULT_TTL_SECONDS: '10' })).toThrow(/CONNECT_RESULT_TTL_SECONDS/);
   });
 
   it('validates CONNECT_ALLOWED_ORIGINS as origins and always allows its own', () => {
-    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com/path' })).toThrow(
+    expect(() => loadConfig({ ...simulator, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com/path' })).toThrow(
       /CONNECT_ALLOWED_ORIGINS/,
     );
-    const config = loadConfig({ TOKEN_ENCRYPTION_KEY: key, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com' });
+    const config = loadConfig({ ...simulator, CONNECT_ALLOWED_ORIGINS: 'https://app.example.com' });
     expect(config.connect.allowedOrigins).toEqual(['http://localhost:3000', 'https://app.example.com']);
   });
 
   it('reads TRUST_PROXY as off, every hop, a number of hops, or addresses and CIDR ranges', () => {
-    const trust = (v?: string) => loadConfig({ TOKEN_ENCRYPTION_KEY: key, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
+    const trust = (v?: string) => loadConfig({ ...simulator, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
     expect(trust()).toBe(false);
     expect(trust('true')).toBe(true);
     expect(trust('2')).toBe(2);
@@ -102,7 +104,7 @@ describe('loadConfig', () => {
   });
 
   it('derives the fair-share quotas, and 0 turns one off', () => {
-    const quotas = loadConfig({ TOKEN_ENCRYPTION_KEY: key, QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE: '60', QUOTA_PROXY_PER_KEY_PER_SECOND: '0' }).quotas;
+    const quotas = loadConfig({ ...simulator, QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE: '60', QUOTA_PROXY_PER_KEY_PER_SECOND: '0' }).quotas;
     expect(quotas.forcedRefreshPerTenant).toEqual({ perSecond: 1, burst: 10 });
     expect(quotas.proxyPerTenant).toEqual({ perSecond: 100, burst: 200 });
     expect(quotas.proxyPerKey.perSecond).toBe(0);
@@ -118,10 +120,13 @@ describe('loadConfig', () => {
       if (m) env[m[1]!] = m[2]!;
     }
     expect(Object.keys(env).length).toBeGreaterThan(10);
-    const config = loadConfig({ ...env, TOKEN_ENCRYPTION_KEY: key });
+    // As is, it means live Lever without credentials: refused with the sentence that names the simulator.
+    expect(() => loadConfig({ ...env, TOKEN_ENCRYPTION_KEY: key })).toThrow(/set LEVER_ENV=simulator/);
+    // pnpm dev adds LEVER_ENV=simulator when the file leaves it empty.
+    const config = loadConfig({ ...env, TOKEN_ENCRYPTION_KEY: key, LEVER_ENV: 'simulator' });
     expect(config.port).toBe(3000);
     expect(config.lever.environments.production.authUrl).toBe('http://127.0.0.1:4010');
     expect(config.refresh.lockTtlMs).toBe(config.lever.httpTimeoutMs + 20_000);
-    expect(loadConfig({ TOKEN_ENCRYPTION_KEY: key, PORT: '', LEVER_AUTH_URL: '  ' }).port).toBe(3000);
+    expect(loadConfig({ ...simulator, PORT: '', LEVER_AUTH_URL: '  ' }).port).toBe(3000);
   });
 });

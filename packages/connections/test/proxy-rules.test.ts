@@ -96,7 +96,7 @@ describe('headers are an allow-list both ways', () => {
 });
 
 describe('budget classes (LEVER_APPLICATION_ROUTES)', () => {
-  const config = loadConfig({ TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }).proxy;
+  const config = loadConfig({ LEVER_ENV: 'simulator', TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }).proxy;
   it.each([
     ['POST', '/postings/p1/apply', ['api', 'applications']],
     ['POST', '/opportunities/o1/applications', ['api', 'applications']],
@@ -109,6 +109,7 @@ describe('budget classes (LEVER_APPLICATION_ROUTES)', () => {
 
   it('takes its routes and rates from the config', () => {
     const custom = loadConfig({
+      LEVER_ENV: 'simulator',
       TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
       LEVER_APPLICATION_ROUTES: 'POST /candidates/*/apply',
       LEVER_APPLICATION_RATE_PER_SECOND: '1',
@@ -117,6 +118,6 @@ describe('budget classes (LEVER_APPLICATION_ROUTES)', () => {
       { name: 'api', ratePerSecond: 10, burst: 20 },
       { name: 'applications', ratePerSecond: 1, burst: 1 },
     ]);
-    expect(() => loadConfig({ TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'), LEVER_APPLICATION_ROUTES: 'apply everything' })).toThrow(/LEVER_APPLICATION_ROUTES/);
+    expect(() => loadConfig({ LEVER_ENV: 'simulator', TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'), LEVER_APPLICATION_ROUTES: 'apply everything' })).toThrow(/LEVER_APPLICATION_ROUTES/);
   });
 });

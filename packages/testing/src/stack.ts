@@ -47,7 +47,7 @@ export interface TestStackOptions<S extends SimChoice = 'process'> {
 export interface TestStack<S extends SimChoice = 'process'> {
   /**
    * The product's environment: NODE_ENV=test, DATABASE_URL, REDIS_URL, REDIS_PREFIX, TOKEN_ENCRYPTION_KEY,
-   * LEVER_ENV=simulator, ALLOW_INSECURE_DEV=true, LEVER_SIMULATOR_URL (with a simulator), PUBLIC_BASE_URL, then `options.env`.
+   * LEVER_ENV=simulator, ALLOW_INSECURE_DEV=true, CONNECT_RATE_LIMIT_PER_MINUTE=0, LEVER_SIMULATOR_URL (with a simulator), PUBLIC_BASE_URL, then `options.env`.
    * Child processes run with it; an in-process core is `createCore(loadConfig({ ...stack.env, ...more }), logger)`.
    */
   env: Record<string, string>;
@@ -123,6 +123,9 @@ export async function startTestStack<S extends SimChoice = 'process'>(options: T
       LEVER_ENV: 'simulator',
       // Webhook receivers and the api are plain http on 127.0.0.1 here.
       ALLOW_INSECURE_DEV: 'true',
+      // Every client of a test stack is 127.0.0.1, so the per-address limit on the public connect pages would
+      // throttle tests that connect dozens of accounts; test/security/fair-share.test.ts sets and tests it.
+      CONNECT_RATE_LIMIT_PER_MINUTE: '0',
       ...(sim ? { LEVER_SIMULATOR_URL: sim.handle.url } : {}),
       PUBLIC_BASE_URL: apiPort ? `http://127.0.0.1:${apiPort}` : DEFAULT_PUBLIC_BASE_URL,
       ...options.env,

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@lever-connect/config';
 import { describe, expect, it } from 'vitest';
 import { decideAfterAttempt, describeFailure, failureRunGapMs, retryDelayMs, type AttemptResult } from '../src/index.js';
 
@@ -5,6 +7,8 @@ const policy = { retryDelaysSeconds: [5, 30, 120], disableAfterSeconds: 259_200 
 const now = new Date('2026-03-01T12:00:00.000Z');
 const mid = () => 0.5; // no jitter
 const at = (ms: number) => new Date(now.getTime() + ms);
+/** The schedule a deployment gets when WEBHOOK_RETRY_DELAYS_SECONDS is unset, read through the real config. */
+const defaults = loadConfig({ LEVER_ENV: 'simulator', TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64') }).webhooks.retryDelaysSeconds;
 
 describe('retry policy', () => {
   it.each([
@@ -18,11 +22,15 @@ describe('retry policy', () => {
     expect(retryDelayMs(attempt, policy.retryDelaysSeconds, () => random)).toBe(expected);
   });
 
-  it('spreads the default schedule over about a day', () => {
-    const defaults = [5, 30, 120, 600, 3600, 10800, 21600, 43200];
+  it('spreads the default schedule over about a day, each wait longer than the one before', () => {
     const total = defaults.reduce((a, b) => a + b, 0);
     expect(total / 3600).toBeGreaterThan(20);
     expect(total / 3600).toBeLessThan(26);
+    for (let i = 1; i < defaults.length; i++) expect(defaults[i]!).toBeGreaterThan(defaults[i - 1]!);
+    // The last retry (with +20 % jitter at most) still lands within the day a receiver's outage may last.
+    const lastRetryMs = defaults.reduce((sum, _, i) => sum + retryDelayMs(i + 1, defaults, () => 1)!, 0);
+    expect(lastRetryMs).toBeLessThan(1.2 * 26 * 3_600_000);
+    expect(retryDelayMs(defaults.length + 1, defaults, () => 1)).toBeUndefined();
   });
 
   const hour = 3_600_000;
@@ -70,7 +78,7 @@ describe('retry policy', () => {
 
   it.each([
     [[5, 30, 120], 144_000 + 3_600_000],
-    [[5, 30, 120, 600, 3600, 10800, 21600, 43200], 43_200_000 * 1.2 + 3_600_000], // the default: 15.4 h
+    [defaults, 43_200_000 * 1.2 + 3_600_000], // the default schedule: 15.4 h
     [[], 3_600_000],
   ])('a failure run survives gaps up to the longest of %j + 20%% + 1 h (%i ms)', (delays, expected) => {
     expect(failureRunGapMs({ retryDelaysSeconds: delays })).toBe(expected);
