@@ -21,13 +21,17 @@ export interface TestApp {
 /**
  * The api in-process (app.inject or a real port) over a fresh database and a private Redis prefix
  * (startTestStack). `sim`: the Lever simulator as a child process (LEVER_SIMULATOR_URL set), its consent
- * page on unless `simEnv` says otherwise.
+ * page on unless `simEnv` says otherwise. `logTo`: where the api and the core log their JSON lines, at info
+ * and above, for a test that reads the logs (default: silent, or TEST_LOG_LEVEL to stdout).
  */
-export async function buildTestApp(env: Record<string, string> = {}, options: { sim?: boolean; simEnv?: Record<string, string> } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  env: Record<string, string> = {},
+  options: { sim?: boolean; simEnv?: Record<string, string>; logTo?: { write(line: string): void } } = {},
+): Promise<TestApp> {
   const stack = options.sim
     ? await startTestStack({ sim: 'process', simEnv: { SIM_AUTO_APPROVE: '0', ...options.simEnv }, env: { CONNECT_ALLOWED_ORIGINS: 'https://app.example.com', ...env } })
     : await startTestStack({ sim: false, env: { CONNECT_ALLOWED_ORIGINS: 'https://app.example.com', ...env } });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logTo ? pino({ level: 'info' }, options.logTo) : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const core = createCore(loadConfig(stack.env), logger);
   const app = await buildApp({ core, logger });
   await app.ready();

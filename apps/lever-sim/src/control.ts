@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { checkAccessToken } from './access-tokens.js';
 import type { SimContext } from './context.js';
-import { FAULT_KINDS, FAULT_TARGETS, type FaultKind, type FaultTarget } from './faults.js';
+import { FAULT_KINDS, FAULT_TARGETS, faultApplies, type FaultKind, type FaultTarget } from './faults.js';
 import { countRefreshableGrants } from './grant-lifetime.js';
 import type { RuntimeConfig } from './options.js';
 import type { Grant } from './store.js';
@@ -101,6 +101,9 @@ export async function controlRoutes(app: FastifyInstance, { ctx }: { ctx: SimCon
   app.post<{ Body: FaultBody }>('/faults', { schema: { body: faultSchema } }, async (request, reply) => {
     if (request.body.retryAfterSeconds !== undefined && request.body.kind !== '429') {
       return reply.code(400).send({ error: 'bad_request', message: 'retryAfterSeconds applies to kind 429 only' });
+    }
+    if (!faultApplies(request.body.target, request.body.kind)) {
+      return reply.code(400).send({ error: 'bad_request', message: `kind ${request.body.kind} does not apply at target ${request.body.target}` });
     }
     return reply.code(201).send(ctx.faults.add(request.body));
   });

@@ -2,10 +2,33 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { destroyConnection, pause } from './pause.js';
 
-export const FAULT_TARGETS = ['token', 'api'] as const;
-export const FAULT_KINDS = ['503', '500', '429', '429_no_retry_after', 'timeout', 'reset', 'timeout_after_rotation', 'invalid_grant', 'slow'] as const;
+export const FAULT_TARGETS = ['token', 'api', 'revoke'] as const;
+export const FAULT_KINDS = [
+  '503',
+  '500',
+  '429',
+  '429_no_retry_after',
+  'timeout',
+  'reset',
+  'timeout_after_rotation',
+  'invalid_grant',
+  'slow',
+  'unreadable_access_token',
+  'wrong_audience',
+] as const;
 export type FaultTarget = (typeof FAULT_TARGETS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Kinds that only mean something at one target: the access token a token answer carries; a revocation refuses nothing. */
+const TOKEN_ONLY: readonly FaultKind[] = ['unreadable_access_token', 'wrong_audience'];
+const NOT_AT_REVOKE: readonly FaultKind[] = ['invalid_grant'];
+
+/** Whether a fault of `kind` can be applied at `target` (the control plane refuses the others). */
+export function faultApplies(target: FaultTarget, kind: FaultKind): boolean {
+  if (TOKEN_ONLY.includes(kind)) return target === 'token';
+  if (target === 'revoke') return !NOT_AT_REVOKE.includes(kind);
+  return true;
+}
 
 /**
  * A queued failure, consumed by the next `count` matching requests:
@@ -17,7 +40,12 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * - `timeout_after_rotation`: processed (a refresh rotates) then the socket is destroyed: the client lost
  *   the only copy of the new refresh token, the case that makes refresh "ambiguous";
  * - `invalid_grant`: the grant behind the request is revoked and the request refused;
- * - `slow`: processed normally, answered after `delayMs` (default 2 000).
+ * - `slow`: processed normally, answered after `delayMs` (default 2 000);
+ * - `unreadable_access_token` (token only): processed normally, but the answer's access token is opaque, not
+ *   a JWT (what Auth0 hands out when no API audience applies);
+ * - `wrong_audience` (token only): processed normally, but the access token is minted for Auth0's userinfo
+ *   audience instead of Lever's API (what production Lever does when `audience` is missing).
+ * At `revoke` every kind but `invalid_grant` applies; `timeout_after_rotation` there revokes, then drops the answer.
  */
 export interface Fault {
   id: string;

@@ -1,5 +1,6 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { accessTokenMinter } from './access-tokens.js';
+import { accessTokenMinter, type MintAccessToken } from './access-tokens.js';
 import { authenticateClient, oauthError, UNAUTHORIZED_CLIENT } from './client-auth.js';
 import { exchangeCode, type CodeRejection } from './code-exchange.js';
 import type { SimContext } from './context.js';
@@ -33,6 +34,24 @@ function tokenBody(tokens: IssuedTokens, grant: Grant, now: number) {
     // exp is whole seconds, so ceil gives exactly the TTL for a fresh token and the remainder for a replay.
     expires_in: Math.max(0, Math.ceil((tokens.accessTokenExpiresAt - now) / 1000)),
   };
+}
+
+/**
+ * The minter a fault asks for: `wrong_audience` mints for Auth0's userinfo audience (the grant keeps the one it
+ * asked for), `unreadable_access_token` hands out an opaque token instead of the JWT. Either is recorded as
+ * issued (a leak scan finds it) and dies with its grant.
+ */
+function faultyMinter(ctx: Pick<SimContext, 'store'>, mint: MintAccessToken, fault: Fault | undefined, issuer: string): MintAccessToken {
+  if (fault?.kind === 'wrong_audience') return (grant) => mint({ ...grant, audience: `${issuer}userinfo` });
+  if (fault?.kind === 'unreadable_access_token') {
+    return (grant) => {
+      const { accessTokenExpiresAt } = mint(grant);
+      const accessToken = randomBytes(24).toString('base64url');
+      ctx.store.recordAccessToken(randomUUID(), grant.id, accessToken);
+      return { accessToken, accessTokenExpiresAt };
+    };
+  }
+  return mint;
 }
 
 export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimContext }) {
@@ -79,7 +98,8 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
 
     // From here to the answer nothing awaits: the check and the rotation are one step.
     const now = ctx.clock.now();
-    const mint = accessTokenMinter(ctx, issuerOf(ctx, request));
+    const issuer = issuerOf(ctx, request);
+    const mint = faultyMinter(ctx, accessTokenMinter(ctx, issuer), fault, issuer);
     let answer: { status: number; body: unknown };
     if (fault?.kind === 'invalid_grant') {
       if (presentedGrant) revokeGrant(ctx, presentedGrant, 'fault_injected');

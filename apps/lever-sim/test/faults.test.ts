@@ -153,6 +153,83 @@ describe('faults (/__sim/faults)', () => {
     });
   });
 
+  describe('access tokens Lever should not have answered (token target)', () => {
+    const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+
+    it('unreadable_access_token: the exchange succeeds with an opaque access token; the grant and its refresh token are real', async () => {
+      await sim.fault({ target: 'token', kind: 'unreadable_access_token', matchAccount: 'acct_opaque' });
+      const res = await sim.exchange(await sim.code({ sim_account: 'acct_opaque' }));
+      expect(res.status).toBe(200);
+      expect(res.body.access_token!.split('.')).toHaveLength(1);
+      expect((await sim.api('/v1/users', res.body.access_token)).status).toBe(401);
+      expect(await sim.grantsOf('acct_opaque')).toEqual([expect.objectContaining({ status: 'active' })]);
+      expect((await sim.secrets()).accessTokens).toContain(res.body.access_token);
+      // The next answer is an ordinary one: the refresh token works and yields a readable token.
+      const refreshed = await sim.refresh(res.body.refresh_token!);
+      expect(refreshed.status).toBe(200);
+      expect(claimsOf(refreshed.body.access_token!)['https://oauth.lever.co/accountId']).toBe('acct_opaque');
+      expect((await sim.stats()).faultsInjected).toBe(1);
+    });
+
+    it("wrong_audience: the access token is minted for Auth0's userinfo, which Lever's API refuses; the grant keeps its audience", async () => {
+      await sim.fault({ target: 'token', kind: 'wrong_audience' });
+      const res = await sim.exchange(await sim.code({ sim_account: 'acct_userinfo' }));
+      expect(res.status).toBe(200);
+      expect(claimsOf(res.body.access_token!)).toMatchObject({ aud: `${sim.url}/userinfo`, 'https://oauth.lever.co/accountId': 'acct_userinfo' });
+      expect((await sim.api('/v1/users', res.body.access_token)).status).toBe(401);
+      const [grant] = await sim.control<Array<{ audience: string; status: string }>>('GET', '/grants?account=acct_userinfo');
+      expect(grant).toMatchObject({ audience: 'https://api.lever.co/v1/', status: 'active' });
+    });
+
+    it('refuses them at the API and revoke targets with 400', async () => {
+      for (const target of ['api', 'revoke']) {
+        for (const kind of ['unreadable_access_token', 'wrong_audience']) {
+          const res = await fetch(`${sim.url}/__sim/faults`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ target, kind }),
+          });
+          expect(res.status, `${target}/${kind}`).toBe(400);
+        }
+      }
+      expect(await sim.control('GET', '/faults')).toEqual([]);
+    });
+  });
+
+  describe('at the revocation endpoint', () => {
+    const credentials = { client_id: 'lever-connect-dev', client_secret: 'lever-connect-dev-secret' };
+
+    it('503 answers without revoking; the next revocation works', async () => {
+      const { refreshToken } = await sim.connect();
+      await sim.fault({ target: 'revoke', kind: '503' });
+      expect((await sim.revoke({ ...credentials, token: refreshToken })).status).toBe(503);
+      expect((await sim.grants())[0]!.status).toBe('active');
+      expect((await sim.revoke({ ...credentials, token: refreshToken })).status).toBe(200);
+      expect((await sim.grants())[0]).toMatchObject({ status: 'revoked', revokedReason: 'client_revoked' });
+      expect(await sim.stats()).toMatchObject({ faultsInjected: 1, revocations: 1 });
+    });
+
+    it('timeout holds and drops the request without revoking; timeout_after_rotation revokes, then drops the answer', async () => {
+      const held = await sim.connect({ sim_account: 'acct_revoke_held' });
+      const lost = await sim.connect({ sim_account: 'acct_revoke_lost' });
+      await sim.fault({ target: 'revoke', kind: 'timeout', delayMs: 100, matchAccount: 'acct_revoke_held' });
+      await sim.fault({ target: 'revoke', kind: 'timeout_after_rotation', matchAccount: 'acct_revoke_lost' });
+      await expectNoAnswer(sim.revoke({ ...credentials, token: held.refreshToken }));
+      await expectNoAnswer(sim.revoke({ ...credentials, token: lost.refreshToken }));
+      expect((await sim.grantsOf('acct_revoke_held'))[0]!.status).toBe('active');
+      expect((await sim.grantsOf('acct_revoke_lost'))[0]).toMatchObject({ status: 'revoked', revokedReason: 'client_revoked' });
+    });
+
+    it('refuses invalid_grant at the revoke target with 400', async () => {
+      const res = await fetch(`${sim.url}/__sim/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'revoke', kind: 'invalid_grant' }),
+      });
+      expect(res.status).toBe(400);
+    });
+  });
+
   describe('at the API', () => {
     it('503 and 429 (with Retry-After: 1) are answered before anything else', async () => {
       const { accessToken } = await sim.connect();

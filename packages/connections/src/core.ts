@@ -31,6 +31,7 @@ import { createRefreshScheduler } from './refresh/scheduler.js';
 import { createResponseStash } from './refresh/stash.js';
 import { createRefreshSweep } from './refresh/sweep.js';
 import { createConnectionRepo } from './store/connection-repo.js';
+import { createGrantRevoker, leverRevoker } from './tokens/grant-revocation.js';
 import { createInvalidationBus } from './tokens/invalidation.js';
 import { createTokenAudit } from './tokens/token-audit.js';
 import { createTokenService } from './tokens/token-service.js';
@@ -146,6 +147,13 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
     onRejected: (reason) => metrics.leverWebhooksRejected.inc({ reason }),
   });
 
+  // Ends grants at Lever on disconnect and when we refuse a completed authorization (best effort, bounded).
+  const revoker = createGrantRevoker({
+    revoke: leverRevoker(config),
+    log,
+    observe: (trigger, result) => metrics.grantRevocations.inc({ trigger, result }),
+  });
+
   return {
     config,
     metrics,
@@ -180,7 +188,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
       leverRateLimited,
       expiringNoticeDays: config.refresh.expiringNoticeDays,
     }),
-    actions: createConnectionActions({ reads: connections, tenants, repo, tokens, leverWebhooks, onChanged: connectionChanged }),
+    actions: createConnectionActions({ reads: connections, tenants, repo, tokens, leverWebhooks, revoker, cipher, log, onChanged: connectionChanged }),
     connect: createConnectService({
       prisma,
       redis,
@@ -188,6 +196,7 @@ export function createCore(config: Readonly<Config>, log: Logger, options: { pro
       repo,
       cipher,
       config,
+      revoker,
       onConnectionChanged: connectionChanged,
       // The first refresh, and the connection's Lever webhooks (a job: it calls Lever through the budget).
       onConnected: async (connection) => {

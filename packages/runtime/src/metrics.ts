@@ -118,6 +118,12 @@ export function createMetrics(processName: 'api' | 'worker') {
       help: "lever.* events fanned out to operator webhook endpoints (deliveries scheduled)",
       registers: [registry],
     }),
+    grantRevocations: new Counter({
+      name: 'lever_connect_grant_revocations_total',
+      help: "Grants ended at Lever (POST /oauth/revoke, best effort), by trigger (disconnect, refused_grant) and result (revoked, http_error, timeout, network_error): anything but revoked left a grant live at Lever",
+      labelNames: ['trigger', 'result'] as const,
+      registers: [registry],
+    }),
     http: createHttpMetrics(registry),
   };
 }

@@ -23,6 +23,8 @@ const ERROR_TEXT: Record<string, string> = {
   connection_not_found: 'The connection to reconnect no longer exists. Start again from the app.',
   no_refresh_token: 'Lever did not grant offline access, which keeping the connection alive needs. Start again from the app.',
   connect_conflict: 'Another connection of this Lever account finished at the same time. Try again.',
+  access_token_unreadable: 'Lever answered with an access token this app cannot read. Nothing was connected and the authorization was withdrawn; its operator has to check the Lever setup.',
+  access_token_wrong_audience: "Lever answered with an access token that is not meant for Lever's API. Nothing was connected and the authorization was withdrawn; its operator has to check the Lever setup.",
 };
 
 /**

@@ -185,7 +185,9 @@ export default async function connectionRoutes(app: FastifyInstance) {
     {
       schema: {
         tags: ['connections'],
-        summary: 'Disconnect: wipe the tokens, stop refreshing, emit connection.deleted',
+        summary: 'Disconnect: delete its Lever webhooks, revoke the grant at Lever, wipe the tokens, stop refreshing, emit connection.deleted',
+        description:
+          "In that order. Deleting Lever's webhooks and revoking the grant (POST /oauth/revoke) are best effort and bounded: a failing or silent Lever never blocks the disconnect (the failure is logged and counted in lever_connect_grant_revocations_total). Repeating it is harmless (204, nothing asked of Lever).",
         params: IdParams,
         response: { 204: Type.Null(), ...errorResponses(400, 401, 404) },
       },

@@ -80,6 +80,7 @@ export default async function tenantRoutes(app: FastifyInstance) {
       schema: {
         tags: ['tenants'],
         summary: "Disconnect all of the tenant's connections",
+        description: 'Each as DELETE /v1/connections/:id does: its Lever webhooks deleted and its grant revoked at Lever (best effort, bounded), then its tokens wiped.',
         params: Params,
         response: { 200: Type.Object({ disconnected: Type.Integer() }), ...errorResponses(401, 404) },
       },

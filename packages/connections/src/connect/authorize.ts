@@ -3,20 +3,20 @@ import type { Config, LeverEnvironment } from '@lever-connect/config';
 import type { TokenCipher } from '@lever-connect/crypto';
 import { isUniqueViolation, type ConnectSession, type Db, type PrismaClient } from '@lever-connect/db';
 import { AppError, ConflictError } from '@lever-connect/errors';
-import { readLeverClaims, type TokenSet } from '@lever-connect/lever';
+import { readLeverClaims, UnreadableAccessTokenError, type LeverClaims, type TokenSet } from '@lever-connect/lever';
 import type { Logger } from 'pino';
 import { nextRefreshAt } from '../refresh/schedule.js';
 import type { ConnectionRepo, ConnectionWithTenant, GrantColumns } from '../store/connection-repo.js';
-import { ConnectFlowError } from './errors.js';
-import { revokeDiscardedGrant, type RevokeRefreshToken } from './revoke-grant.js';
+import type { GrantRevoker } from '../tokens/grant-revocation.js';
+import { ConnectFlowError, UnusableAccessTokenError } from './errors.js';
 import { assertOpen } from './sessions.js';
 
 export interface AuthorizeDeps {
   prisma: PrismaClient;
   repo: Pick<ConnectionRepo, 'storeGrant'>;
   cipher: TokenCipher;
-  config: Pick<Config, 'refresh' | 'leverWebhooks'>;
-  revoke: RevokeRefreshToken;
+  config: Pick<Config, 'refresh' | 'leverWebhooks' | 'lever'>;
+  revoker: Pick<GrantRevoker, 'revoke'>;
   now: () => Date;
 }
 
@@ -41,10 +41,28 @@ async function grantTarget(tx: Db, session: ConnectSession, accountId: string): 
 }
 
 /**
+ * The claims of the new access token, refused unless it is a Lever JWT for the environment's API audience.
+ * Lever signs with a secret we do not have, so nothing here is verified; a token we cannot read or that
+ * Lever's API would refuse must not become a connection that fails on its first use.
+ */
+function usableClaims(accessToken: string, audience: string): LeverClaims {
+  let claims: LeverClaims;
+  try {
+    claims = readLeverClaims(accessToken);
+  } catch (error) {
+    if (error instanceof UnreadableAccessTokenError) throw new UnusableAccessTokenError('access_token_unreadable');
+    throw error;
+  }
+  if (!claims.audience.includes(audience)) throw new UnusableAccessTokenError('access_token_wrong_audience');
+  return claims;
+}
+
+/**
  * Stores the tokens of a completed authorization: creates the connection, or re-authorizes the tenant's
  * existing one for the same Lever account and environment in place (same id, version bumped so any
  * in-flight refresh of the old grant loses its fenced write). Connection, tokens, event and the session's
- * consumption commit in one transaction. A refusal of ours revokes the grant Lever created for it.
+ * consumption commit in one transaction. A refusal of ours (an unusable access token included) revokes the
+ * grant Lever created for it.
  */
 export async function completeAuthorization(
   deps: AuthorizeDeps,
@@ -55,10 +73,9 @@ export async function completeAuthorization(
   if (!tokens.refreshToken) {
     throw new ConnectFlowError('no_refresh_token', 'Lever returned no refresh token (offline_access was not granted)', 502);
   }
-  const claims = readLeverClaims(tokens.accessToken);
   const issuedAt = new Date(tokens.expiresAt.getTime() - tokens.expiresInSeconds * 1000);
   const refreshToken = tokens.refreshToken;
-  const columns = (id: string, session: ConnectSession): GrantColumns => ({
+  const columns = (id: string, session: ConnectSession, claims: LeverClaims): GrantColumns => ({
     accessTokenCiphertext: deps.cipher.encrypt(tokens.accessToken, { row: id, column: 'accessToken' }),
     refreshTokenCiphertext: deps.cipher.encrypt(refreshToken, { row: id, column: 'refreshToken' }),
     accessTokenExpiresAt: tokens.expiresAt,
@@ -81,12 +98,13 @@ export async function completeAuthorization(
       if (!locked) throw new ConnectFlowError('connect_session_not_found', 'This connect link is not valid', 404);
       learnt.environment = locked.environment;
       assertOpen(locked, deps.now());
+      const claims = usableClaims(tokens.accessToken, deps.config.lever.environments[locked.environment].audience);
       const existing = await grantTarget(tx, locked, claims.accountId);
       const id = existing?.id ?? randomUUID();
       const connection = await deps.repo.storeGrant(
         tx,
         existing ? { existingId: id } : { id, tenantId: locked.tenantId, environment: locked.environment, leverAccountId: claims.accountId },
-        columns(id, locked),
+        columns(id, locked, claims),
       );
       await tx.connectSession.update({
         where: { id: sessionId },
@@ -101,7 +119,7 @@ export async function completeAuthorization(
     // Only a refusal of ours is certain to have rolled back; after a driver error the commit may have
     // landed, and revoking would kill the grant we just stored.
     if (refused instanceof AppError && learnt.environment) {
-      await revokeDiscardedGrant(deps.revoke, learnt.environment, refreshToken, options.log);
+      await deps.revoker.revoke('refused_grant', learnt.environment, refreshToken, { log: options.log });
     }
     throw refused;
   }

@@ -43,6 +43,22 @@ export class LeverClientRejectedError extends ConnectFlowError {
   }
 }
 
+/**
+ * Lever answered the code exchange with an access token we cannot use: not a JWT carrying a Lever account
+ * (`access_token_unreadable`), or minted for another audience than Lever's API of the environment
+ * (`access_token_wrong_audience`: production Lever does that when `audience` is missing). Lever created a
+ * grant all the same; the caller revokes it.
+ */
+export class UnusableAccessTokenError extends ConnectFlowError {
+  constructor(code: 'access_token_unreadable' | 'access_token_wrong_audience') {
+    const message = {
+      access_token_unreadable: "Lever's access token is not a readable Lever token (no JWT with a Lever account id); nothing was connected",
+      access_token_wrong_audience: "Lever's access token is not meant for Lever's API (wrong audience); nothing was connected",
+    }[code];
+    super(code, message, 502);
+  }
+}
+
 /** The typed error for a failed code exchange, from the classification of Lever's answer. */
 export function codeExchangeError(failure: TokenFailure): ConnectFlowError {
   if (failure.kind === 'permanent') return new AuthorizationCodeInvalidError();

@@ -5,10 +5,10 @@ import type { TokenSet } from '@lever-connect/lever';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
+import type { GrantRevoker } from '../tokens/grant-revocation.js';
 import { completeAuthorization } from './authorize.js';
 import { handleCallback, type CallbackInput, type CallbackResult } from './callback.js';
 import { createOAuthStateStore, type OAuthState } from './oauth-state.js';
-import { leverRevoker, type RevokeRefreshToken } from './revoke-grant.js';
 import { createConnectSessions, type CreateConnectSessionInput } from './sessions.js';
 
 export interface ConnectServiceDeps {
@@ -22,8 +22,8 @@ export interface ConnectServiceDeps {
   onConnectionChanged?(connectionId: string): Promise<void>;
   /** Told after a connection got a new grant, so its first refresh is scheduled. */
   onConnected?(connection: ConnectionWithTenant): Promise<void>;
-  /** Ends a grant at Lever that an authorization produced and we threw away (best effort). Default: Lever's `/oauth/revoke`. */
-  revokeRefreshToken?: RevokeRefreshToken;
+  /** Ends a grant at Lever that an authorization produced and we threw away (best effort). */
+  revoker: Pick<GrantRevoker, 'revoke'>;
   now?: () => Date;
 }
 
@@ -36,7 +36,7 @@ export function createConnectService(deps: ConnectServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const sessions = createConnectSessions({ prisma: deps.prisma, config: deps.config, now });
   const states = createOAuthStateStore({ redis: deps.redis, prefix: deps.prefix });
-  const authorizeDeps = { prisma: deps.prisma, repo: deps.repo, cipher: deps.cipher, config: deps.config, revoke: deps.revokeRefreshToken ?? leverRevoker(deps.config), now };
+  const authorizeDeps = { prisma: deps.prisma, repo: deps.repo, cipher: deps.cipher, config: deps.config, revoker: deps.revoker, now };
 
   const service = {
     createSession: (input: CreateConnectSessionInput, scope: { tenantExternalId?: string | null } = {}) => sessions.create(input, scope),

@@ -563,7 +563,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Disconnect: wipe the tokens, stop refreshing, emit connection.deleted */
+        /**
+         * Disconnect: delete its Lever webhooks, revoke the grant at Lever, wipe the tokens, stop refreshing, emit connection.deleted
+         * @description In that order. Deleting Lever's webhooks and revoking the grant (POST /oauth/revoke) are best effort and bounded: a failing or silent Lever never blocks the disconnect (the failure is logged and counted in lever_connect_grant_revocations_total). Repeating it is harmless (204, nothing asked of Lever).
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -2038,7 +2041,10 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        /** Disconnect all of the tenant's connections */
+        /**
+         * Disconnect all of the tenant's connections
+         * @description Each as DELETE /v1/connections/:id does: its Lever webhooks deleted and its grant revoked at Lever (best effort, bounded), then its tokens wiped.
+         */
         delete: {
             parameters: {
                 query?: never;
