@@ -275,6 +275,8 @@ export interface KillFigure {
   kind: 'api' | 'worker';
   /** Seconds since the scenario started. */
   atS: number;
+  /** Its connections to the simulator when it was frozen. */
+  simSockets: number;
   inFlight: number;
   lost: number;
 }
@@ -303,7 +305,7 @@ export function attributeKills(
     r.delivered === false && r.clientPort !== null
       ? kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && settledAt(r) >= k.stoppedAt - 1_000 && settledAt(r) <= k.killedAt + 10_000)
       : -1;
-  const perKill: KillFigure[] = kills.map((k) => ({ kind: k.kind, atS: Math.round((k.stoppedAt - options.startedAt) / 100) / 10, inFlight: 0, lost: 0 }));
+  const perKill: KillFigure[] = kills.map((k) => ({ kind: k.kind, atS: Math.round((k.stoppedAt - options.startedAt) / 100) / 10, simSockets: k.simPorts.length, inFlight: 0, lost: 0 }));
   for (const g of grants) {
     for (const r of g.undeliveredRotations) {
       const at = killOf(r);
@@ -467,6 +469,8 @@ export interface Verdict {
   forced: ForcedRefreshCensus;
   /** The simulator's grants as they were before the forced refreshes (rotation records included). */
   grants: SimGrant[];
+  /** The simulator's counters before the forced refreshes: the scenario's own figures. */
+  simStats: Record<string, number>;
   eventsMissing: string[];
   webhooksReceived: number;
 }
@@ -510,6 +514,7 @@ export async function verdict(
   const unexplainedReuse = grants
     .filter((g) => g.revokedReason === 'refresh_token_reuse' && !lostAccounts.has(g.account))
     .map((g) => `${g.id} (${g.account})`);
+  const simStats = await stack.simStats();
   const forced = await forcedRefreshCensus(stack);
   // Every needs_reauth has its event; every event of the default subscription reached the receiver.
   const events = await prisma.event.findMany({ select: { id: true, type: true, connectionId: true } });
@@ -533,6 +538,7 @@ export async function verdict(
     lostTokens: c.rejected,
     forced,
     grants,
+    simStats,
     eventsMissing,
     webhooksReceived: receiver.received.size,
   };
@@ -627,8 +633,9 @@ export function renderKills(rows: ReliabilityRow[]): string {
     .map((r) => {
       const t = killTotals(r.kills!);
       const perKill = r.kills!.map((k) => `${k.kind}@${k.atS}s ${k.inFlight}/${k.lost}`).join(', ');
+      const sockets = r.kills!.reduce((n, k) => n + k.simSockets, 0);
       return (
-        `- **${r.scenario}**: ${t.kills} kills, ${t.inFlight} rotations in flight at Lever for the killed processes, ` +
+        `- **${r.scenario}**: ${t.kills} kills (${sockets} connections to the simulator noted in all), ${t.inFlight} rotations in flight at Lever for the killed processes, ` +
         `${t.lost} grants lost with them (${(t.lost / Math.max(1, t.kills)).toFixed(2)} per kill; ${r.responsesLost} refresh_response_lost in all, ` +
         `${r.refreshesDone} refreshes done). Per kill (in flight/lost): ${perKill || 'none'}.`
       );

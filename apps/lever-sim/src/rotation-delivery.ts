@@ -21,7 +21,8 @@ export function noteNextRequest(unread: UnreadAnswers, socket: Socket | null | u
 /**
  * Records whether the answer carrying a grant's new tokens reached the client: Lever rotated, but if the
  * answer was lost the client still holds the old refresh token, and its retry is reuse. A reliability census
- * counts these, and maps the lost ones to the client process that was asked (`clientPort`).
+ * counts these, and maps the lost ones to the client process that was asked (`clientPort`, read by the caller
+ * when the request arrived: a socket destroyed since no longer knows its peer).
  *
  * "Reached" means the response was written out in full (`finish`) before the connection closed. A `close`
  * without `finish` — a `timeout_after_rotation` fault destroying the socket, a client that hung up while a
@@ -31,10 +32,15 @@ export function noteNextRequest(unread: UnreadAnswers, socket: Socket | null | u
  * client's next request on it revises `delivered` to false (`reset_unread`). A clean close (FIN) or a next
  * request confirms the answer was read.
  */
-export function trackRotationDelivery(ctx: Pick<SimContext, 'stats' | 'clock' | 'unreadAnswers'>, grant: Grant, reply: FastifyReply): void {
+export function trackRotationDelivery(
+  ctx: Pick<SimContext, 'stats' | 'clock' | 'unreadAnswers'>,
+  grant: Grant,
+  reply: FastifyReply,
+  clientPort: number | null,
+): void {
   const raw = reply.raw;
   const socket = raw.socket;
-  const rotation: Rotation = { at: ctx.clock.now(), delivered: null, clientPort: socket?.remotePort ?? null };
+  const rotation: Rotation = { at: ctx.clock.now(), delivered: null, clientPort };
   grant.rotations++;
   grant.lastRotation = rotation;
 

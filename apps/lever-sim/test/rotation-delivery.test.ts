@@ -101,6 +101,23 @@ describe('rotations that reached the client', () => {
     }
   });
 
+  it('names the client port of a rotation Lever made after the client hung up during the latency', async () => {
+    const { refreshToken } = await sim.connect({ sim_account: 'acct_gone' });
+    await sim.control('POST', '/config', { latencyMs: 1_000 });
+    try {
+      const client = await RawClient.open(sim.url);
+      const port = client.socket.localPort;
+      const asked = (await sim.stats()).tokenRequests!;
+      client.sendRefresh(refreshToken);
+      await waitUntil(async () => (await sim.stats()).tokenRequests! > asked, 'the refresh to reach the simulator');
+      client.socket.destroy(); // a killed client process: gone before Lever answered
+      await waitUntil(async () => (await sim.grantsOf('acct_gone'))[0]!.rotations === 2, 'Lever to rotate all the same');
+      expect((await settledGrant('acct_gone')).lastRotation).toMatchObject({ delivered: false, lostBy: 'closed_before_written', clientPort: port });
+    } finally {
+      await sim.control('POST', '/config', { latencyMs: 0 });
+    }
+  });
+
   it('revises a written answer to not delivered when the client resets the socket before reading it (a killed process)', async () => {
     const { refreshToken } = await sim.connect({ sim_account: 'acct_killed' });
     const client = await RawClient.open(sim.url);
