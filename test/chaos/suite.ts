@@ -32,7 +32,7 @@ function commitOf(): string {
  */
 function checkKills(outcome: ScenarioOutcome) {
   const kills = outcome.row.kills ?? [];
-  expect(kills.length, 'kills recorded').toBeGreaterThanOrEqual(2);
+  expect(kills.length, 'kills recorded').toBeGreaterThanOrEqual(1);
   for (const [i, k] of kills.entries()) expect.soft(k.lost, `kill ${i} (${k.kind} at ${k.atS} s): lost ≤ in flight`).toBeLessThanOrEqual(k.inFlight);
 }
 

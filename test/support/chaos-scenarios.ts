@@ -207,7 +207,6 @@ async function scenario(
     if (v.unexplainedReuse.length) ctx.notes.push(`reuse: ${v.unexplainedReuse.slice(0, 5).join('; ')}`);
     if (unanswered.length) ctx.notes.push(`unanswered: ${unanswered.slice(0, 5).map((u) => `${u.api} ${new Date(u.startedAt).toISOString()}`).join('; ')}`);
     row.notes = ctx.notes.join('. ') + '.';
-    if (killed) ctx.facts.lostAtNoKill = killed.lostAtNoKill;
     console.log(`[chaos] ${name}: ${JSON.stringify({ ...row, notes: undefined, kills: row.kills?.length })}\n  ${ctx.notes.join('\n  ')}`);
     return { row, leaks: scan.leaks, crashed, facts: ctx.facts };
   } finally {
