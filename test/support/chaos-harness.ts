@@ -7,7 +7,8 @@ import { APP_ENTRIES, ROOT, startApp, waitFor, type ManagedProcess } from '@leve
 import { Redis } from 'ioredis';
 import { createTokenCipher } from '../../packages/crypto/src/index.js';
 import { DEFAULT_EVENT_TYPES } from '../../packages/webhooks/src/subscriptions.js';
-import { census, type ConnectionCensus } from './checks.js';
+import { census, forcedRefreshCensus, latestGrants, simGrants, type ConnectionCensus, type ForcedRefreshCensus, type SimGrant, type SimRotation } from './checks.js';
+import { tcpPortsTo } from './process-sockets.js';
 import type { Stack } from './stack.js';
 
 const run = promisify(execFile);
@@ -86,6 +87,14 @@ export async function registerWebhook(stack: Stack, url: string): Promise<{ id: 
 export interface ReaderStats {
   reads: number;
   statuses: Record<number, number>;
+  /** Reads that got no answer at all (status 0): which api was asked, and when (ms since the epoch). */
+  unanswered: UnansweredRead[];
+}
+
+export interface UnansweredRead {
+  api: string;
+  startedAt: number;
+  endedAt: number;
 }
 
 export interface Readers {
@@ -95,14 +104,15 @@ export interface Readers {
 
 /**
  * Reads access tokens for random connections from `concurrency` loops until stopped; every token seen is
- * added to `seenTokens` (for the secrets scan). Status 0 = no answer (a killed api): not a 5xx.
+ * added to `seenTokens` (for the secrets scan). Status 0 = no answer: not a 5xx, but a failure unless the
+ * api asked was killed meanwhile (`unexplainedUnanswered`).
  */
 export function startReaders(
   stack: Stack,
   ids: string[],
   options: { concurrency: number; forceEvery?: number; pauseMs?: number; seenTokens?: Set<string> },
 ): Readers {
-  const stats: ReaderStats = { reads: 0, statuses: {} };
+  const stats: ReaderStats = { reads: 0, statuses: {}, unanswered: [] };
   let stopped = false;
   const auth = { authorization: `Bearer ${stack.adminKey}` };
   const loop = async () => {
@@ -115,6 +125,7 @@ export function startReaders(
         continue;
       }
       const force = options.forceEvery && stats.reads % options.forceEvery === 0 ? '?forceRefresh=true' : '';
+      const startedAt = Date.now();
       const res = await fetch(`${api.url}/v1/connections/${id}/access-token${force}`, {
         headers: auth,
         signal: AbortSignal.timeout(40_000),
@@ -122,6 +133,7 @@ export function startReaders(
       stats.reads++;
       const status = res?.status ?? 0;
       stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+      if (!res) stats.unanswered.push({ api: api.url, startedAt, endedAt: Date.now() });
       if (res?.status === 200) {
         const body = (await res.json().catch(() => undefined)) as { accessToken?: string } | undefined;
         if (body?.accessToken && options.seenTokens && options.seenTokens.size < 5000) options.seenTokens.add(body.accessToken);
@@ -164,9 +176,44 @@ export async function restartOnSamePort(stack: Stack, victim: ManagedProcess, en
   return fresh;
 }
 
+/** One SIGKILL: which process, when, and its connections to the simulator at that moment. */
+export interface KillRecord {
+  kind: 'api' | 'worker';
+  url: string;
+  pid: number;
+  /** ms since the epoch: SIGSTOP (the process freezes), SIGKILL, and its replacement answering. */
+  stoppedAt: number;
+  killedAt: number;
+  upAt?: number;
+  /** Its local ports of TCP connections to the simulator, read while it was frozen (process-sockets.ts). */
+  simPorts: number[];
+}
+
 export interface Killer {
   kills: { api: number; worker: number };
+  log: KillRecord[];
   stop(): Promise<void>;
+}
+
+/**
+ * Freezes the process (SIGSTOP: it opens no new connection), notes its connections to the simulator, then
+ * SIGKILLs it. The simulator's rotations on those connections that never reached it are the ones in flight at
+ * Lever for this process.
+ */
+export async function killNoting(victim: ManagedProcess, simPort: number): Promise<KillRecord> {
+  const pid = victim.child.pid!;
+  const stoppedAt = Date.now();
+  let simPorts: number[] = [];
+  try {
+    process.kill(pid, 'SIGSTOP');
+    simPorts = tcpPortsTo(pid, simPort);
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // it exited on its own meanwhile: the crash check reports it
+  }
+  const killedAt = Date.now();
+  await victim.stop('SIGKILL');
+  return { kind: victim.name as 'api' | 'worker', url: victim.url, pid, stoppedAt, killedAt, simPorts };
 }
 
 /**
@@ -175,6 +222,8 @@ export interface Killer {
  */
 export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs: number }): Killer {
   const kills = { api: 0, worker: 0 };
+  const log: KillRecord[] = [];
+  const simPort = Number(new URL(stack.sim.url).port);
   let stopped = false;
   let wake: () => void = () => undefined;
   const loop = (async () => {
@@ -186,20 +235,90 @@ export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs:
       if (stopped) break;
       const kind = (kills.api + kills.worker) % 2 === 0 ? stack.workers : stack.apis.length ? stack.apis : stack.workers;
       const victim = kind[Math.floor(Math.random() * kind.length)]!;
-      await victim.stop('SIGKILL');
-      kills[victim.name as 'api' | 'worker']++;
+      const record = await killNoting(victim, simPort);
+      log.push(record);
+      kills[record.kind]++;
       const fresh = await restartOnSamePort(stack, victim);
+      record.upAt = Date.now();
       logs.add(fresh.logFile);
     }
   })();
   return {
     kills,
+    log,
     async stop() {
       stopped = true;
       wake();
       await loop;
     },
   };
+}
+
+/**
+ * Reads that got no answer and no kill explains: an answer may go missing only from an api process that was
+ * killed while the read was under way, or asked between its kill and its replacement answering.
+ */
+export function unexplainedUnanswered(readers: ReaderStats[], kills: KillRecord[]): UnansweredRead[] {
+  const slackMs = 50;
+  return readers
+    .flatMap((r) => r.unanswered)
+    .filter(
+      (u) =>
+        !kills.some(
+          (k) => k.kind === 'api' && k.url === u.api && u.startedAt <= (k.upAt ?? Number.POSITIVE_INFINITY) + slackMs && u.endedAt >= k.stoppedAt - slackMs,
+        ),
+    );
+}
+
+/** Per kill: rotations in flight at Lever for the killed process, and the grants that were lost with them. */
+export interface KillFigure {
+  kind: 'api' | 'worker';
+  /** Seconds since the scenario started. */
+  atS: number;
+  /** Its connections to the simulator when it was frozen. */
+  simSockets: number;
+  inFlight: number;
+  lost: number;
+}
+
+/** A connection marked refresh_response_lost, with the simulator's record of its grant's last rotation. */
+export interface LostConnection {
+  id: string;
+  account: string;
+  lastRotation: SimRotation | null;
+}
+
+/**
+ * Maps undelivered rotations to kills: a rotation was in flight for a killed process when it went over one of
+ * the process's connections to the simulator (client port) and was settled undelivered around the kill. A lost
+ * grant belongs to the kill its last (undelivered) rotation belongs to; `lostAtNoKill` are the lost grants
+ * whose undelivered rotation no kill explains.
+ */
+export function attributeKills(
+  kills: KillRecord[],
+  grants: SimGrant[],
+  lost: LostConnection[],
+  options: { startedAt: number; simOffsetMs: number },
+): { perKill: KillFigure[]; lostAtNoKill: string[] } {
+  const settledAt = (r: SimRotation) => Date.parse(r.settledAt ?? r.at) - options.simOffsetMs;
+  const killOf = (r: SimRotation) =>
+    r.delivered === false && r.clientPort !== null
+      ? kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && settledAt(r) >= k.stoppedAt - 1_000 && settledAt(r) <= k.killedAt + 10_000)
+      : -1;
+  const perKill: KillFigure[] = kills.map((k) => ({ kind: k.kind, atS: Math.round((k.stoppedAt - options.startedAt) / 100) / 10, simSockets: k.simPorts.length, inFlight: 0, lost: 0 }));
+  for (const g of grants) {
+    for (const r of g.undeliveredRotations) {
+      const at = killOf(r);
+      if (at >= 0) perKill[at]!.inFlight++;
+    }
+  }
+  const lostAtNoKill: string[] = [];
+  for (const l of lost) {
+    const at = l.lastRotation ? killOf(l.lastRotation) : -1;
+    if (at >= 0) perKill[at]!.lost++;
+    else lostAtNoKill.push(`${l.id} (${l.account}): last rotation ${JSON.stringify(l.lastRotation)}`);
+  }
+  return { perKill, lostAtNoKill };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -332,27 +451,26 @@ export async function scanForSecrets(
 // The verdict after a scenario.
 // ---------------------------------------------------------------------------------------------------------
 
-export interface SimGrant {
-  id: string;
-  account: string;
-  status: string;
-  revokedReason?: string;
-}
-
-export async function simGrants(stack: Stack): Promise<SimGrant[]> {
-  return (await (await fetch(`${stack.sim.url}/__sim/grants`)).json()) as SimGrant[];
-}
+export { simGrants, type SimGrant } from './checks.js';
 
 export interface Verdict {
   census: ConnectionCensus;
   /** needs_reauth whose grant we revoked (or expired on purpose) with reason invalid_grant. */
   expectedReauth: number;
-  /** needs_reauth with reason refresh_response_lost (an injected lost response). */
-  responsesLost: number;
+  /** needs_reauth with reason refresh_response_lost, each with its grant's last rotation at the simulator. */
+  lost: LostConnection[];
+  /** Of those, the ones whose last rotation reached us (or none is known): our own loss, not Lever's answer. */
+  unexplainedLost: string[];
   falseReauth: string[];
   /** Grants revoked by reuse detection that no lost response explains. */
   unexplainedReuse: string[];
   lostTokens: string[];
+  /** One forced refresh per active connection: is the stored refresh token Lever's current one? */
+  forced: ForcedRefreshCensus;
+  /** The simulator's grants as they were before the forced refreshes (rotation records included). */
+  grants: SimGrant[];
+  /** The simulator's counters before the forced refreshes: the scenario's own figures. */
+  simStats: Record<string, number>;
   eventsMissing: string[];
   webhooksReceived: number;
 }
@@ -376,14 +494,19 @@ export async function verdict(
     grants.filter((g) => g.status === 'revoked' && (g.revokedReason === 'customer_uninstalled' || g.revokedReason === 'fault_injected')).map((g) => g.account),
   );
   for (const a of options.expectedReauthAccounts ?? []) revokedByUs.add(a);
+  const grantOf = latestGrants(grants);
   let expectedReauth = 0;
-  let responsesLost = 0;
+  const lost: LostConnection[] = [];
+  const unexplainedLost: string[] = [];
   const falseReauth: string[] = [];
   const lostAccounts = new Set<string>();
   for (const n of c.needsReauth) {
     const row = byId.get(n.id)!;
     if (n.reason === 'refresh_response_lost') {
-      responsesLost++;
+      // We may call a grant lost only if Lever's answer with its new refresh token never reached us.
+      const lastRotation = grantOf.get(row.leverAccountId)?.lastRotation ?? null;
+      lost.push({ id: n.id, account: row.leverAccountId, lastRotation });
+      if (lastRotation?.delivered !== false) unexplainedLost.push(`${n.id} (${row.leverAccountId}): last rotation ${JSON.stringify(lastRotation)}`);
       lostAccounts.add(row.leverAccountId);
     } else if (n.reason === 'invalid_grant' && (options.allReauthExpected || revokedByUs.has(row.leverAccountId))) expectedReauth++;
     else falseReauth.push(`${n.id} (${row.leverAccountId}): ${n.reason}`);
@@ -391,6 +514,8 @@ export async function verdict(
   const unexplainedReuse = grants
     .filter((g) => g.revokedReason === 'refresh_token_reuse' && !lostAccounts.has(g.account))
     .map((g) => `${g.id} (${g.account})`);
+  const simStats = await stack.simStats();
+  const forced = await forcedRefreshCensus(stack);
   // Every needs_reauth has its event; every event of the default subscription reached the receiver.
   const events = await prisma.event.findMany({ select: { id: true, type: true, connectionId: true } });
   const eventsMissing: string[] = [];
@@ -406,10 +531,14 @@ export async function verdict(
   return {
     census: c,
     expectedReauth,
-    responsesLost,
+    lost,
+    unexplainedLost,
     falseReauth,
     unexplainedReuse,
     lostTokens: c.rejected,
+    forced,
+    grants,
+    simStats,
     eventsMissing,
     webhooksReceived: receiver.received.size,
   };
@@ -425,15 +554,32 @@ export interface ReliabilityRow {
   refreshesDone: number;
   reuseDetections: number;
   lostTokens: number;
+  /** Active connections whose forced refresh at the end did not prove their refresh token Lever's current one. */
+  staleRefreshTokens: number;
   responsesLost: number;
+  /** refresh_response_lost whose last rotation reached us: our loss, not an undelivered answer. */
+  unexplainedLost: number;
   falseReauth: number;
   eventsMissing: number;
   answers5xx: number;
+  /** Token-endpoint reads that got no answer (status 0) and no kill of the api asked explains. */
+  unansweredReads: number;
+  /** Scenarios with SIGKILLs: per kill, the rotations in flight at Lever for that process and the grants lost. */
+  kills?: KillFigure[];
   /** What was done and what happened, one line. */
   notes: string;
 }
 
-export const ZERO_COLUMNS = ['reuseDetections', 'lostTokens', 'falseReauth', 'eventsMissing', 'answers5xx'] as const;
+export const ZERO_COLUMNS = [
+  'reuseDetections',
+  'lostTokens',
+  'staleRefreshTokens',
+  'unexplainedLost',
+  'falseReauth',
+  'eventsMissing',
+  'answers5xx',
+  'unansweredReads',
+] as const;
 
 /** 5xx answers of the token endpoint other than 503: a 503 is its documented "retry shortly" (Retry-After). */
 export function count5xx(...stats: ReaderStats[]): { hard: number; retryable: number } {
@@ -448,37 +594,91 @@ export function count5xx(...stats: ReaderStats[]): { hard: number; retryable: nu
   return { hard, retryable };
 }
 
+const COLUMNS: Array<[string, (r: ReliabilityRow) => string | number]> = [
+  ['scenario', (r) => r.scenario],
+  ['duration', (r) => `${r.durationS} s`],
+  ['refreshes done', (r) => r.refreshesDone],
+  ['reuse detections', (r) => r.reuseDetections],
+  ['lost tokens', (r) => r.lostTokens],
+  ['stale refresh tokens', (r) => r.staleRefreshTokens],
+  ['responses lost (answer undelivered)', (r) => r.responsesLost],
+  ['unexplained lost', (r) => r.unexplainedLost],
+  ['false needs_reauth', (r) => r.falseReauth],
+  ['events missing', (r) => r.eventsMissing],
+  ['5xx answers', (r) => r.answers5xx],
+  ['unanswered reads', (r) => r.unansweredReads],
+];
+
 export function renderTable(rows: ReliabilityRow[]): string {
-  const head =
-    '| scenario | duration | refreshes done | reuse detections | lost tokens | responses lost to injected faults | false needs_reauth | events missing | 5xx answers |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map(
-    (r) =>
-      `| ${r.scenario} | ${r.durationS} s | ${r.refreshesDone} | ${r.reuseDetections} | ${r.lostTokens} | ${r.responsesLost} | ${r.falseReauth} | ${r.eventsMissing} | ${r.answers5xx} |`,
-  );
+  const head = `| ${COLUMNS.map(([name]) => name).join(' | ')} |`;
+  const sep = `|---|${COLUMNS.slice(1).map(() => '---:').join('|')}|`;
+  const body = rows.map((r) => `| ${COLUMNS.map(([, value]) => value(r)).join(' | ')} |`);
   return [head, sep, ...body].join('\n');
 }
 
-export function renderReport(rows: ReliabilityRow[], size: string, startedAt: Date): string {
+/** Totals of a kill scenario's per-kill figures. */
+export function killTotals(kills: KillFigure[]) {
+  return {
+    kills: kills.length,
+    inFlight: kills.reduce((n, k) => n + k.inFlight, 0),
+    lost: kills.reduce((n, k) => n + k.lost, 0),
+    killsWithLoss: kills.filter((k) => k.lost > 0).length,
+  };
+}
+
+/** The kill section, from the rows' own per-kill figures: the text cannot disagree with the table. */
+export function renderKills(rows: ReliabilityRow[]): string {
+  const lines = rows
+    .filter((r) => r.kills)
+    .map((r) => {
+      const t = killTotals(r.kills!);
+      const perKill = r.kills!.map((k) => `${k.kind}@${k.atS}s ${k.inFlight}/${k.lost}`).join(', ');
+      const sockets = r.kills!.reduce((n, k) => n + k.simSockets, 0);
+      return (
+        `- **${r.scenario}**: ${t.kills} kills (${sockets} connections to the simulator noted in all), ${t.inFlight} rotations in flight at Lever for the killed processes, ` +
+        `${t.lost} grants lost with them (${(t.lost / Math.max(1, t.kills)).toFixed(2)} per kill; ${r.responsesLost} refresh_response_lost in all, ` +
+        `${r.refreshesDone} refreshes done). Per kill (in flight/lost): ${perKill || 'none'}.`
+      );
+    });
+  return lines.length ? lines.join('\n') : '- no scenario killed a process.';
+}
+
+export function renderReport(rows: ReliabilityRow[], size: string, startedAt: Date, commit: string): string {
   const notes = rows.map((r) => `- **${r.scenario}**: ${r.notes}`).join('\n');
   return `# Reliability run (${size})
 
-Generated by \`${size === 'full' ? 'pnpm test:chaos' : 'pnpm test (e2e project, smoke sizes)'}\` on ${startedAt.toISOString()}.
+Generated by \`${size === 'full' ? 'pnpm test:chaos' : 'pnpm test (e2e project, smoke sizes)'}\` on ${startedAt.toISOString()}, commit ${commit}.
 Real processes: the Lever simulator, api and worker processes (tsx, from sources), Postgres and Redis.
+Everything above the kept notes is written by the suite from one set of figures per scenario; the kept notes
+carry no figures of a run.
 
 ${renderTable(rows)}
 
-Columns: *refreshes done* = refreshes the simulator answered with new tokens; *reuse detections* = grants the
-simulator revoked for refresh-token reuse that no injected lost response explains; *lost tokens* = active
-connections whose token the simulator refused at the end (census); *responses lost to injected faults* =
-connections in \`needs_reauth\` with reason \`refresh_response_lost\` (only the leeway-0 variants may have them);
+Columns (every one but *refreshes done* and *responses lost* must be 0): *refreshes done* = refreshes the
+simulator answered with new tokens; *reuse detections* = grants the simulator revoked for refresh-token reuse
+that no lost answer explains; *lost tokens* = active connections whose access token the simulator refused at
+the end (census); *stale refresh tokens* = active connections whose one forced refresh at the end (simulator
+reuse leeway set to 0, so a stale token cannot be replayed) did not rotate their grant, or caused a reuse
+detection: their stored refresh token was not Lever's current one; *responses lost (answer undelivered)* =
+connections in \`needs_reauth\` with reason \`refresh_response_lost\` (only leeway-0 variants may have them);
+*unexplained lost* = those of them whose grant's last rotation the simulator saw reach the client (answer
+written and read — see apps/lever-sim "Rotations that reached the client"): our loss, not Lever's answer;
 *false needs_reauth* = \`needs_reauth\` not caused by a revocation or expiry the scenario made; *events missing*
 = needs_reauth without its \`connection.needs_reauth\` event, plus outbox events (default subscription) the
 webhook receiver never got; *5xx answers* = token-endpoint answers >= 500 other than 503 (503 + Retry-After
-is the documented "being refreshed / Lever unavailable, retry" answer, counted in the notes).
+is the documented "being refreshed / Lever unavailable, retry" answer, counted in the notes); *unanswered
+reads* = token-endpoint reads with no answer at all (status 0) other than those to an api process killed while
+the read was under way.
 
 ## What each scenario did
 ${notes}
+
+## Grants lost at kills
+Per SIGKILL: the rotations in flight at Lever for the killed process (rotations the simulator made over that
+process's connections whose answer never reached it — read from /proc while the process was frozen, matched by
+client port) and the grants lost with them (\`refresh_response_lost\` whose last rotation is one of those).
+Lost ≤ in flight for every kill is asserted.
+${renderKills(rows)}
 `;
 }
 

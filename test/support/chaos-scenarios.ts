@@ -4,6 +4,7 @@ import { APP_ENTRIES, deleteRedisPrefix, freePort, startApp, waitFor, type Manag
 import pg from 'pg';
 import { census, settle } from './checks.js';
 import {
+  attributeKills,
   collectDbTokens,
   collectSimSecrets,
   count5xx,
@@ -15,7 +16,9 @@ import {
   startReaders,
   startWebhookReceiver,
   trackLogs,
+  unexplainedUnanswered,
   verdict,
+  type KillRecord,
   type ReaderStats,
   type ReliabilityRow,
   type SecretLeak,
@@ -89,6 +92,8 @@ interface Ctx {
   allReauthExpected: boolean;
   /** Processes the scenario itself stopped or killed (their exit is not a crash). */
   killedOnPurpose: Set<ManagedProcess>;
+  /** SIGKILLs the scenario dealt (they explain answers that never came, and grants lost with them). */
+  kills: KillRecord[];
 }
 
 async function refreshesOk(stack: Stack): Promise<number> {
@@ -136,6 +141,7 @@ async function scenario(
     expectedReauthAccounts: new Set(),
     allReauthExpected: false,
     killedOnPurpose: new Set(),
+    kills: [],
   };
   try {
     const hook = await registerWebhook(stack, receiver.url);
@@ -149,7 +155,7 @@ async function scenario(
     await collectDbTokens(stack, ctx.secrets);
     await collectSimSecrets(stack, ctx.secrets);
     const scan = await scanForSecrets(stack, ctx.secrets, ctx.logs, name.replace(/\W+/g, '-'));
-    const stats = await stack.simStats();
+    const stats = v.simStats; // before the census's forced refreshes
     const errors = count5xx(...ctx.readerStats);
     const reads = ctx.readerStats.reduce((n, s) => n + s.reads, 0);
     const statuses: Record<string, number> = {};
@@ -157,33 +163,51 @@ async function scenario(
     const crashed = [...stack.apis, ...stack.workers]
       .filter((p) => !ctx.killedOnPurpose.has(p) && (p.child.exitCode !== null || p.child.signalCode !== null))
       .map((p) => `${p.name} ${p.url} exited ${p.child.exitCode ?? p.child.signalCode}`);
-    ctx.notes.push(
-      `${v.census.total} connections: ${v.census.active} active (${v.census.accepted} accepted by the simulator), ` +
-        `${v.census.needsReauth.length} needs_reauth (${v.expectedReauth} expected invalid_grant, ${v.responsesLost} refresh_response_lost)`,
-      `simulator: ${stats.tokenRequests} token requests, ${stats.refreshesOk} refreshes, ${stats.refreshTokenReuse} reuse detections in all, ` +
-        `${stats.grantsRevoked} grants revoked, ${stats.faultsInjected} faults injected`,
-      `token endpoint: ${reads} reads, statuses ${JSON.stringify(statuses)} (${errors.retryable} × 503 retry-after)`,
-      `webhooks: ${v.webhooksReceived} events received (${receiver.deliveries} deliveries)`,
-      `secrets scan: ${scan.secrets} secrets × ${scan.scanned} files (pg_dump + logs): ${scan.leaks.length} found`,
-    );
-    if (crashed.length) ctx.notes.push(`crashed: ${crashed.join('; ')}`);
-    if (v.falseReauth.length) ctx.notes.push(`false needs_reauth: ${v.falseReauth.slice(0, 5).join('; ')}`);
-    if (v.lostTokens.length) ctx.notes.push(`lost: ${v.lostTokens.slice(0, 5).join('; ')}`);
-    if (v.eventsMissing.length) ctx.notes.push(`missing: ${v.eventsMissing.slice(0, 5).join('; ')}`);
-    if (v.unexplainedReuse.length) ctx.notes.push(`reuse: ${v.unexplainedReuse.slice(0, 5).join('; ')}`);
+    const unanswered = unexplainedUnanswered(ctx.readerStats, ctx.kills);
+    const unansweredAll = ctx.readerStats.reduce((n, s) => n + s.unanswered.length, 0);
+    const simOffsetMs = ((await (await fetch(`${stack.sim.url}/__sim/clock`)).json()) as { offsetSeconds: number }).offsetSeconds * 1000;
+    const killed = ctx.kills.length ? attributeKills(ctx.kills, v.grants, v.lost, { startedAt: started, simOffsetMs }) : undefined;
+    // The row first; the notes that repeat a figure of the table are written from the row.
     const row: ReliabilityRow = {
       scenario: name,
       durationS: Math.round((Date.now() - started) / 1000),
       refreshesDone: stats.refreshesOk!,
       reuseDetections: v.unexplainedReuse.length,
       lostTokens: v.lostTokens.length,
-      responsesLost: v.responsesLost,
+      staleRefreshTokens: v.forced.stale.length,
+      responsesLost: v.lost.length,
+      unexplainedLost: v.unexplainedLost.length,
       falseReauth: v.falseReauth.length,
       eventsMissing: v.eventsMissing.length,
       answers5xx: errors.hard,
-      notes: ctx.notes.join('. ') + '.',
+      unansweredReads: unanswered.length,
+      ...(killed ? { kills: killed.perKill } : {}),
+      notes: '',
     };
-    console.log(`[chaos] ${name}: ${JSON.stringify({ ...row, notes: undefined })}\n  ${ctx.notes.join('\n  ')}`);
+    ctx.notes.push(
+      `${v.census.total} connections: ${v.census.active} active (${v.census.accepted} accepted by the simulator), ` +
+        `${v.census.needsReauth.length} needs_reauth (${v.expectedReauth} expected invalid_grant, ${row.responsesLost} refresh_response_lost, ` +
+        `${row.unexplainedLost} of them with their last rotation delivered)`,
+      `census: ${v.forced.forced} forced refreshes with the simulator's reuse leeway at 0, ${v.forced.rotated} rotated at Lever, ` +
+        `${v.forced.newReuse} reuse detections, ${row.staleRefreshTokens} stale refresh tokens`,
+      `simulator: ${stats.tokenRequests} token requests, ${row.refreshesDone} refreshes, ${stats.refreshTokenReuse} reuse detections in all, ` +
+        `${stats.grantsRevoked} grants revoked, ${stats.faultsInjected} faults injected, ${stats.rotationsUndelivered} rotations undelivered`,
+      `token endpoint: ${reads} reads, statuses ${JSON.stringify(statuses)} (${errors.retryable} × 503 retry-after; ` +
+        `${unansweredAll} unanswered, ${unansweredAll - row.unansweredReads} of them explained by an api kill)`,
+      `webhooks: ${v.webhooksReceived} events received (${receiver.deliveries} deliveries)`,
+      `secrets scan: ${scan.secrets} secrets × ${scan.scanned} files (pg_dump + logs): ${scan.leaks.length} found`,
+    );
+    if (crashed.length) ctx.notes.push(`crashed: ${crashed.join('; ')}`);
+    if (v.falseReauth.length) ctx.notes.push(`false needs_reauth: ${v.falseReauth.slice(0, 5).join('; ')}`);
+    if (v.lostTokens.length) ctx.notes.push(`lost: ${v.lostTokens.slice(0, 5).join('; ')}`);
+    if (v.forced.stale.length) ctx.notes.push(`stale: ${v.forced.stale.slice(0, 5).join('; ')}`);
+    if (v.unexplainedLost.length) ctx.notes.push(`lost with the answer delivered: ${v.unexplainedLost.slice(0, 5).join('; ')}`);
+    if (killed?.lostAtNoKill.length) ctx.notes.push(`lost, answer undelivered but at no kill: ${killed.lostAtNoKill.slice(0, 5).join('; ')}`);
+    if (v.eventsMissing.length) ctx.notes.push(`missing: ${v.eventsMissing.slice(0, 5).join('; ')}`);
+    if (v.unexplainedReuse.length) ctx.notes.push(`reuse: ${v.unexplainedReuse.slice(0, 5).join('; ')}`);
+    if (unanswered.length) ctx.notes.push(`unanswered: ${unanswered.slice(0, 5).map((u) => `${u.api} ${new Date(u.startedAt).toISOString()}`).join('; ')}`);
+    row.notes = ctx.notes.join('. ') + '.';
+    console.log(`[chaos] ${name}: ${JSON.stringify({ ...row, notes: undefined, kills: row.kills?.length })}\n  ${ctx.notes.join('\n  ')}`);
     return { row, leaks: scan.leaks, crashed, facts: ctx.facts };
   } finally {
     await stack.stop();
@@ -236,6 +260,7 @@ export function killScenario(s: ChaosSizes, leewaySeconds: number) {
       const readers = startReaders(ctx.stack, ctx.ids, { concurrency: 3, forceEvery: 10, seenTokens: ctx.secrets.accessTokens });
       const before = [...ctx.stack.apis, ...ctx.stack.workers];
       const killer = startKiller(ctx.stack, ctx.logs, { everyMs: z.everyMs });
+      ctx.kills = killer.log;
       await sleep(z.durationMs);
       await killer.stop();
       for (const p of before) if (!ctx.stack.apis.includes(p) && !ctx.stack.workers.includes(p)) ctx.killedOnPurpose.add(p);

@@ -1,6 +1,41 @@
 import { waitFor } from '@lever-connect/testing';
 import type { Stack } from './stack.js';
 
+/** One rotation as the simulator's `GET /__sim/grants` shows it (apps/lever-sim, rotation-delivery.ts). */
+export interface SimRotation {
+  at: string;
+  delivered: boolean | null;
+  settledAt: string | null;
+  clientPort: number | null;
+  lostBy?: 'closed_before_written' | 'reset_unread';
+}
+
+export interface SimGrant {
+  id: string;
+  account: string;
+  status: string;
+  createdAt: string;
+  revokedAt?: string;
+  revokedReason?: string;
+  rotations: number;
+  lastRotation: SimRotation | null;
+  undeliveredRotations: SimRotation[];
+}
+
+export async function simGrants(stack: Stack): Promise<SimGrant[]> {
+  return (await (await fetch(`${stack.sim.url}/__sim/grants`)).json()) as SimGrant[];
+}
+
+/** Each account's latest grant (the one its connection holds: a reconnect makes a new one). */
+export function latestGrants(grants: SimGrant[]): Map<string, SimGrant> {
+  const byAccount = new Map<string, SimGrant>();
+  for (const g of grants) {
+    const seen = byAccount.get(g.account);
+    if (!seen || g.createdAt > seen.createdAt) byAccount.set(g.account, g);
+  }
+  return byAccount;
+}
+
 export interface ConnectionCensus {
   total: number;
   active: number;
@@ -36,6 +71,77 @@ export async function census(stack: Stack): Promise<ConnectionCensus> {
     else result.rejected.push(`${row.id}: lever ${lever.status}`);
   }
   return result;
+}
+
+export interface ForcedRefreshCensus {
+  /** Active connections whose refresh the census forced through the api. */
+  forced: number;
+  /** Of those, the ones that answered 200 after their grant rotated at the simulator. */
+  rotated: number;
+  /** Reuse detections at the simulator during the pass. */
+  newReuse: number;
+  /** Connections whose stored refresh token is not proven Lever's current one, one line each. */
+  stale: string[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A forced refresh through the api, waiting out 429/503 + Retry-After (quotas, the forced-refresh budget). */
+async function forceRefresh(stack: Stack, id: string): Promise<{ status: number; text: string }> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${stack.api.url}/v1/connections/${id}/access-token?forceRefresh=true`, {
+      headers: { authorization: `Bearer ${stack.adminKey}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    if ((res.status === 429 || res.status === 503) && attempt < 10) {
+      await res.body?.cancel();
+      await sleep(Math.min(5, Number(res.headers.get('retry-after') ?? 1) || 1) * 1000);
+      continue;
+    }
+    const text = res.status === 200 ? '' : await res.text();
+    if (res.status === 200) await res.body?.cancel();
+    return { status: res.status, text };
+  }
+}
+
+/**
+ * Proves that every active connection stores Lever's current refresh token, not only a working access token:
+ * with the simulator's reuse leeway at 0 (a replay would hide a stale token), one forced refresh per active
+ * connection must rotate its grant at the simulator and cause no reuse detection. The leeway is restored after.
+ */
+export async function forcedRefreshCensus(stack: Stack, options: { parallel?: number } = {}): Promise<ForcedRefreshCensus> {
+  const config = (await (await fetch(`${stack.sim.url}/__sim/config`)).json()) as { reuseLeewaySeconds: number };
+  await stack.simPost('/__sim/config', { reuseLeewaySeconds: 0 });
+  try {
+    const rows = await stack.db.db.prisma.connection.findMany({ where: { status: 'active' }, select: { id: true, leverAccountId: true } });
+    const before = latestGrants(await simGrants(stack));
+    const reuseBefore = (await stack.simStats()).refreshTokenReuse!;
+    const answers = new Map<string, { status: number; text: string }>();
+    let next = 0;
+    const loop = async () => {
+      while (next < rows.length) {
+        const row = rows[next++]!;
+        answers.set(row.id, await forceRefresh(stack, row.id).catch((error: unknown) => ({ status: 0, text: String(error) })));
+      }
+    };
+    await Promise.all(Array.from({ length: options.parallel ?? 4 }, loop));
+    const after = latestGrants(await simGrants(stack));
+    const newReuse = (await stack.simStats()).refreshTokenReuse! - reuseBefore;
+    const stale: string[] = [];
+    let rotated = 0;
+    for (const row of rows) {
+      const answer = answers.get(row.id)!;
+      const grant = after.get(row.leverAccountId);
+      const rotations = (grant?.rotations ?? 0) - (before.get(row.leverAccountId)?.rotations ?? 0);
+      if (grant?.revokedReason === 'refresh_token_reuse') stale.push(`${row.id} (${row.leverAccountId}): reuse detected, grant revoked`);
+      else if (answer.status !== 200) stale.push(`${row.id} (${row.leverAccountId}): forced refresh ${answer.status} ${answer.text.slice(0, 200)}`);
+      else if (rotations < 1) stale.push(`${row.id} (${row.leverAccountId}): forced refresh answered 200 without a rotation at the simulator`);
+      else rotated++;
+    }
+    return { forced: rows.length, rotated, newReuse, stale };
+  } finally {
+    await stack.simPost('/__sim/config', { reuseLeewaySeconds: config.reuseLeewaySeconds });
+  }
 }
 
 /** Calls the token endpoint for random connections from `concurrency` loops until `until` resolves. */

@@ -6,6 +6,7 @@ import { createSimContext, type SimContext } from './context.js';
 import { controlRoutes } from './control.js';
 import type { SimOptions } from './options.js';
 import { revokeEndpoint } from './revoke-endpoint.js';
+import { noteNextRequest } from './rotation-delivery.js';
 import { tokenEndpoint } from './token-endpoint.js';
 import { webhookControlRoutes } from './webhooks-control.js';
 
@@ -66,6 +67,9 @@ export function buildSim(options: SimOptions = {}): FastifyInstance {
     ctx.shutdown.abort();
     ctx.deliveries.close();
   });
+
+  // A client's next request on a kept-alive socket shows it read the answer before (rotation-delivery.ts).
+  app.addHook('onRequest', async (request) => noteNextRequest(ctx.unreadAnswers, request.raw.socket));
 
   app.get('/healthz', async () => ({ ok: true }));
   void app.register(authorizeRoutes, { ctx });

@@ -8,6 +8,7 @@ import { createFaultQueue, type FaultQueue } from './faults.js';
 import { DEFAULT_AUDIENCES, runtimeConfigFrom, type RuntimeConfig, type SimOptions } from './options.js';
 import { createPendingConsents, type PendingConsents } from './pending-consents.js';
 import { API_RATE, APPLICATIONS_RATE, createRateLimiter, type BucketPolicy, type RateLimiter } from './rate-limit.js';
+import { createUnreadAnswers, type UnreadAnswers } from './rotation-delivery.js';
 import { createStats, type Stats } from './stats.js';
 import { createStore, type Store } from './store.js';
 import { createWebhookDeliverer, type WebhookDeliverer } from './webhook-delivery.js';
@@ -38,6 +39,8 @@ export interface SimContext {
   webhooks: WebhookStore;
   /** Sends webhook events in the background; closed with the app. */
   deliveries: WebhookDeliverer;
+  /** Answers with new tokens not yet shown read by their client (rotation-delivery.ts). */
+  unreadAnswers: UnreadAnswers;
   /** Aborted when the app closes, to release requests held by `timeout`/`slow` faults. */
   shutdown: AbortController;
   /** Clears state and counters, keeps configuration (POST /__sim/reset). */
@@ -75,6 +78,7 @@ export function createSimContext(options: SimOptions, log: Pick<FastifyBaseLogge
         disableAfter: options.webhookDisableAfter ?? DEFAULT_DISABLE_AFTER,
       },
     }),
+    unreadAnswers: createUnreadAnswers(),
     shutdown: new AbortController(),
     reset() {
       context.store.clear();

@@ -4,7 +4,17 @@ import type { SimContext } from './context.js';
 import { FAULT_KINDS, FAULT_TARGETS, faultApplies, type FaultKind, type FaultTarget } from './faults.js';
 import { countRefreshableGrants } from './grant-lifetime.js';
 import type { RuntimeConfig } from './options.js';
-import type { Grant } from './store.js';
+import type { Grant, Rotation } from './store.js';
+
+function rotationView(rotation: Rotation) {
+  return {
+    at: new Date(rotation.at).toISOString(),
+    delivered: rotation.delivered,
+    settledAt: rotation.settledAt === undefined ? null : new Date(rotation.settledAt).toISOString(),
+    clientPort: rotation.clientPort,
+    ...(rotation.lostBy ? { lostBy: rotation.lostBy } : {}),
+  };
+}
 
 function grantView(grant: Grant) {
   return {
@@ -19,7 +29,8 @@ function grantView(grant: Grant) {
     ...(grant.revokedReason ? { revokedReason: grant.revokedReason } : {}),
     refreshCount: grant.refreshCount,
     rotations: grant.rotations,
-    lastRotation: grant.lastRotation ? { at: new Date(grant.lastRotation.at).toISOString(), delivered: grant.lastRotation.delivered } : null,
+    lastRotation: grant.lastRotation ? rotationView(grant.lastRotation) : null,
+    undeliveredRotations: grant.undelivered.map(rotationView),
   };
 }
 

@@ -10,6 +10,23 @@ import { createIssuedSecrets, type IssuedSecrets } from './issued-secrets.js';
 
 export type GrantStatus = 'active' | 'revoked';
 
+/** How many undelivered rotations a grant keeps: a census needs the recent ones, a long benchmark must stay bounded. */
+export const UNDELIVERED_KEPT = 20;
+
+/** One answer that issued a grant new tokens, and what became of it on the wire (rotation-delivery.ts). */
+export interface Rotation {
+  /** Sim clock, when Lever rotated. */
+  at: number;
+  /** null until the answer was written out or the connection closed first. */
+  delivered: boolean | null;
+  /** Sim clock, when `delivered` was last decided (a reset can revise true to false). */
+  settledAt?: number;
+  /** The client's TCP port (its side of the connection): tells which client process was asked. null in-process. */
+  clientPort: number | null;
+  /** Why it was not delivered: the connection closed before the answer was written, or the client reset it unread. */
+  lostBy?: 'closed_before_written' | 'reset_unread';
+}
+
 export interface Grant {
   id: string;
   account: string;
@@ -25,7 +42,9 @@ export interface Grant {
   /** Answers that issued this grant new tokens: its code exchange and each refresh rotation (not leeway replays). */
   rotations: number;
   /** The latest of those, and whether its answer reached the client (null while it is being written). */
-  lastRotation?: { at: number; delivered: boolean | null };
+  lastRotation?: Rotation;
+  /** Rotations whose answer never reached the client, oldest first (the last UNDELIVERED_KEPT of them). */
+  undelivered: Rotation[];
   /** The one refresh token of the family that still works (undefined without offline_access). */
   currentRefreshToken?: string;
 }
@@ -100,7 +119,7 @@ export function createStore(options: { secretsLimit?: number } = {}): Store {
     },
     findCode: (code) => codes.get(code),
     createGrant(input) {
-      const grant: Grant = { ...input, id: `grant_${randomUUID().replaceAll('-', '')}`, status: 'active', refreshCount: 0, rotations: 0 };
+      const grant: Grant = { ...input, id: `grant_${randomUUID().replaceAll('-', '')}`, status: 'active', refreshCount: 0, rotations: 0, undelivered: [] };
       grants.set(grant.id, grant);
       return grant;
     },

@@ -59,6 +59,8 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
 
   app.post('/oauth/token', async (request, reply) => {
     stats.increment('tokenRequests');
+    // Read now: once the client hangs up (while the latency holds the answer) the socket no longer knows it.
+    const clientPort = request.socket.remotePort ?? null;
     const body = request.body;
     const grantType = stringParam(body, 'grant_type');
     const reject = (reason: RejectionReason, status: number, error: string, description: string, isRefresh = false) => {
@@ -113,7 +115,7 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
       if (outcome.ok) {
         stats.increment('refreshesOk');
         // A leeway replay hands back a rotation already counted; only a real rotation is tracked.
-        if (!outcome.replayed) trackRotationDelivery(ctx, outcome.grant, reply);
+        if (!outcome.replayed) trackRotationDelivery(ctx, outcome.grant, reply, clientPort);
         answer = { status: 200, body: tokenBody(outcome.tokens, outcome.grant, now) };
       } else {
         stats.reject(outcome.reason);
@@ -128,7 +130,7 @@ export async function tokenEndpoint(app: FastifyInstance, { ctx }: { ctx: SimCon
       );
       if (outcome.ok) {
         stats.increment('codeExchanges');
-        trackRotationDelivery(ctx, outcome.grant, reply);
+        trackRotationDelivery(ctx, outcome.grant, reply, clientPort);
         answer = { status: 200, body: tokenBody(outcome.tokens, outcome.grant, now) };
       } else {
         stats.reject(outcome.reason);

@@ -34,6 +34,15 @@ export function pkcePair() {
 
 export type TestSim = Awaited<ReturnType<typeof bootSim>>;
 
+/** One rotation as `GET /__sim/grants` shows it. */
+export interface RotationView {
+  at: string;
+  delivered: boolean | null;
+  settledAt: string | null;
+  clientPort: number | null;
+  lostBy?: 'closed_before_written' | 'reset_unread';
+}
+
 /** Polls `check` every 10 ms until it holds; fails naming `what` after `timeoutMs`. For effects that happen in the background. */
 export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -145,7 +154,16 @@ export async function bootSim(options: SimOptions = {}) {
   /** `GET /__sim/grants?account=`: one account's grants with their rotation census. */
   const grantsOf = (account: string) =>
     control<
-      Array<{ id: string; account: string; status: string; revokedReason?: string; refreshCount: number; rotations: number; lastRotation: { at: string; delivered: boolean | null } | null }>
+      Array<{
+        id: string;
+        account: string;
+        status: string;
+        revokedReason?: string;
+        refreshCount: number;
+        rotations: number;
+        lastRotation: RotationView | null;
+        undeliveredRotations: RotationView[];
+      }>
     >('GET', `/grants?account=${encodeURIComponent(account)}`);
 
   /** POST /oauth/revoke; the answer is usually an empty body, so it is returned as text. */
