@@ -1,7 +1,7 @@
 // The preflight of `pnpm dev` and `pnpm test` (scripts/preflight.ts): private servers on addresses where
 // nothing listens, never the shared ones; one sentence when a server can be neither found nor started.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,6 +44,8 @@ const options = (env: NodeJS.ProcessEnv, extra: Partial<EnsureOptions> = {}): En
 
 beforeAll(() => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'lever-connect-preflight-'));
+  // Reachable by the postgres account (mkdtemp makes it 0700), as a checkout's .data/ is.
+  chmodSync(dataDir, 0o755);
 });
 afterEach(async () => {
   for (const server of started.splice(0)) {
@@ -131,8 +133,7 @@ describe('ensureService with PostgreSQL', () => {
     const result = await ensureService({ kind: 'postgres', variable: 'DATABASE_URL', fallback: '' }, options({ DATABASE_URL: url }));
     started.push(result.server!);
     expect(result.overrides).toEqual({});
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^preflight: nothing answered at 127\\.0\\.0\\.1:${port} \\(DATABASE_URL\\), so a private PostgreSQL runs there for this command \\(log: `));
+    expect(lines).toEqual([`preflight: nothing answered at 127.0.0.1:${port} (DATABASE_URL), so a private PostgreSQL runs there for this command (log: ${path.join(dataDir, 'postgres', 'server.log')})`]);
 
     const client = new pg.Client({ connectionString: url });
     await client.connect();
