@@ -1,10 +1,13 @@
-# One image for api, worker and lever-sim; the command picks the app (`node apps/<app>/dist/server.js`).
+# Images for api and worker, and apart from them one for the Lever simulator (a test double that must never
+# ship to production). The command picks the app (`node apps/<app>/dist/server.js`).
 # Targets:
 #   migrate  every dependency (the Prisma CLI and tsx are root dev dependencies): runs `pnpm db:migrate`.
-#   runtime  (the default, last) production dependencies and the compiled dist/ folders only; no pnpm,
-#            no sources, no dev dependencies.
+#   sim      the simulator alone (apps/lever-sim: its production dependencies and dist/), for docker compose
+#            and local trials; it refuses NODE_ENV=production.
+#   runtime  (the default, last) api and worker: production dependencies and the compiled dist/ folders
+#            only; no pnpm, no sources, no dev dependencies, no simulator.
 
-FROM node:20-bookworm-slim AS base
+FROM node:24-bookworm-slim AS base
 WORKDIR /app
 ENV CHECKPOINT_DISABLE=1 TURBO_TELEMETRY_DISABLED=1
 COPY package.json ./
@@ -31,23 +34,46 @@ FROM build AS migrate
 USER node
 CMD ["pnpm", "db:migrate"]
 
-# Each workspace package's dist/ at its own path, to lay over the production install.
+# Each workspace package's dist/ at its own path, to lay over a production install: the simulator's under
+# /out/sim, everything else's under /out/service.
 FROM build AS dist
-RUN mkdir /out && for d in apps/* packages/*; do \
-    if [ -d "$d/dist" ]; then mkdir -p "/out/$d" && cp -r "$d/dist" "/out/$d/"; fi; \
+RUN for d in apps/* packages/*; do \
+    if [ -d "$d/dist" ]; then \
+      if [ "$d" = apps/lever-sim ]; then out=/out/sim; else out=/out/service; fi; \
+      mkdir -p "$out/$d" && cp -r "$d/dist" "$out/$d/"; \
+    fi; \
   done
 
-# A fresh production-only install (the workspace packages' manifests resolve them to dist/ at run time).
+# A fresh production-only install of the service: the workspace without the simulator (the lockfile's entry
+# for it is simply unused), so none of its dependencies either. The workspace packages' manifests resolve
+# them to dist/ at run time.
 FROM base AS prod-deps
 COPY --from=manifests /app ./
+RUN rm -r apps/lever-sim && pnpm install --frozen-lockfile --prod --ignore-scripts
+
+# The simulator's own production install: the root manifests and its package.json only.
+FROM base AS sim-deps
+COPY --from=manifests /app/package.json /app/pnpm-lock.yaml /app/pnpm-workspace.yaml ./
+COPY --from=manifests /app/patches ./patches
+COPY --from=manifests /app/apps/lever-sim/package.json ./apps/lever-sim/
 RUN pnpm install --frozen-lockfile --prod --ignore-scripts
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS sim
+# Not `production`: the simulator refuses it. HOST as for runtime below.
+ENV NODE_ENV=development HOST=0.0.0.0
+WORKDIR /app
+COPY --from=sim-deps /app ./
+COPY --from=dist /out/sim ./
+USER node
+EXPOSE 4010
+CMD ["node", "apps/lever-sim/dist/server.js"]
+
+FROM node:24-bookworm-slim AS runtime
 # A container's own loopback is unreachable from outside it; compose overrides HOST for host networking.
 ENV NODE_ENV=production HOST=0.0.0.0
 WORKDIR /app
 COPY --from=prod-deps /app ./
-COPY --from=dist /out ./
+COPY --from=dist /out/service ./
 USER node
 EXPOSE 3000
 CMD ["node", "apps/api/dist/server.js"]

@@ -1,17 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '@lever-connect/testing';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, requireChromium } from './chromium.js';
 import { buildTestApp, type TestApp } from './helpers.js';
 
 /**
  * The demo page and the connect button in a real Chromium, against the simulator over real ports: popup,
  * consent click, OAuth callback, postMessage/polling, the table. Never skipped: a missing browser is a failure.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const FLOW_TIMEOUT_MS = 60_000;
 
@@ -29,9 +29,7 @@ describe('the demo page in a real browser', () => {
   const pages: Page[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) to run the browser tests`);
-    }
+    requireChromium();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // PUBLIC_BASE_URL is the OAuth redirect URI, so it must be exactly where the api listens.

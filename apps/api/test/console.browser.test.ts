@@ -11,6 +11,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectLever } from '../../../test/support/connect-flow.js';
+import { CHROMIUM, requireChromium } from './chromium.js';
 import { bearer, buildTestApp, type TestApp } from './helpers.js';
 
 /**
@@ -19,7 +20,6 @@ import { bearer, buildTestApp, type TestApp } from './helpers.js';
  * connection revoked at the simulator and brought back with a reconnect link from the console, a failed
  * webhook delivery retried, a key revoked under a live session. Never skipped: a missing browser is a failure.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../../../test-artifacts/console/', import.meta.url));
 const STEP_TIMEOUT_MS = 60_000;
 const WIDTHS = [1280, 390] as const;
@@ -54,6 +54,7 @@ describe('the operator console in a real browser', () => {
   }
 
   beforeAll(async () => {
+    requireChromium();
     await ensureConsoleBuilt();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;

@@ -41,10 +41,15 @@ function integerList(env: NodeJS.ProcessEnv, name: string): number[] | undefined
 
 /**
  * Every variable the simulator reads, parsed once. Defaults make `node dist/server.js` useful with nothing
- * set: port 4010, production mode, control plane on (off under NODE_ENV=production unless SIM_CONTROL=1).
- * Options whose variable is unset are left out, so SimOptions' own defaults apply.
+ * set: port 4010, production mode (Lever's production API, not NODE_ENV), control plane on. Options whose
+ * variable is unset are left out, so SimOptions' own defaults apply.
  */
 export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
+  // A test double of Lever that hands out tokens to anyone and can revoke any grant has no place in a
+  // production deployment; the production image does not even contain it (the Dockerfile's `sim` target does).
+  if (env.NODE_ENV === 'production') {
+    throw new SimEnvError('refused with NODE_ENV=production: the simulator is for development and tests only (use NODE_ENV=development)');
+  }
   const mode = (env.SIM_MODE || 'production') as SimMode;
   if (mode !== 'production' && mode !== 'sandbox') throw new SimEnvError(`SIM_MODE must be production or sandbox, got "${mode}"`);
   const audiences = env.SIM_AUDIENCE?.split(',').map((a) => a.trim()).filter(Boolean);
@@ -57,8 +62,8 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
     }
   }
   const secretsLimit = env.SIM_SECRETS_LIMIT ? integer(env, 'SIM_SECRETS_LIMIT', 0, 0) : undefined;
-  // Lever accepts HTTPS webhook URLs only; plain http is for local receivers, so never by default in production.
-  const allowHttpWebhooks = env.SIM_WEBHOOKS_ALLOW_HTTP ? flag(env, 'SIM_WEBHOOKS_ALLOW_HTTP', true) : env.NODE_ENV === 'production' ? false : undefined;
+  // Lever accepts HTTPS webhook URLs only; plain http is for local receivers (allowed unless turned off).
+  const allowHttpWebhooks = env.SIM_WEBHOOKS_ALLOW_HTTP ? flag(env, 'SIM_WEBHOOKS_ALLOW_HTTP', true) : undefined;
   const webhookRetryDelaysMs = integerList(env, 'SIM_WEBHOOK_RETRY_DELAYS_MS');
   const webhookTimeoutMs = env.SIM_WEBHOOK_TIMEOUT_MS ? integer(env, 'SIM_WEBHOOK_TIMEOUT_MS', 0, 1) : undefined;
   const webhookDisableAfter = env.SIM_WEBHOOK_DISABLE_AFTER ? integer(env, 'SIM_WEBHOOK_DISABLE_AFTER', 0, 1) : undefined;
@@ -73,7 +78,7 @@ export function parseSimEnv(env: NodeJS.ProcessEnv): SimServerConfig {
       autoApprove: flag(env, 'SIM_AUTO_APPROVE', false),
       accessTokenTtlSeconds: integer(env, 'SIM_ACCESS_TOKEN_TTL', 3600, 1),
       reuseLeewaySeconds: integer(env, 'SIM_REUSE_LEEWAY_SECONDS', 0, 0),
-      control: flag(env, 'SIM_CONTROL', env.NODE_ENV !== 'production'),
+      control: flag(env, 'SIM_CONTROL', true),
       logLevel: env.LOG_LEVEL || 'warn',
       ...(audiences && audiences.length > 0 ? { audiences } : {}),
       ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),

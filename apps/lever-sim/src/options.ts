@@ -20,7 +20,7 @@ export interface SimOptions {
   latencyMs?: number;
   /** Audiences accepted at /authorize (default: Lever's production and sandbox audiences). */
   audiences?: string[];
-  /** Serve the `/__sim/*` control plane (default true; the server turns it off under NODE_ENV=production). */
+  /** Serve the `/__sim/*` control plane (default true; `SIM_CONTROL=0` turns it off). */
   control?: boolean;
   /** OAuth clients besides the built-in dev client; their redirect URIs match exactly. */
   clients?: SimClient[];
@@ -36,8 +36,7 @@ export interface SimOptions {
   /** Per-account API limits; default Lever's 10/s burst 20, and 2/s for creating applications. */
   rateLimits?: { api?: BucketPolicy; applications?: BucketPolicy };
   /**
-   * Accept `http:` webhook URLs besides `https:` (default true; the server turns it off under
-   * NODE_ENV=production). Lever accepts HTTPS only; a local test receiver speaks plain HTTP.
+   * Accept `http:` webhook URLs besides `https:` (default true). Lever accepts HTTPS only; a local test receiver speaks plain HTTP.
    */
   allowHttpWebhooks?: boolean;
   /** Delay before each webhook delivery retry, real-clock ms; the length is the number of retries. Default 1, 2, 4, 8, 16 minutes. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSimEnv } from '../src/env.js';
+import { parseSimEnv, SimEnvError } from '../src/env.js';
 
 describe('parseSimEnv', () => {
   it('works with nothing set', () => {
@@ -48,9 +48,11 @@ describe('parseSimEnv', () => {
     });
   });
 
-  it('turns the control plane off under NODE_ENV=production unless SIM_CONTROL=1', () => {
-    expect(parseSimEnv({ NODE_ENV: 'production' }).options.control).toBe(false);
-    expect(parseSimEnv({ NODE_ENV: 'production', SIM_CONTROL: '1' }).options.control).toBe(true);
+  it('refuses NODE_ENV=production, whatever else is set', () => {
+    expect(() => parseSimEnv({ NODE_ENV: 'production' })).toThrow(/^refused with NODE_ENV=production: the simulator is for development and tests only/);
+    expect(() => parseSimEnv({ NODE_ENV: 'production', SIM_CONTROL: '0' })).toThrow(SimEnvError);
+    expect(parseSimEnv({ NODE_ENV: 'development' }).options.control).toBe(true);
+    expect(parseSimEnv({ NODE_ENV: 'test', SIM_CONTROL: '0' }).options.control).toBe(false);
   });
 
   it('reads the webhook variables', () => {
@@ -64,10 +66,9 @@ describe('parseSimEnv', () => {
     expect(parseSimEnv({}).options.rateLimits).toBeUndefined();
   });
 
-  it('refuses http webhook URLs under NODE_ENV=production unless SIM_WEBHOOKS_ALLOW_HTTP=1', () => {
+  it('accepts http webhook URLs unless SIM_WEBHOOKS_ALLOW_HTTP=0', () => {
     expect(parseSimEnv({}).options.allowHttpWebhooks).toBeUndefined(); // the option's default: allowed
-    expect(parseSimEnv({ NODE_ENV: 'production' }).options.allowHttpWebhooks).toBe(false);
-    expect(parseSimEnv({ NODE_ENV: 'production', SIM_WEBHOOKS_ALLOW_HTTP: '1' }).options.allowHttpWebhooks).toBe(true);
+    expect(parseSimEnv({ SIM_WEBHOOKS_ALLOW_HTTP: '0' }).options.allowHttpWebhooks).toBe(false);
   });
 
   it.each([
