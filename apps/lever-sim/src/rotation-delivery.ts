@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
-import type { SimContext } from './context.js';
+import type { Clock } from './clock.js';
+import type { Stats } from './stats.js';
 import { UNDELIVERED_KEPT, type Grant, type Rotation } from './store.js';
 
 /**
@@ -33,7 +34,8 @@ export function noteNextRequest(unread: UnreadAnswers, socket: Socket | null | u
  * request confirms the answer was read.
  */
 export function trackRotationDelivery(
-  ctx: Pick<SimContext, 'stats' | 'clock' | 'unreadAnswers'>,
+  // Its own types, not SimContext's: context.ts builds the context from this module (no import cycle).
+  ctx: { stats: Stats; clock: Clock; unreadAnswers: UnreadAnswers },
   grant: Grant,
   reply: FastifyReply,
   clientPort: number | null,
