@@ -29,7 +29,7 @@ export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connec
 /** `full` is what `pnpm bench` runs (a few minutes on 2 cores); `smoke` runs in `pnpm test` (seconds). */
 export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
   smoke: {
-    refresh: { connections: 20, concurrency: 10, rounds: 1, timeoutMs: 20_000 },
+    refresh: { connections: 20, concurrency: 10, rounds: 1, timeoutMs: 20_000, budgetConnections: 150 },
     schedule: { jobs: 300, windowMs: 2_000, leadMs: 1_500, concurrency: 50 },
     token: { durationSeconds: 1, fixedRates: [200], judgedRate: 200, rounds: 1, pacedRounds: 1, warmupMs: 100, connections: 4, realisticConnections: 200 },
     connect: { connects: 4, parallel: 2 },
@@ -39,7 +39,7 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     console: { connections: 2_000, tenants: 200, requests: 10 },
   },
   full: {
-    refresh: { connections: 2_000, concurrency: 50, rounds: 5, timeoutMs: 120_000 },
+    refresh: { connections: 2_000, concurrency: 50, rounds: 5, timeoutMs: 120_000, budgetConnections: 1_000 },
     schedule: { jobs: 100_000, windowMs: 90_000, leadMs: 15_000, concurrency: 100 },
     token: { durationSeconds: 4, fixedRates: [500, 1_000, 2_000], judgedRate: 1_000, rounds: 5, pacedRounds: 5, warmupMs: 500, connections: 10, realisticConnections: 10_000 },
     connect: { connects: 300, parallel: 16 },
