@@ -130,14 +130,16 @@ export async function issueGrants(simUrl: string, count: number, accountPrefix: 
 /**
  * Inserts connections straight into Postgres (one tenant), tokens encrypted and bound to each row as the
  * product does. `due` rows have 60 s of access token left and next_refresh_at = now: every one is due.
+ * With `dueTimes`, row i falls due at dueTimes[i] (ms) with 60 s of access token left then.
  */
-export async function insertConnections(core: Core, tenantExternalId: string, grants: SimGrant[], options: { due: boolean }): Promise<string[]> {
+export async function insertConnections(core: Core, tenantExternalId: string, grants: SimGrant[], options: { due: boolean; dueTimes?: number[] }): Promise<string[]> {
   const tenant = await core.prisma.tenant.create({ data: { externalId: tenantExternalId } });
   const now = Date.now();
   const lifetimeMs = 3600_000;
-  const expiresAt = new Date(options.due ? now + 60_000 : now + lifetimeMs);
-  const issuedAt = new Date(expiresAt.getTime() - lifetimeMs);
-  const rows = grants.map((g) => {
+  const rows = grants.map((g, i) => {
+    const dueTime = options.dueTimes?.[i];
+    const expiresAt = new Date(dueTime !== undefined ? dueTime + 60_000 : options.due ? now + 60_000 : now + lifetimeMs);
+    const issuedAt = new Date(expiresAt.getTime() - lifetimeMs);
     const id = randomUUID();
     return {
       id,
@@ -151,7 +153,7 @@ export async function insertConnections(core: Core, tenantExternalId: string, gr
       accessTokenExpiresAt: expiresAt,
       refreshTokenIssuedAt: issuedAt,
       grantCreatedAt: issuedAt,
-      nextRefreshAt: options.due ? new Date(now) : new Date(expiresAt.getTime() - 600_000),
+      nextRefreshAt: dueTime !== undefined ? new Date(dueTime) : options.due ? new Date(now) : new Date(expiresAt.getTime() - 600_000),
     };
   });
   for (let i = 0; i < rows.length; i += 1_000) await core.prisma.connection.createMany({ data: rows.slice(i, i + 1_000) });
