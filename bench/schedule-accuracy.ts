@@ -148,6 +148,7 @@ async function withStubRefresher(stack: BenchStack, size: ScheduleAccuracySize):
         `scheduler.reconcile() (the real path after a Redis flush) on a private redis-server (--save "" --appendonly no); ` +
         `the real sweep processor (BullMQ wake-ups, claims) with REFRESH_CONCURRENCY ${size.concurrency} and a STUB refresher that records claimed − due and writes one UPDATE (no Lever call). ` +
         `End to end: see below.`,
+      completed: { 'stub refresher: connections claimed': { done: fired, of: n } },
       figures: [
         { figure: 'stub refresher: lag p50 (claimed − due)', value: toS(p50), unit: 's' },
         { figure: 'stub refresher: lag p99', value: toS(p99), unit: 's', target: `< ${LAG_P99_TARGET_MS / 1000} s`, pass: p99 < LAG_P99_TARGET_MS },
@@ -178,7 +179,7 @@ async function withStubRefresher(stack: BenchStack, size: ScheduleAccuracySize):
  * sweep, Redis lock, Lever call, fenced write, outbox) on a database of their own. Lag = the rotated token
  * stored (the row's updatedAt) − due.
  */
-async function endToEnd(stack: BenchStack, size: ScheduleAccuracySize): Promise<Pick<BenchResult, 'figures' | 'notes' | 'setup'>> {
+async function endToEnd(stack: BenchStack, size: ScheduleAccuracySize): Promise<Pick<BenchResult, 'figures' | 'notes' | 'setup' | 'completed'>> {
   const n = Math.max(1, Math.round((size.e2eRatePerSecond * size.e2eWindowMs) / 1000));
   const db = await createTestDatabase();
   const { core } = await stack.core({
@@ -229,6 +230,10 @@ async function endToEnd(stack: BenchStack, size: ScheduleAccuracySize): Promise<
         `(bench 1 refreshes several hundred per second) — on a database of their own, armed by scheduler.reconcile(); the real workers (startWorkers) in the bench process, ` +
         `REFRESH_CONCURRENCY ${size.concurrency}, REFRESH_RATE_LIMIT_PER_SECOND ${E2E_BUDGET_PER_SECOND} (above the due rate: the schedule is measured, not the budget); lag = updatedAt of the row with the rotated token − due.`,
       figures,
+      completed: {
+        'end to end: rotated tokens stored': { done: stored, of: n },
+        'end to end: grants Lever rotated exactly once': { done: rotatedOnce, of: n },
+      },
       notes: [
         `end to end: ${stored}/${n} stored a rotated token; the simulator rotated ${rotatedOnce}/${mine.length} of these grants exactly once`,
       ],
@@ -244,5 +249,11 @@ async function endToEnd(stack: BenchStack, size: ScheduleAccuracySize): Promise<
 export async function benchScheduleAccuracy(stack: BenchStack, size: ScheduleAccuracySize): Promise<BenchResult> {
   const stub = await withStubRefresher(stack, size);
   const e2e = await endToEnd(stack, size);
-  return { ...stub, setup: `${stub.setup}\n\n${e2e.setup}`, figures: [...stub.figures, ...e2e.figures], notes: [...stub.notes, ...e2e.notes] };
+  return {
+    ...stub,
+    setup: `${stub.setup}\n\n${e2e.setup}`,
+    figures: [...stub.figures, ...e2e.figures],
+    notes: [...stub.notes, ...e2e.notes],
+    completed: { ...stub.completed, ...e2e.completed },
+  };
 }

@@ -214,8 +214,10 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
     const ratios = (product: Side, floorSide: Side) => maxRounds.map((r) => `${((100 * r[product].rps) / r[floorSide].rps).toFixed(0)} %`).join(' / ');
     const missed = (name: string, ok: boolean, by: string) => (ok ? [] : [`MISSED: ${name}, by ${by}`]);
 
+    const allRuns = [...paced.values(), maxRounds].flat().flatMap((r) => SIDES.map((side) => r[side]));
     return {
       name: '3. token endpoint',
+      completed: { 'requests answered 2xx': { done: allRuns.reduce((a, r) => a + r.ok, 0), of: allRuns.reduce((a, r) => a + r.ok + r.non2xx + r.errors, 0) } },
       setup:
         `two apis (buildApp: real config, every plugin, token-read audit written) in the bench process — TOKEN_CACHE_TTL_MS default ` +
         `(${cached.config.refresh.tokenCacheTtlMs} ms) and 0 — and the floors (a bare fastify() there too: a constant; SELECT by primary key + AES-GCM ` +
