@@ -168,12 +168,12 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
   const { core: budgeted, config: budgetedConfig } = await stack.core({ REFRESH_CONCURRENCY: String(size.concurrency), RECONCILE_INTERVAL_SECONDS: '3600' });
   const budget = budgetedConfig.refresh.rateLimitPerSecond;
   const budgetPrefix = `rb_${randomBytes(3).toString('hex')}_`;
-  const budgetGrants: SimGrant[] = await issueGrants(stack.simUrl, size.budgetConnections, budgetPrefix.slice(0, -1));
-  const budgetIds = await insertConnections(budgeted, `bench-refresh-budget-${randomBytes(3).toString('hex')}`, budgetGrants, { due: true });
-  await budgeted.database.pool.query('ANALYZE "connections"');
   workers = await startWorkers(budgeted);
   let budgetRun: ProductRun;
   try {
+    const budgetGrants: SimGrant[] = await issueGrants(stack.simUrl, size.budgetConnections, budgetPrefix.slice(0, -1));
+    const budgetIds = await insertConnections(budgeted, `bench-refresh-budget-${randomBytes(3).toString('hex')}`, budgetGrants, { due: true });
+    await budgeted.database.pool.query('ANALYZE "connections"');
     budgetRun = await runProduct(budgeted, budgetIds, Math.ceil((1.5 * size.budgetConnections) / budget) * 1000 + 30_000);
   } finally {
     await workers.close();

@@ -43,13 +43,16 @@ function commit(): string {
 }
 
 const measuredCommit = commit();
+// Other processes of this VM (other sessions, a build) take CPU without showing as steal: the load average
+// before the run says whether the machine was quiet.
+const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(', ');
 const started = new Date();
 const steal = watchSteal();
 const results = await runBenchmarks(SIZES[size], only, (r) => console.log(`\n${renderTable([r])}\n${r.notes.map((n) => `  - ${n}`).join('\n')}`));
 const runSteal = steal.stop();
 const header = [
   `Run ${started.toISOString()} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s), size \`${size}\`, benchmarks: ${only.join(', ')}, on commit ${measuredCommit}.`,
-  `Host CPU steal over the whole run: ${runSteal ? `${runSteal.meanPercent.toFixed(1)} % of the machine on average, ${runSteal.worstSecondPercent.toFixed(0)} % in its worst second` : 'unknown'} (/proc/stat steal column; each benchmark's own is in its notes).`,
+  `Host CPU steal over the whole run: ${runSteal ? `${runSteal.meanPercent.toFixed(1)} % of the machine on average, ${runSteal.worstSecondPercent.toFixed(0)} % in its worst second` : 'unknown'} (/proc/stat steal column; each benchmark's own is in its notes); load average before the run ${loadBefore} (1, 5, 15 min).`,
   `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}.`,
   'Absolute numbers vary by machine; each figure is compared with its floor measured in the same run.',
 ];

@@ -129,7 +129,9 @@ export async function issueGrants(simUrl: string, count: number, accountPrefix: 
 
 /**
  * Inserts connections straight into Postgres (one tenant), tokens encrypted and bound to each row as the
- * product does. `due` rows have 60 s of access token left and next_refresh_at = now: every one is due.
+ * product does. `due` rows have 60 s of access token left, and next_refresh_at a day out: parked, so no
+ * sweep claims them until the benchmark moves them all to one due instant (no race with a running worker's
+ * reconcile, which would refresh some early and, once moved, again).
  * With `dueTimes`, row i falls due at dueTimes[i] (ms) with 60 s of access token left then.
  */
 export async function insertConnections(core: Core, tenantExternalId: string, grants: SimGrant[], options: { due: boolean; dueTimes?: number[] }): Promise<string[]> {
@@ -153,7 +155,7 @@ export async function insertConnections(core: Core, tenantExternalId: string, gr
       accessTokenExpiresAt: expiresAt,
       refreshTokenIssuedAt: issuedAt,
       grantCreatedAt: issuedAt,
-      nextRefreshAt: dueTime !== undefined ? new Date(dueTime) : options.due ? new Date(now) : new Date(expiresAt.getTime() - 600_000),
+      nextRefreshAt: dueTime !== undefined ? new Date(dueTime) : options.due ? new Date(now + 86_400_000) : new Date(expiresAt.getTime() - 600_000),
     };
   });
   for (let i = 0; i < rows.length; i += 1_000) await core.prisma.connection.createMany({ data: rows.slice(i, i + 1_000) });
