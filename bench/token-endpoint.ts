@@ -55,6 +55,9 @@ interface Run extends PacedResult {
   stealPercent?: number;
 }
 
+/** Every side once; `reversed`: in the reverse of SIDES' order. */
+type Round = Record<Side, Run> & { reversed: boolean };
+
 const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
 
 /**
@@ -126,9 +129,10 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
 
     let roundNo = 0;
     /** One round: every side once at `rate` (0 = max), in SIDES order or reversed, alternating. */
-    const round = async (rate: number): Promise<Record<Side, Run>> => {
-      const order = roundNo++ % 2 === 0 ? SIDES : [...SIDES].reverse();
-      const runs = {} as Record<Side, Run>;
+    const round = async (rate: number): Promise<Round> => {
+      const reversed = roundNo++ % 2 === 1;
+      const order = reversed ? [...SIDES].reverse() : SIDES;
+      const runs = { reversed } as Round;
       for (const side of order) {
         const t = targets[side];
         const steal = watchSteal();
@@ -160,13 +164,13 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
 
     // Every side warmed the same way before the first measured run (JIT, pools, connections), at max.
     await round(0);
-    const paced = new Map<number, Array<Record<Side, Run>>>();
+    const paced = new Map<number, Array<Round>>();
     for (const rate of size.fixedRates) {
-      const rounds: Array<Record<Side, Run>> = [];
+      const rounds: Array<Round> = [];
       for (let r = 0; r < (rate === size.judgedRate ? size.pacedRounds : 1); r++) rounds.push(await round(rate));
       paced.set(rate, rounds);
     }
-    const maxRounds: Array<Record<Side, Run>> = [];
+    const maxRounds: Array<Round> = [];
     for (let r = 0; r < size.rounds; r++) maxRounds.push(await round(0));
 
     /** The round whose product/floor max-rps ratio is the median: both sides of it ran seconds apart. */
@@ -208,8 +212,8 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
       `${r.rps.toFixed(0)} rps, p50 ${r.p50.toFixed(2)} / p99 ${r.p99.toFixed(2)} / max ${r.max.toFixed(1)} ms` +
       `${r.hitPercent !== undefined ? `, hits ${r.hitPercent.toFixed(0)} %` : ''}${r.non2xx || r.errors ? `, non-2xx ${r.non2xx}, errors ${r.errors}` : ''}` +
       `${r.stealPercent !== undefined ? `, steal ${r.stealPercent.toFixed(0)} %` : ''}`;
-    const roundLines = (what: string, rounds: Array<Record<Side, Run>>) =>
-      rounds.map((r, i) => `${what}${rounds.length > 1 ? ` round ${i + 1}` : ''} (${i % 2 === 0 ? 'in order' : 'reversed'}): ${SIDES.map((s) => `${s} ${cell(r[s])}`).join('; ')}`);
+    const roundLines = (what: string, rounds: Array<Round>) =>
+      rounds.map((r, i) => `${what}${rounds.length > 1 ? ` round ${i + 1}` : ''} (${r.reversed ? 'reversed' : 'in order'}): ${SIDES.map((s) => `${s} ${cell(r[s])}`).join('; ')}`);
     const failures = [...paced.values(), maxRounds].flat().flatMap((r) => SIDES.filter((s) => r[s].non2xx > 0 || r[s].errors > 0).map((s) => `${s}: non-2xx ${r[s].non2xx}, errors ${r[s].errors}`));
     const ratios = (product: Side, floorSide: Side) => maxRounds.map((r) => `${((100 * r[product].rps) / r[floorSide].rps).toFixed(0)} %`).join(' / ');
     const missed = (name: string, ok: boolean, by: string) => (ok ? [] : [`MISSED: ${name}, by ${by}`]);
