@@ -26,7 +26,7 @@ export interface BenchSizes {
 export type BenchName = keyof BenchSizes;
 export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connect', 'sim', 'proxy', 'webhooks', 'console'];
 
-/** `full` is what `pnpm bench` runs (a few minutes on 2 cores); `smoke` runs in `pnpm test` (seconds). */
+/** `full` is what `pnpm bench` runs (≈ 13 minutes on 2 cores); `smoke` runs in `pnpm test` (about a minute). */
 export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
   smoke: {
     refresh: { connections: 20, concurrency: 10, rounds: 1, timeoutMs: 20_000, budgetConnections: 150 },
