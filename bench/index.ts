@@ -26,12 +26,12 @@ export interface BenchSizes {
 export type BenchName = keyof BenchSizes;
 export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connect', 'sim', 'proxy', 'webhooks', 'console'];
 
-/** `full` is what `pnpm bench` runs (a few minutes on 2 cores); `smoke` runs in `pnpm test` (seconds). */
+/** `full` is what `pnpm bench` runs (≈ 13 minutes on 2 cores); `smoke` runs in `pnpm test` (about a minute). */
 export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
   smoke: {
-    refresh: { connections: 20, concurrency: 10, rounds: 1, timeoutMs: 20_000 },
-    schedule: { jobs: 300, windowMs: 2_000, leadMs: 1_500, concurrency: 50 },
-    token: { durationSeconds: 1, fixedRates: [200], rounds: 1, pacedRounds: 1, warmupMs: 100, connections: 4, workers: 0 },
+    refresh: { connections: 20, concurrency: 10, rounds: 1, timeoutMs: 20_000, budgetConnections: 150 },
+    schedule: { jobs: 300, windowMs: 2_000, leadMs: 1_500, concurrency: 50, e2eRatePerSecond: 20, e2eWindowMs: 3_000 },
+    token: { durationSeconds: 1, fixedRates: [200], judgedRate: 200, rounds: 1, pacedRounds: 1, warmupMs: 100, connections: 4, realisticConnections: 200 },
     connect: { connects: 4, parallel: 2 },
     sim: { grants: 8, durationMs: 500 },
     proxy: { durationSeconds: 1, pacedRate: 100, rounds: 1, warmupMs: 100, connections: 4, workers: 0 },
@@ -39,9 +39,9 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     console: { connections: 2_000, tenants: 200, requests: 10 },
   },
   full: {
-    refresh: { connections: 2_000, concurrency: 50, rounds: 5, timeoutMs: 120_000 },
-    schedule: { jobs: 100_000, windowMs: 90_000, leadMs: 15_000, concurrency: 100 },
-    token: { durationSeconds: 4, fixedRates: [500, 1_000, 2_000], rounds: 5, pacedRounds: 5, warmupMs: 500, connections: 10, workers: 1 },
+    refresh: { connections: 2_000, concurrency: 50, rounds: 5, timeoutMs: 120_000, budgetConnections: 1_000 },
+    schedule: { jobs: 100_000, windowMs: 90_000, leadMs: 15_000, concurrency: 100, e2eRatePerSecond: 100, e2eWindowMs: 60_000 },
+    token: { durationSeconds: 4, fixedRates: [500, 1_000, 2_000], judgedRate: 1_000, rounds: 5, pacedRounds: 5, warmupMs: 500, connections: 10, realisticConnections: 10_000 },
     connect: { connects: 300, parallel: 16 },
     sim: { grants: 64, durationMs: 5_000 },
     proxy: { durationSeconds: 4, pacedRate: 500, rounds: 3, warmupMs: 500, connections: 10, workers: 1 },

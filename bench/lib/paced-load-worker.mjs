@@ -77,7 +77,6 @@ function openConnection(target) {
 }
 
 async function generate(load, connections, durationMs) {
-  let next = 0;
   const latencies = [];
   let ok = 0;
   let non2xx = 0;
@@ -99,7 +98,7 @@ async function generate(load, connections, durationMs) {
       if (!idle) break;
       const dueAt = queue.shift();
       idle.send(
-        requests[next++ % requests.length],
+        pick(),
         (status) => {
           latencies.push(performance.now() - dueAt);
           if (status >= 200 && status < 300) ok++;
@@ -130,6 +129,7 @@ async function generate(load, connections, durationMs) {
     pump();
   }
 
+  if (!(load.rate > 0)) return closedLoop(connections, durationMs);
   while (sent < total) {
     const now = performance.now();
     while (sent < total && start + sent * interval <= now) {
@@ -153,11 +153,66 @@ async function generate(load, connections, durationMs) {
   };
 }
 
+/** Every connection busy all the time for `durationMs`: the maximum rate, latency measured from each send. */
+async function closedLoop(connections, durationMs) {
+  const latencies = [];
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let sent = 0;
+  const start = performance.now();
+  const end = start + durationMs;
+  let lanes = 0;
+  let allDone;
+  const finished = new Promise((resolve) => (allDone = resolve));
+  const lane = (conn) => {
+    if (conn.closed || performance.now() >= end) {
+      if (--lanes === 0) allDone();
+      return;
+    }
+    const sentAt = performance.now();
+    sent++;
+    conn.send(
+      pick(),
+      (status) => {
+        latencies.push(performance.now() - sentAt);
+        if (status >= 200 && status < 300) ok++;
+        else non2xx++;
+        lane(conn);
+      },
+      () => {
+        errors++;
+        lane(conn);
+      },
+    );
+  };
+  for (const conn of connections) {
+    lanes++;
+    lane(conn);
+  }
+  await finished;
+  const elapsed = performance.now() - start;
+  latencies.sort((a, b) => a - b);
+  return {
+    sent,
+    ok,
+    non2xx,
+    errors,
+    rps: (ok + non2xx) / (elapsed / 1000),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    max: latencies.at(-1) ?? NaN,
+  };
+}
+
 const target = new URL(workerData.url);
 const headerLines = Object.entries(workerData.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
 // One pre-built GET, or (with `bodies`) one pre-built POST per body, sent in turn: each request can be new
 // to the server (a webhook delivery de-duplicated on its token must not be the same one every time).
-const requests = workerData.bodies
+const get = (path) => Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${target.host}\r\n${headerLines}\r\n`, 'latin1');
+const requests = workerData.paths
+  ? workerData.paths.map(get)
+  : workerData.bodies
   ? workerData.bodies.map((body) => {
       const bytes = Buffer.from(body, 'utf8');
       return Buffer.concat([
@@ -165,12 +220,16 @@ const requests = workerData.bodies
         bytes,
       ]);
     })
-  : [Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\n${headerLines}\r\n`, 'latin1')];
+  : [get(`${target.pathname}${target.search}`)];
+let next = 0;
+// `paths`: uniformly at random (a realistic spread over many keys); bodies: in turn (each one new to the server).
+const pick = workerData.paths ? () => requests[Math.floor(Math.random() * requests.length)] : () => requests[next++ % requests.length];
 const connections = await Promise.all(Array.from({ length: workerData.connections }, () => openConnection(target)));
 // A warm-up at the same rate, not measured: it opens the keep-alive connections and warms this thread's
 // JIT, so neither a TCP handshake nor the generator's own first milliseconds count as server latency (a
 // cold start put 40–100 ms on the first few dozen requests of every run, 1 % of a 4 s run: the whole p99).
 if (workerData.warmupMs > 0) await generate(workerData, connections, workerData.warmupMs);
+parentPort.postMessage({ type: 'measuring' });
 const result = await generate(workerData, connections, workerData.durationMs);
 for (const c of connections) c.socket.destroy();
-parentPort.postMessage(result);
+parentPort.postMessage({ type: 'result', result });

@@ -17,6 +17,11 @@ export interface BenchResult {
   setup: string;
   figures: Figure[];
   notes: string[];
+  /**
+   * Work that must have been done whatever the speed (refreshes stored, requests answered 2xx): `done` of
+   * `of`. A rate over failed work is no rate; bench-smoke.test.ts asserts these are complete.
+   */
+  completed?: Record<string, { done: number; of: number }>;
 }
 
 export function ratio(f: Figure): number | undefined {

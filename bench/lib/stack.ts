@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createCore, type Core } from '@lever-connect/connections';
 import { startTestStack, type TestDatabase } from '@lever-connect/testing';
 import { loadConfig, type Config } from '../../packages/config/src/index.js';
-import { pino } from './deps.js';
+import { pino, type Logger } from './deps.js';
 
 /** The simulator (a child process: on 2 cores it then gets a core of its own, as Lever would) and a fresh database. */
 export interface BenchStack {
@@ -12,8 +12,13 @@ export interface BenchStack {
   /** The simulator's pid, to read its CPU time from /proc. */
   simPid: number;
   db: TestDatabase;
-  /** A core over this stack's database and a private prefix on the shared Redis (or the `REDIS_URL` given). */
-  core(env?: Record<string, string>): Promise<{ core: Core; config: Readonly<Config> }>;
+  /**
+   * A core over this stack's database and a private prefix on the shared Redis (or the `REDIS_URL` given),
+   * logging to `logger` (default: silent, or BENCH_LOG_LEVEL).
+   */
+  core(env?: Record<string, string>, options?: { logger?: Logger }): Promise<{ core: Core; config: Readonly<Config> }>;
+  /** LOG_LEVEL and LOG_FORMAT as a deployment that sets neither runs them (the config's defaults). */
+  defaultLogging(): Pick<Config, 'logLevel' | 'logFormat'>;
   close(): Promise<void>;
 }
 
@@ -30,13 +35,19 @@ export async function startBenchStack(): Promise<BenchStack> {
     simKind: 'child process',
     simPid: stack.sim.child.pid!,
     db: stack.db,
-    async core(env = {}) {
+    async core(env = {}, options = {}) {
       // Each core gets a prefix of its own: benchmarks must not see each other's queues.
       const config = loadConfig({ ...stack.env, REDIS_PREFIX: stack.newRedisPrefix(), ...env });
-      const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
+      const logger = options.logger ?? pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
       const core = createCore(config, logger, { processName: 'worker' });
       cores.push(core);
       return { core, config };
+    },
+    defaultLogging() {
+      // The stack's env silences the simulator's logs; a deployment's api sets neither variable.
+      const { LOG_LEVEL: _level, LOG_FORMAT: _format, ...env } = stack.env;
+      const config = loadConfig(env);
+      return { logLevel: config.logLevel, logFormat: config.logFormat };
     },
     async close() {
       await Promise.allSettled(cores.map((c) => c.close()));
@@ -118,15 +129,19 @@ export async function issueGrants(simUrl: string, count: number, accountPrefix: 
 
 /**
  * Inserts connections straight into Postgres (one tenant), tokens encrypted and bound to each row as the
- * product does. `due` rows have 60 s of access token left and next_refresh_at = now: every one is due.
+ * product does. `due` rows have 60 s of access token left, and next_refresh_at a day out: parked, so no
+ * sweep claims them until the benchmark moves them all to one due instant (no race with a running worker's
+ * reconcile, which would refresh some early and, once moved, again).
+ * With `dueTimes`, row i falls due at dueTimes[i] (ms) with 60 s of access token left then.
  */
-export async function insertConnections(core: Core, tenantExternalId: string, grants: SimGrant[], options: { due: boolean }): Promise<string[]> {
+export async function insertConnections(core: Core, tenantExternalId: string, grants: SimGrant[], options: { due: boolean; dueTimes?: number[] }): Promise<string[]> {
   const tenant = await core.prisma.tenant.create({ data: { externalId: tenantExternalId } });
   const now = Date.now();
   const lifetimeMs = 3600_000;
-  const expiresAt = new Date(options.due ? now + 60_000 : now + lifetimeMs);
-  const issuedAt = new Date(expiresAt.getTime() - lifetimeMs);
-  const rows = grants.map((g) => {
+  const rows = grants.map((g, i) => {
+    const dueTime = options.dueTimes?.[i];
+    const expiresAt = new Date(dueTime !== undefined ? dueTime + 60_000 : options.due ? now + 60_000 : now + lifetimeMs);
+    const issuedAt = new Date(expiresAt.getTime() - lifetimeMs);
     const id = randomUUID();
     return {
       id,
@@ -140,7 +155,7 @@ export async function insertConnections(core: Core, tenantExternalId: string, gr
       accessTokenExpiresAt: expiresAt,
       refreshTokenIssuedAt: issuedAt,
       grantCreatedAt: issuedAt,
-      nextRefreshAt: options.due ? new Date(now) : new Date(expiresAt.getTime() - 600_000),
+      nextRefreshAt: dueTime !== undefined ? new Date(dueTime) : options.due ? new Date(now + 86_400_000) : new Date(expiresAt.getTime() - 600_000),
     };
   });
   for (let i = 0; i < rows.length; i += 1_000) await core.prisma.connection.createMany({ data: rows.slice(i, i + 1_000) });

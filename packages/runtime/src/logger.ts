@@ -36,8 +36,12 @@ export const REDACT_PATHS = [
   ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `*.*.*.${key}`]),
 ];
 
-export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, name: string): Logger {
-  return pino({
+/**
+ * The process's logger. `destination` defaults to stdout (pino's own default, asynchronous); the benchmarks
+ * pass one to run the product's exact logging without printing it.
+ */
+export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, name: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -51,7 +55,8 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, nam
     ...(config.logFormat === 'pretty'
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /**

@@ -62,6 +62,8 @@ export function createTokenService(deps: {
   const inflight = new Map<string, Promise<RefreshResult>>();
   const cache = createTokenCache({ ttlMs: deps.config.refresh.tokenCacheTtlMs, bus: deps.bus, now });
   const shared = (id: string) => cache.shared(id, (key) => deps.repo.findById(key));
+  /** Reads answered from memory and reads that went to Postgres (forced refreshes aside): the cache's hit ratio. */
+  const counts = { hits: 0, misses: 0 };
 
   function grant(t: Pick<CachedToken, 'connectionId' | 'tenantId' | 'environment' | 'leverAccountId' | 'scopes' | 'expiresAt' | 'body'>, accessToken: string, refreshed: boolean): AccessTokenGrant {
     const apiBaseUrl = deps.config.lever.environments[t.environment].apiBaseUrl;
@@ -171,6 +173,9 @@ export function createTokenService(deps: {
   }
 
   return {
+    /** Totals since start (the benchmarks report the hit ratio of a workload from two snapshots). */
+    cacheCounts: () => ({ ...counts }),
+
     async getAccessToken(id: string, options: { tenantId?: string; forceRefresh?: boolean } = {}): Promise<AccessTokenGrant> {
       const force = options.forceRefresh ?? false;
       if (!force) {
@@ -179,8 +184,10 @@ export function createTokenService(deps: {
         if (hit && age < cache.ttlMs && !isDue(hit)) {
           if (!sees({ tenantId: options.tenantId ?? null }, hit.tenantId)) throw new NotFoundError('Connection');
           if (age >= cache.ttlMs / 2) revalidate(id);
+          counts.hits++;
           return grant(hit, hit.accessToken, false);
         }
+        counts.misses++;
       }
       const stored = await read(id, options.tenantId);
       if ('cached' in stored) return grant(stored.cached, stored.cached.accessToken, false);
