@@ -63,7 +63,7 @@ describe('the Lever API proxy', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     expect(res.headers.get('x-lever-connect-attempts')).toBe('1');
-    expect(Number(res.headers.get('x-lever-connect-wait-ms'))).toBeGreaterThanOrEqual(0);
+    expect(res.headers.get('x-lever-connect-wait-ms')).toMatch(/^\d+$/); // present, a whole number of ms (Number(null) is 0)
     const page = (await res.json()) as { data: unknown[]; hasNext: boolean; next: string };
     expect(page.data).toHaveLength(3);
     expect(page.hasNext).toBe(true);
@@ -173,6 +173,8 @@ describe('the Lever API proxy', () => {
     expect(get.status).toBe(200);
     expect(get.headers.get('x-lever-connect-attempts')).toBe('2');
     expect(Date.now() - started).toBeGreaterThanOrEqual(900); // Lever's Retry-After was honoured
+    // ...and the header says so: the call waited for its next turn at least that long.
+    expect(Number(get.headers.get('x-lever-connect-wait-ms'))).toBeGreaterThanOrEqual(900);
     const opportunity = ((await (await lever(id, 'GET', 'opportunities?limit=1')).json()) as { data: Array<{ id: string }> }).data[0]!;
     await fault('acct_proxy-429', '429_no_retry_after', { count: 3 });
     const post = await lever(id, 'POST', `opportunities/${opportunity.id}/notes`, { body: JSON.stringify({ value: 'once' }), headers: { 'content-type': 'application/json' } });

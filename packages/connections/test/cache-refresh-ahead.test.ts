@@ -34,15 +34,19 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
     await f?.close();
   });
 
-  /** The real Prisma client, with apiKey.findUnique counted and its answer optionally held back (read now, delivered later). */
+  /**
+   * The real Prisma client, with apiKey.findUnique counted and its answer optionally held back (read now,
+   * delivered later): `read` counts rows fetched from Postgres, `answered` rows handed to the caller.
+   */
   function countingPrisma(hold?: { opened: Promise<void> }) {
-    const calls = { findUnique: 0, answered: 0 };
+    const calls = { findUnique: 0, read: 0, answered: 0 };
     const apiKey = new Proxy(core.prisma.apiKey, {
       get(target, prop, receiver) {
         if (prop !== 'findUnique') return Reflect.get(target, prop, receiver) as unknown;
         return async (args: Parameters<PrismaClient['apiKey']['findUnique']>[0]) => {
           calls.findUnique++;
           const row = await target.findUnique(args);
+          calls.read++;
           if (hold) await hold.opened;
           calls.answered++;
           return row;
@@ -111,14 +115,15 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
   it('does not cache what a read in flight during a revocation saw', async () => {
     const { key, apiKey } = await core.apiKeys.create({ name: 'race' });
     const hold = gate();
-    const { prisma } = countingPrisma(hold);
+    const { prisma, calls } = countingPrisma(hold);
     const keys = createApiKeyService({ prisma });
     const reading = keys.verify(key); // reads the row before the revocation commits...
-    await tick();
-    await tick();
+    await until(() => calls.read === 1);
     await keys.revoke(apiKey.id); // ...which lands here, while that read is held back
     hold.open();
-    await reading.catch(() => undefined);
+    // The race happened: the held read saw the key valid (a read that began after the revocation would
+    // refuse it, and leave nothing to cache whatever the service does).
+    await expect(reading).resolves.toMatchObject({ apiKeyId: apiKey.id });
     expect(keys.verifyCached(key)).toBeUndefined();
     await expect(keys.verify(key)).rejects.toMatchObject({ code: 'invalid_api_key' });
   });

@@ -16,10 +16,15 @@ describe('refresh scheduling', () => {
 
   it('only ever moves the time earlier with jitter, within the jitter window', () => {
     const timing = { leadSeconds: 600, jitterSeconds: 60 };
+    const ms = (date: Date) => date.getTime();
+    // random() picks how far before the lead time it fires: 0 is the lead itself, 0.5 half the window earlier.
     expect(nextRefreshAt(at(3600), at(0), timing, () => 0)).toEqual(at(3000));
-    expect(nextRefreshAt(at(3600), at(0), timing, () => 0.999).getTime()).toBeGreaterThan(at(2940).getTime());
-    // Jitter is capped at a sixth of a short lifetime, so a 30 s token still fires after half its life.
-    expect(nextRefreshAt(at(30), at(0), timing, () => 0.999).getTime()).toBeGreaterThan(at(15).getTime());
+    expect(nextRefreshAt(at(3600), at(0), timing, () => 0.5)).toEqual(at(2970));
+    expect(ms(nextRefreshAt(at(3600), at(0), timing, () => 0.999))).toBe(ms(at(3000)) - 59_940);
+    // Jitter is capped at a sixth of a short lifetime (5 s of 30 s), so a 30 s token still fires after half its life.
+    expect(ms(nextRefreshAt(at(30), at(0), timing, () => 0.5))).toBe(ms(at(20)) - 2_500);
+    expect(ms(nextRefreshAt(at(30), at(0), timing, () => 0.999))).toBe(ms(at(20)) - 4_995);
+    expect(ms(nextRefreshAt(at(30), at(0), timing, () => 0.999))).toBeGreaterThan(ms(at(15)));
   });
 
   it('says a token is due when less than the minimum TTL is left', () => {
