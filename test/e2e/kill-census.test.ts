@@ -63,4 +63,49 @@ describe('kill census (processes)', () => {
       await stack.stop();
     }
   }, 150_000);
+  it('retries a refresh whose api died at Lever within the reuse leeway, long before its schedule, and keeps the grant', async () => {
+    // Hour-long tokens: the next scheduled refresh is ~55 min out, far past Lever's 60 s reuse leeway. Only the
+    // lease the dead api held (due again when it runs out) brings a worker back in time.
+    const stack = await startStack({
+      workers: 1,
+      simEnv: { SIM_ACCESS_TOKEN_TTL: '3600', SIM_REUSE_LEEWAY_SECONDS: '60' },
+      env: { LOG_LEVEL: 'warn', LEVER_HTTP_TIMEOUT_MS: '3000' },
+    });
+    try {
+      const ids = await connectMany({ apiUrl: stack.api.url, apiKey: stack.adminKey, count: 2, prefix: 'killleeway' });
+      const prisma = stack.db.db.prisma;
+      const versions = new Map((await prisma.connection.findMany({ where: { id: { in: ids } } })).map((c) => [c.id, c.version]));
+      await stack.simPost('/__sim/config', { latencyMs: 2_000 });
+      const before = (await stack.simStats()).tokenRequests!;
+      const reads = ids.map((id) =>
+        fetch(`${stack.api.url}/v1/connections/${id}/access-token?forceRefresh=true`, { headers: { authorization: `Bearer ${stack.adminKey}` } })
+          .then((res) => res.status)
+          .catch(() => 0),
+      );
+      await waitFor('both forced refreshes to reach the simulator', async () => (await stack.simStats()).tokenRequests! >= before + 2, { timeoutMs: 1_500, intervalMs: 20 });
+      const killedAt = Date.now();
+      await killNoting(stack.api, Number(new URL(stack.sim.url).port));
+      expect(await Promise.all(reads)).toEqual([0, 0]);
+      await stack.simPost('/__sim/config', { latencyMs: 0 });
+      await restartOnSamePort(stack, stack.api);
+
+      // The worker refreshes both once the dead api's lease runs out (LEVER_HTTP_TIMEOUT_MS + 15 s), with the
+      // refresh token Lever already rotated: inside the leeway, so Lever answers, and nothing is lost.
+      await waitFor(
+        'both connections refreshed by the worker',
+        async () => {
+          const rows = await prisma.connection.findMany({ where: { id: { in: ids } } });
+          return rows.every((r) => r.status === 'active' && r.version > versions.get(r.id)!) && rows;
+        },
+        { timeoutMs: 50_000, intervalMs: 500 },
+      );
+      expect(Date.now() - killedAt).toBeLessThan(60_000);
+      expect((await simGrants(stack)).filter((g) => g.status !== 'active')).toEqual([]);
+      expect((await stack.simStats()).refreshTokenReuse ?? 0).toBe(0);
+      const forced = await forcedRefreshCensus(stack);
+      expect(forced).toEqual({ forced: 2, rotated: 2, newReuse: 0, stale: [] });
+    } finally {
+      await stack.stop();
+    }
+  }, 150_000);
 });

@@ -5,7 +5,7 @@ import { callLever } from './call-lever.js';
 import { createRefreshContext, type RefreshContext, type RefresherDeps } from './context.js';
 import { LockBusyError, LockUnavailableError, type LockHandle } from './locks.js';
 import { markNeedsReauth } from './outcomes.js';
-import { applyStash, storeAnswer } from './persist.js';
+import { applyStash, scheduleNext, storeAnswer } from './persist.js';
 import { backoffMs, isRefreshDue } from './schedule.js';
 import type { Attempt, ClaimedConnection, Refresher, RefreshOptions, RefreshResult } from './types.js';
 
@@ -20,6 +20,8 @@ const CLAIMED_LOCK_WAIT_MS = 1_000;
 const LEASE_RECHECK_MS = 100;
 /** How long a read may wait for a slot in the global Lever budget. */
 const READ_RATE_WAIT_MS = 2_000;
+/** The wake-up for a dead holder's lease comes this long after the lease ends (the database's clock decides). */
+const LEASE_WAKE_SLACK_MS = 1_000;
 const NO_REFRESH_TOKEN: TokenFailure = { kind: 'permanent', reason: 'invalid_grant', description: 'no refresh token stored (offline_access missing)', ambiguous: false };
 
 /*
@@ -123,6 +125,9 @@ async function lockThenLease(ctx: RefreshContext, connectionId: string, options:
 
   const lease = await deps.repo.claimLease(connection.id, connection.version, deps.ownerId, ctx.leaseTtlMs);
   if (!lease) return { result: { outcome: 'busy' }, leaseHeld: true };
+  // The claim made the row due when the lease runs out; a sweep must wake then, should this process die with
+  // Lever's answer in flight (its reuse leeway is the only way back to the grant). Armed before Lever is called.
+  await scheduleNext(ctx, { ...connection, nextRefreshAt: new Date(now().getTime() + ctx.leaseTtlMs + LEASE_WAKE_SLACK_MS) });
   return underGuards(ctx, { ...connection, lastAttemptAmbiguous: lease.lastAttemptAmbiguous }, lease.tookOver, refreshToken, env, options, lock);
 }
 

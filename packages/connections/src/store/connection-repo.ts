@@ -254,7 +254,11 @@ export function createConnectionRepo(database: Pick<Database, 'pool' | 'prisma'>
       const rows = await sql.query<{ lastAttemptAmbiguous: boolean; tookOver: boolean }>(
         `WITH previous AS (SELECT "leaseOwner" FROM "connections" WHERE "id" = $1)
          UPDATE "connections" c
-            SET ${claimLeaseSet('$3', '$4::double precision')}
+            SET ${claimLeaseSet('$3', '$4::double precision')},
+                -- Due again when this lease runs out: should its holder die after Lever rotated, a sweep retries
+                -- within Lever's reuse leeway instead of at the old schedule (up to an hour later, grant gone).
+                -- Every end of the attempt (stored, failed, released with a delay) writes its own schedule.
+                "nextRefreshAt" = LEAST(COALESCE(c."nextRefreshAt", 'infinity'), ${SQL_NOW} + make_interval(secs => $4::double precision))
            FROM previous
           WHERE c."id" = $1
             AND c."version" = $2
