@@ -1,6 +1,6 @@
 import { deleteRedisPrefix, randomRedisPrefix, TEST_REDIS_URL } from '@lever-connect/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAccountBudget, type AccountBudget, type BudgetClass } from '../src/index.js';
 
 const api: BudgetClass = { name: 'api', ratePerSecond: 10, burst: 20 };
@@ -80,5 +80,46 @@ describe("a Lever account's budget in Redis (budget.ts)", () => {
     const waits = turns(await Promise.all(Array.from({ length: 5 }, () => budget.reserve('production:acct_paused', [api], 30_000)))).sort((a, b) => a - b);
     expect(waits[0]).toBeGreaterThanOrEqual(250);
     for (let i = 1; i < waits.length; i++) expect(waits[i]! - waits[i - 1]!).toBeGreaterThanOrEqual(90);
+  });
+
+  it('reserves the calls that arrive together in one script run, in arrival order, with the same turns as one by one', async () => {
+    const own = new Redis(TEST_REDIS_URL);
+    try {
+      const batched = createAccountBudget({ redis: own, prefix });
+      const runs = vi.spyOn(own as unknown as { leverApiReserve: (...args: unknown[]) => Promise<number[]> }, 'leverApiReserve');
+      const results = await Promise.all(Array.from({ length: 40 }, () => batched.reserve('production:acct_batch', [api], 30_000)));
+      // The first call goes alone; the other 39 arrived while it was at Redis and go together.
+      expect(runs).toHaveBeenCalledTimes(2);
+      const waits = turns(results);
+      expect(waits.every((w) => w >= 0)).toBe(true);
+      for (let i = 1; i < waits.length; i++) expect(waits[i]!).toBeGreaterThanOrEqual(waits[i - 1]!); // arrival order
+      expect(waits.slice(0, 15).every((w) => w <= 50)).toBe(true);
+      expect(waits[15]).toBeGreaterThanOrEqual(90);
+      for (const w of waits) expect(waits.filter((v) => v >= w && v < w + 990).length).toBeLessThanOrEqual(16);
+      expect(waits[39]! - waits[0]!).toBeGreaterThanOrEqual(2450);
+      expect(waits[39]! - waits[0]!).toBeLessThanOrEqual(2700);
+    } finally {
+      own.disconnect();
+    }
+  });
+
+  it('refuses, inside one run, only the calls whose turn is too far for them, and takes nothing for those', async () => {
+    // One call a second and no burst: every turn is a second after the one before.
+    const slow: BudgetClass = { name: 'api', ratePerSecond: 1, burst: 2 };
+    const first = await budget.reserve('production:acct_mixed', [slow], 30_000);
+    const firstAt = Date.now() + (first.granted ? first.waitMs : Number.NaN);
+    // `opener` goes alone (the queue was empty); the other two arrive while it is at Redis: one run.
+    const [opener, impatient, patient] = await Promise.all([
+      budget.reserve('production:acct_mixed', [slow], 0),
+      budget.reserve('production:acct_mixed', [slow], 200),
+      budget.reserve('production:acct_mixed', [slow], 30_000),
+    ]);
+    expect(opener).toMatchObject({ granted: false });
+    expect(impatient).toMatchObject({ granted: false });
+    expect(patient.granted).toBe(true);
+    // The patient call got the turn right after the first one's (~1 026 ms): the refused calls took none.
+    const gap = Date.now() + (patient.granted ? patient.waitMs : Number.NaN) - firstAt;
+    expect(gap).toBeGreaterThanOrEqual(980);
+    expect(gap).toBeLessThanOrEqual(1_100);
   });
 });

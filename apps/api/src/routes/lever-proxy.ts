@@ -67,10 +67,11 @@ export default async function leverProxyRoutes(app: FastifyInstance) {
       // The caller went away before its answer: a call still waiting for its turn gives up. (The response's
       // 'close', not the request's: the request stream also closes once its body has been read.)
       const gone = new AbortController();
+      let body: DisposableBody | undefined;
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) gone.abort();
+        void body?.dispose();
       });
-      let body: DisposableBody | undefined;
       try {
         if (hasBody(request)) {
           body = await readReplayableBody(request.body as Readable, config.proxy.maxBodyBytes).catch((error: unknown) => {
@@ -91,7 +92,6 @@ export default async function leverProxyRoutes(app: FastifyInstance) {
         });
         metrics.proxyWait.observe(answer.waitedMs / 1000);
         metrics.proxyAttempts.observe(answer.attempts);
-        reply.raw.once('close', () => void body?.dispose());
         // Lever's status, whatever it is (the schema's 200 stands for all of them).
         return reply
           .code(answer.status as 200)
@@ -99,6 +99,7 @@ export default async function leverProxyRoutes(app: FastifyInstance) {
           .send(answer.body);
       } catch (error) {
         await body?.dispose();
+        body = undefined;
         throw error;
       }
     },

@@ -8,9 +8,10 @@ export interface LeverAnswer {
   body: unknown;
 }
 
-async function json(stream: AsyncIterable<unknown>): Promise<unknown> {
+async function json(body: AsyncIterable<unknown> | Buffer): Promise<unknown> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  if (Buffer.isBuffer(body)) chunks.push(body);
+  else for await (const chunk of body) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return text ? (JSON.parse(text) as unknown) : undefined;

@@ -41,52 +41,85 @@ export interface AccountBudget {
 }
 
 /*
- * One reservation, atomically, with Redis's own clock (processes' clocks may disagree). Per class, the state
+ * Reservations, atomically, with Redis's own clock (processes' clocks may disagree). Per class, the state
  * hash holds `tat` (GCRA's theoretical arrival time: a token bucket as one timestamp) and `pause` (a 429's
  * Retry-After end), and a sorted set holds the last `perSecond` turns: a token bucket alone lets burst +
  * rate calls into one second (15 at its start and 10 refilled), so no turn comes sooner than a second after
  * the perSecond-th turn before it (effectiveLimits). Within a class every constraint only moves later, so
- * turns are handed out first come, first served. A call of two classes (an application POST) goes at the later of its two turns; the
- * account's other calls do not queue behind it.
+ * turns are handed out first come, first served. A call of two classes (an application POST) goes at the
+ * later of its two turns; the account's other calls do not queue behind it.
  *
- * KEYS: per class, its hash and its set. ARGV: maxWaitMs, then per class interval, tolerance, perSecond (ms, ms, n).
- * Returns {1, waitMs} (reserved) or {0, retryInMs} (too far away; nothing reserved).
+ * One script call reserves the turns of several calls of one account and class set in arrival order (a
+ * process batches the calls that arrive while its previous reservation is at Redis): the state is read
+ * once and written once per batch, so a busy process pays one round trip and one script run for many calls.
+ *
+ * KEYS: per class, its hash and its set. ARGV: n, then per class interval, tolerance, perSecond (ms, ms, n),
+ * then the n calls' maxWaitMs. Returns per call {1, waitMs} (reserved) or {0, retryInMs} (too far away;
+ * nothing reserved for it), flattened.
  */
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local maxWait = tonumber(ARGV[1])
+local n = tonumber(ARGV[1])
 local classes = #KEYS / 2
-local at = now
-local tats, own = {}, {}
+local st = {}
 for i = 1, classes do
-  local state, turns = KEYS[2 * i - 1], KEYS[2 * i]
-  local interval, tolerance, perSecond = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local state = KEYS[2 * i - 1]
+  local c = { state = state, turns = KEYS[2 * i], interval = tonumber(ARGV[3 * i - 1]), tolerance = tonumber(ARGV[3 * i]), perSecond = tonumber(ARGV[3 * i + 1]) }
   local fields = redis.call('HMGET', state, 'tat', 'pause')
-  local tat = tonumber(fields[1]) or now
-  local c = math.max(now, tat - tolerance, tonumber(fields[2]) or 0)
-  if redis.call('ZCARD', turns) >= perSecond then
-    local oldest = redis.call('ZRANGE', turns, -perSecond, -perSecond, 'WITHSCORES')
-    c = math.max(c, tonumber(oldest[2]) + 1000)
+  c.tat = tonumber(fields[1]) or now
+  c.pause = tonumber(fields[2]) or 0
+  c.size = redis.call('ZCARD', c.turns)
+  -- Members must be unique: n numbers are taken per batch (those of refused calls go unused).
+  c.seq = redis.call('HINCRBY', state, 'seq', n) - n
+  c.added = 0
+  st[i] = c
+end
+local out = {}
+local lastAt = now
+for k = 1, n do
+  local maxWait = tonumber(ARGV[3 * classes + 1 + k])
+  local at = now
+  local own = {}
+  for i = 1, classes do
+    local c = st[i]
+    local o = math.max(now, c.tat - c.tolerance, c.pause)
+    if c.size >= c.perSecond then
+      local oldest = redis.call('ZRANGE', c.turns, -c.perSecond, -c.perSecond, 'WITHSCORES')
+      o = math.max(o, tonumber(oldest[2]) + 1000)
+    end
+    own[i] = o
+    at = math.max(at, o)
   end
-  tats[i], own[i] = tat, c
-  at = math.max(at, c)
+  if at - now > maxWait then
+    out[#out + 1] = 0
+    out[#out + 1] = math.ceil(at - now)
+  else
+    for i = 1, classes do
+      local c = st[i]
+      -- The bucket is drawn at this class's own turn: another class holding the call back (an application
+      -- POST waiting for its 2/s) does not push the account's other calls back with it.
+      c.tat = math.max(c.tat, own[i]) + c.interval
+      redis.call('ZADD', c.turns, at, c.seq + k)
+      c.size = c.size + 1
+      c.added = c.added + 1
+    end
+    lastAt = math.max(lastAt, at)
+    out[#out + 1] = 1
+    out[#out + 1] = math.ceil(at - now)
+  end
 end
-if at - now > maxWait then return {0, math.ceil(at - now)} end
 for i = 1, classes do
-  local state, turns = KEYS[2 * i - 1], KEYS[2 * i]
-  local interval, tolerance, perSecond = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
-  local seq = redis.call('HINCRBY', state, 'seq', 1)
-  -- The bucket is drawn at this class's own turn: another class holding the call back (an application
-  -- POST waiting for its 2/s) does not push the account's other calls back with it.
-  redis.call('HSET', state, 'tat', math.max(tats[i], own[i]) + interval)
-  redis.call('ZADD', turns, at, seq)
-  redis.call('ZREMRANGEBYRANK', turns, 0, -perSecond - 1)
-  local ttl = math.ceil(at - now + tolerance + 2000)
-  redis.call('PEXPIRE', state, ttl)
-  redis.call('PEXPIRE', turns, ttl)
+  local c = st[i]
+  if c.added > 0 then
+    redis.call('HSET', c.state, 'tat', c.tat)
+    redis.call('ZREMRANGEBYRANK', c.turns, 0, -c.perSecond - 1)
+    local ttl = math.ceil(lastAt - now + c.tolerance + 2000)
+    redis.call('PEXPIRE', c.state, ttl)
+    redis.call('PEXPIRE', c.turns, ttl)
+  end
 end
-return {1, math.ceil(at - now)}`;
+return out`;
 
 /* KEYS: per class, its hash. ARGV: ms, then per class its tolerance. */
 const PAUSE = `
@@ -103,6 +136,20 @@ end
 return 1`;
 
 
+type Scripted = Redis & {
+  leverApiReserve(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
+  leverApiPause(numKeys: number, ...args: Array<string | number>): Promise<number>;
+};
+
+/** At most this many calls in one script run (bounds its time in Redis, which serves everyone else meanwhile). */
+const MAX_BATCH = 64;
+
+interface Waiting {
+  maxWaitMs: number;
+  resolve(reservation: Reservation): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Lever's rate limits per account (LEVER.md: 10 requests/s with bursts of 20; application POSTs 2/s), kept
  * in Redis so every api process draws from the same budget (DESIGN.md invariant 9). Why not a library
@@ -110,25 +157,50 @@ return 1`;
  * poll; a reservation says when its turn is, so it waits once, in order, and a turn that would be too far
  * away is refused without taking anything.
  */
-type Scripted = Redis & {
-  leverApiReserve(numKeys: number, ...args: Array<string | number>): Promise<[number, number]>;
-  leverApiPause(numKeys: number, ...args: Array<string | number>): Promise<number>;
-};
-
 export function createAccountBudget(deps: { redis: Redis; prefix: string }): AccountBudget {
   const keys = (account: string, c: BudgetClass) => [`${deps.prefix}:lever-api:${c.name}:${account}`, `${deps.prefix}:lever-api:${c.name}:${account}:turns`];
   // EVALSHA, not EVAL: the scripts' text goes to Redis once per connection, not with every call.
   const redis = deps.redis as Scripted;
   if (!redis.leverApiReserve) redis.defineCommand('leverApiReserve', { lua: RESERVE });
   if (!redis.leverApiPause) redis.defineCommand('leverApiPause', { lua: PAUSE });
+
+  /**
+   * Calls of one account and class set that arrive while a reservation of theirs is at Redis wait here and
+   * go together in the next script run, in arrival order. The first call of a quiet account goes at once.
+   */
+  const queues = new Map<string, Waiting[]>();
+
+  async function drain(queueKey: string, account: string, classes: readonly BudgetClass[], queue: Waiting[]): Promise<void> {
+    const classKeys = classes.flatMap((c) => keys(account, c));
+    const classArgs = classes.flatMap((c) => {
+      const { intervalMs, toleranceMs, perSecond } = effectiveLimits(c);
+      return [intervalMs, toleranceMs, perSecond];
+    });
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      try {
+        const out = await redis.leverApiReserve(classKeys.length, ...classKeys, batch.length, ...classArgs, ...batch.map((w) => w.maxWaitMs));
+        batch.forEach((w, i) => w.resolve(out[2 * i] === 1 ? { granted: true, waitMs: out[2 * i + 1]! } : { granted: false, retryInMs: out[2 * i + 1]! }));
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    queues.delete(queueKey);
+  }
+
   return {
-    async reserve(account, classes, maxWaitMs) {
-      const args = classes.flatMap((c) => {
-        const { intervalMs, toleranceMs, perSecond } = effectiveLimits(c);
-        return [intervalMs, toleranceMs, perSecond];
+    reserve(account, classes, maxWaitMs) {
+      const queueKey = `${account}\n${classes.map((c) => `${c.name}:${c.ratePerSecond}:${c.burst}`).join(',')}`;
+      return new Promise<Reservation>((resolve, reject) => {
+        const queue = queues.get(queueKey);
+        if (queue) {
+          queue.push({ maxWaitMs, resolve, reject });
+          return;
+        }
+        const fresh: Waiting[] = [{ maxWaitMs, resolve, reject }];
+        queues.set(queueKey, fresh);
+        void drain(queueKey, account, classes, fresh);
       });
-      const [granted, ms] = await redis.leverApiReserve(classes.length * 2, ...classes.flatMap((c) => keys(account, c)), maxWaitMs, ...args);
-      return granted === 1 ? { granted: true, waitMs: ms } : { granted: false, retryInMs: ms };
     },
     async pause(account, classes, ms) {
       await redis.leverApiPause(classes.length, ...classes.map((c) => keys(account, c)[0]!), Math.max(0, Math.round(ms)), ...classes.map((c) => effectiveLimits(c).toleranceMs));

@@ -37,7 +37,8 @@ export interface ProxyRequest {
 export interface ProxyAnswer {
   status: number;
   headers: Record<string, string>;
-  body: Readable;
+  /** Lever's body: read whole when it is small and its length known, else streamed as it comes. */
+  body: Readable | Buffer;
   /** Time spent waiting for turns in the account's budget, ms. */
   waitedMs: number;
   attempts: number;
@@ -63,6 +64,21 @@ function giveUpError(code: 'lever_unavailable' | 'lever_unauthorized' | 'lever_f
     return new AppError(code, "Lever's API refused the access token even after a refresh; the grant itself is still valid", 502, { ...known, lever: leverBody });
   }
   return new AppError(code, 'Lever did not answer this call successfully', 502, { ...known, attempts });
+}
+
+/**
+ * Answers up to this size with a content-length are read whole and sent on as one buffer: most of Lever's
+ * answers are a page of JSON, and piping a stream into the reply costs more CPU per call than the copy
+ * (measured in `pnpm bench`, Lever API proxy). Larger or unsized answers (files, downloads) stream.
+ */
+const BUFFER_UP_TO_BYTES = 256 * 1024;
+
+async function bodyOf(body: Readable, headers: Record<string, string>): Promise<Readable | Buffer> {
+  const length = Number(headers['content-length'] ?? Number.NaN);
+  if (!(length <= BUFFER_UP_TO_BYTES)) return body;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 async function discard(body: Readable): Promise<void> {
@@ -138,7 +154,8 @@ export function createLeverProxy(deps: ProxyDeps) {
         deps.observeAttempt?.(grant.environment, outcome);
         const verdict = decide({ method, outcome, attempt, maxAttempts: config.maxAttempts, refreshed, ...(deps.random ? { random: deps.random } : {}) });
         if (verdict.kind === 'answer' && response.kind === 'response') {
-          return { status: response.status, headers: headersFromLever(response.headers), body: response.body, waitedMs, attempts: attempt };
+          const answerHeaders = headersFromLever(response.headers);
+          return { status: response.status, headers: answerHeaders, body: await bodyOf(response.body, answerHeaders), waitedMs, attempts: attempt };
         }
         const leverBody = response.kind === 'response' && verdict.kind === 'give_up' ? await readJson(response.body) : undefined;
         if (response.kind === 'response' && leverBody === undefined) await discard(response.body);
