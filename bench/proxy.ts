@@ -1,9 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { freePort, startApp } from '@lever-connect/testing';
 import autocannon from 'autocannon';
+import type { Redis } from 'ioredis';
+import { createLogger } from '@lever-connect/runtime';
 import { buildApp } from '../apps/api/src/app.js';
-import { pino } from './lib/deps.js';
+import { sendToLeverApi } from '../packages/lever/src/index.js';
+import { fastify, pino, type FastifyInstance } from './lib/deps.js';
 import { pacedLoad, type PacedResult } from './lib/paced-load.js';
 import type { BenchResult, Figure } from './lib/report.js';
 import { insertConnections, issueGrant, type BenchStack } from './lib/stack.js';
@@ -21,25 +26,81 @@ export interface ProxySize {
   workers: number;
 }
 
+/** CPU time per answered request, µs, by who spent it. */
+interface CpuPerRequest {
+  /** The bench's main thread: the api (proxy side) or the bare forwarder (bare side); idle on the direct side. */
+  main: number;
+  sim: number;
+  redis: number;
+  /** The bench's other threads: the load generator. */
+  loadgen: number;
+}
+
 interface Shot {
   rps: number;
   non2xx: number;
   errors: number;
+  cpu: CpuPerRequest;
 }
 
-async function shoot(url: string, headers: Record<string, string>, size: ProxySize): Promise<Shot> {
+/**
+ * Where the CPU of a run goes, so the report can say what limits each side on this machine (every process
+ * here shares the same cores): the main thread (process.threadCpuUsage), the rest of this process, the
+ * simulator's process (/proc) and Redis (INFO cpu), all in µs.
+ */
+function cpuMeter(simPid: number, redis: Pick<Redis, 'info'>) {
+  const tick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const simCpu = () => {
+    const stat = readFileSync(`/proc/${simPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // utime and stime are fields 14 and 15
+    return (Number(fields[11]) + Number(fields[12])) * tick;
+  };
+  const redisCpu = async () => {
+    const info = await redis.info('cpu');
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+  };
+  return async () => {
+    const thread = process.threadCpuUsage();
+    const all = process.cpuUsage();
+    return { main: thread.user + thread.system, all: all.user + all.system, sim: simCpu(), redis: await redisCpu() };
+  };
+}
+
+type CpuReading = Awaited<ReturnType<ReturnType<typeof cpuMeter>>>;
+
+async function shoot(url: string, headers: Record<string, string>, size: ProxySize, cpu: () => Promise<CpuReading>): Promise<Shot> {
+  const before = await cpu();
   const result = await autocannon({ url, headers, connections: size.connections, duration: size.durationSeconds, ...(size.workers > 0 ? { workers: size.workers } : {}) });
-  return { rps: result.requests.total / (result.duration || size.durationSeconds), non2xx: result.non2xx, errors: result.errors + result.timeouts };
+  const after = await cpu();
+  const n = Math.max(1, result.requests.total);
+  const main = (after.main - before.main) / n;
+  return {
+    rps: result.requests.total / (result.duration || size.durationSeconds),
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    cpu: { main, sim: (after.sim - before.sim) / n, redis: (after.redis - before.redis) / n, loadgen: (after.all - before.all) / n - main },
+  };
 }
 
 const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
 
+type Side = 'direct' | 'bare' | 'proxy';
+const SIDES: Side[] = ['direct', 'bare', 'proxy'];
+/** Round r runs the sides in a rotated order, so no side always goes first or right after another. */
+const orderOf = (round: number): Side[] => SIDES.map((_, i) => SIDES[(i + round) % SIDES.length]!);
+
 /**
  * The Lever API proxy's own cost: `GET /v1/connections/:id/lever/users?limit=1` through the api against the
- * same call made straight to the simulator with the connection's access token (the floor: the least work
- * the same call needs). A simulator of its own with Lever's rate limits raised out of the way, and the
- * proxy's budget raised to match, so neither side waits for a turn: what is measured is the door itself
- * (API key, token cache, one budget reservation in Redis, the forwarded request, the streamed answer).
+ * same call made straight to the simulator with the connection's access token (the floor the issue names:
+ * the least work the same call needs). A simulator of its own with Lever's rate limits raised out of the
+ * way, and the proxy's budget raised to match, so neither side waits for a turn: what is measured is the
+ * door itself (API key, token cache, one budget reservation in Redis, the forwarded request, the streamed
+ * answer). A third side, *bare*, is the least any proxy hop costs: a Fastify route with no hooks that
+ * forwards with the product's own Lever client (same undici pool) and streams the answer back, with a
+ * fixed token; it says how much of the gap to direct is the hop itself and how much is our door.
+ * The api and the bare forwarder log as a deployment does by default (LOG_LEVEL=info, Fastify's request
+ * log), written to /dev/null, as in the token benchmark.
  */
 export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<BenchResult> {
   const simPort = await freePort();
@@ -50,6 +111,9 @@ export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<Be
     healthPath: '/__sim/stats',
     env: { LOG_LEVEL: 'warn', SIM_AUTO_APPROVE: '1', SIM_API_RATE_PER_SECOND: '1000000', SIM_API_BURST: '1000000', SIM_SECRETS_LIMIT: '0' },
   });
+  const destination = pino.destination({ dest: '/dev/null', sync: false });
+  const logging = stack.defaultLogging();
+  const logger = (name: string) => createLogger(logging, name, destination);
   // The fair-share quotas (per tenant and per key) are off too: one key drives the whole run.
   const { core } = await stack.core({
     LEVER_SIMULATOR_URL: sim.url,
@@ -57,51 +121,70 @@ export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<Be
     LEVER_API_BURST: '1000000',
     QUOTA_PROXY_PER_TENANT_PER_SECOND: '0',
     QUOTA_PROXY_PER_KEY_PER_SECOND: '0',
-  });
-  const app = await buildApp({ core, logger: pino({ level: 'silent' }) });
+  }, { logger: logger('api') });
+  const app = await buildApp({ core, logger: logger('api') });
   await app.listen({ port: 0, host: '127.0.0.1' });
+  const bare = fastify({ loggerInstance: logger('bare') }) as unknown as FastifyInstance;
   try {
     const grant = await issueGrant(sim.url, `proxy_${randomBytes(3).toString('hex')}`);
     const [id] = await insertConnections(core, `bench-proxy-${randomBytes(3).toString('hex')}`, [grant], { due: false });
     const { key } = await core.apiKeys.create({ name: 'bench proxy' });
     const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    const targets = {
+    bare.get('/bare/*', async (request, reply) => {
+      const url = request.raw.url ?? request.url;
+      const answer = await sendToLeverApi({
+        baseUrl: `${sim.url}/v1`,
+        method: 'GET',
+        pathAndQuery: url.slice('/bare'.length),
+        headers: { authorization: `Bearer ${grant.accessToken}` },
+        timeoutMs: 30_000,
+      });
+      if (answer.kind !== 'response') return reply.code(502).send({ code: 'lever_unavailable' });
+      const { 'content-type': type, 'content-length': length } = answer.headers;
+      return reply.code(answer.status).headers({ 'content-type': type, 'content-length': length }).send(answer.body);
+    });
+    await bare.listen({ port: 0, host: '127.0.0.1' });
+    const bareUrl = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
+    const targets: Record<Side, { url: string; headers: Record<string, string> }> = {
       direct: { url: `${sim.url}/v1/users?limit=1`, headers: { authorization: `Bearer ${grant.accessToken}` } },
+      bare: { url: `${bareUrl}/bare/users?limit=1`, headers: {} },
       proxy: { url: `${apiUrl}/v1/connections/${id}/lever/users?limit=1`, headers: { authorization: `Bearer ${key}` } },
     };
     for (const [name, t] of Object.entries(targets)) {
       const probe = await fetch(t.url, { headers: t.headers });
       if (probe.status !== 200) throw new Error(`${name} answered ${probe.status}: ${await probe.text()}`);
     }
-    await shoot(targets.proxy.url, targets.proxy.headers, { ...size, durationSeconds: 1 }); // warm-up (JIT, pools)
-    await shoot(targets.direct.url, targets.direct.headers, { ...size, durationSeconds: 1 });
+    // The same unmeasured warm-up for every side (JIT, pools).
+    const cpu = cpuMeter(sim.child.pid!, core.redis);
+    for (const side of SIDES) await shoot(targets[side].url, targets[side].headers, { ...size, durationSeconds: 1 }, cpu);
 
-    // Latency at a fixed rate, paced open loop; which side goes first alternates by round.
-    const paced: Array<{ direct: PacedResult; proxy: PacedResult }> = [];
+    // Latency at a fixed rate, paced open loop; the order of the sides rotates by round.
+    const paced: Array<Record<Side, PacedResult>> = [];
     const run = (t: { url: string; headers: Record<string, string> }) =>
       pacedLoad({ ...t, rate: size.pacedRate, durationMs: size.durationSeconds * 1000, connections: size.connections, warmupMs: size.warmupMs });
     for (let round = 0; round < size.rounds; round++) {
-      const order = round % 2 === 0 ? (['direct', 'proxy'] as const) : (['proxy', 'direct'] as const);
-      const r = {} as { direct: PacedResult; proxy: PacedResult };
-      for (const side of order) r[side] = await run(targets[side]);
+      const r = {} as Record<Side, PacedResult>;
+      for (const side of orderOf(round)) r[side] = await run(targets[side]);
       paced.push(r);
     }
     // At max (closed loop), interleaved the same way.
-    const max: Array<{ direct: Shot; proxy: Shot }> = [];
+    const max: Array<Record<Side, Shot>> = [];
     for (let round = 0; round < size.rounds; round++) {
-      const order = round % 2 === 0 ? (['direct', 'proxy'] as const) : (['proxy', 'direct'] as const);
-      const r = {} as { direct: Shot; proxy: Shot };
-      for (const side of order) r[side] = await shoot(targets[side].url, targets[side].headers, size);
+      const r = {} as Record<Side, Shot>;
+      for (const side of orderOf(round)) r[side] = await shoot(targets[side].url, targets[side].headers, size, cpu);
       max.push(r);
     }
     const at = median(paced, (r) => r.proxy.p50 - r.direct.p50);
     const addedP50 = at.proxy.p50 - at.direct.p50;
     const m = median(max, (r) => r.proxy.rps / r.direct.rps);
-    const failures = [...paced.flatMap((r) => [r.direct, r.proxy]).map((r) => r.non2xx + r.errors), ...max.flatMap((r) => [r.direct, r.proxy]).map((s) => s.non2xx + s.errors)];
+    const b = median(max, (r) => r.bare.rps / r.direct.rps);
+    const failures = [...paced.flatMap((r) => SIDES.map((side) => r[side])).map((r) => r.non2xx + r.errors), ...max.flatMap((r) => SIDES.map((side) => r[side])).map((s) => s.non2xx + s.errors)];
     const figures: Figure[] = [
       { figure: `p50 at ${size.pacedRate} rps (paced, median round)`, value: at.proxy.p50, unit: 'ms', floor: at.direct.p50, floorLabel: 'direct to Lever', target: '≤ floor + 1 ms', pass: addedP50 <= 1 },
       { figure: `p99 at ${size.pacedRate} rps`, value: at.proxy.p99, unit: 'ms', floor: at.direct.p99, floorLabel: 'direct to Lever' },
       { figure: 'max rps (median round)', value: m.proxy.rps, unit: 'rps', floor: m.direct.rps, floorLabel: 'direct to Lever', target: '≥ 50 %', pass: m.proxy.rps / m.direct.rps >= 0.5 },
+      { figure: 'bare forwarder: max rps (median round)', value: b.bare.rps, unit: 'rps', floor: b.direct.rps, floorLabel: 'direct to Lever' },
+      { figure: 'proxy vs bare forwarder: max rps (median round)', value: m.proxy.rps, unit: 'rps', floor: m.bare.rps, floorLabel: 'bare forwarder, same round' },
       { figure: 'answers other than 200', value: failures.reduce((a, b) => a + b, 0), unit: '', target: '0', pass: failures.every((n) => n === 0) },
     ];
     const line = (name: string, r: PacedResult) => `${name}: ${r.rps.toFixed(0)} rps achieved, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, non-2xx ${r.non2xx}, errors ${r.errors}`;
@@ -110,17 +193,27 @@ export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<Be
       setup:
         `a simulator of its own (child process) with its API limits raised to 1e6/s, the api (buildApp, LEVER_API_RATE_PER_SECOND and LEVER_API_BURST raised alike) in the bench process; ` +
         `GET users?limit=1 through /v1/connections/:id/lever/* vs the simulator's /v1/users with the connection's token; ` +
-        `${size.rounds} interleaved rounds (the side that goes first alternates) paced at ${size.pacedRate} rps over ${size.connections} keep-alive connections after ${size.warmupMs} ms unmeasured, ` +
+        `the bare forwarder (a hook-less Fastify route forwarding with the product's Lever client) as a third side; every side with default logging to /dev/null; ` +
+        `${size.rounds} interleaved rounds (the order of the sides rotates) paced at ${size.pacedRate} rps over ${size.connections} keep-alive connections after ${size.warmupMs} ms unmeasured, ` +
         `then ${size.rounds} interleaved autocannon rounds at max (${size.workers > 0 ? `${size.workers} worker thread(s)` : 'on the bench event loop'}), ${size.connections} connections, ${size.durationSeconds} s each; medians.`,
       figures,
       notes: [
-        `added p50 (proxy − direct, median round): ${addedP50.toFixed(2)} ms`,
-        ...paced.flatMap((r, i) => [line(`paced round ${i + 1}, direct`, r.direct), line(`paced round ${i + 1}, proxy`, r.proxy)]),
-        `at max, each round, proxy / direct: ${max.map((r) => `${r.proxy.rps.toFixed(0)} / ${r.direct.rps.toFixed(0)} rps`).join('; ')}`,
+        `added p50 (proxy − direct, median round): ${addedP50.toFixed(2)} ms; bare forwarder − direct, same round: ${(at.bare.p50 - at.direct.p50).toFixed(2)} ms`,
+        ...paced.flatMap((r, i) => SIDES.map((side) => line(`paced round ${i + 1}, ${side}`, r[side]))),
+        `at max, each round, proxy / bare / direct: ${max.map((r) => `${r.proxy.rps.toFixed(0)} / ${r.bare.rps.toFixed(0)} / ${r.direct.rps.toFixed(0)} rps`).join('; ')}`,
+        ...SIDES.map((side) => {
+          const c = median(max, (r) => r[side].cpu.main + r[side].cpu.sim + r[side].cpu.redis + r[side].cpu.loadgen)[side].cpu;
+          const total = c.main + c.sim + c.redis + c.loadgen;
+          return (
+            `CPU per answered request at max, ${side} (median round): ${total.toFixed(0)} µs = main thread (${side === 'proxy' ? 'the api' : side === 'bare' ? 'the bare forwarder' : 'idle'}) ${c.main.toFixed(0)} + ` +
+            `simulator ${c.sim.toFixed(0)} + Redis ${c.redis.toFixed(0)} + the bench's other threads (load generator, GC, log writes) ${c.loadgen.toFixed(0)} µs`
+          );
+        }),
       ],
     };
   } finally {
     await app.close();
+    await bare.close();
     await sim.stop();
   }
 }
