@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        ...projectConfig('chaos', { include: ['test/chaos/reliability.test.ts'], testTimeout: 15 * 60_000, hookTimeout: 120_000 }),
+        ...projectConfig('chaos', { include: ['test/chaos/reliability.test.ts', 'test/chaos/depth.test.ts'], testTimeout: 15 * 60_000, hookTimeout: 120_000 }),
       },
     ],
     fileParallelism: false,

@@ -110,18 +110,31 @@ describe('kills explain lost grants', () => {
     ];
     const { perKill, lostAtNoKill } = attributeKills(kills, grants, lost, { startedAt: T0 - 10_000, simOffsetMs: 0 });
     expect(perKill).toEqual([
-      { kind: 'worker', atS: 10, simSockets: 2, inFlight: 2, lost: 1 },
-      { kind: 'api', atS: 18, simSockets: 1, inFlight: 1, lost: 0 },
+      { kind: 'worker', atS: 10, simSockets: 2, inFlight: 2, unstored: 0, lost: 1 },
+      { kind: 'api', atS: 18, simSockets: 1, inFlight: 1, unstored: 0, lost: 0 },
     ]);
     expect(lostAtNoKill.map((line) => line.split(' ')[0])).toEqual(['conn_c', 'conn_e']);
   });
 
-  it('never attributes a delivered rotation, and reads settle times off the simulator clock', () => {
+  it('reads settle times off the simulator clock', () => {
     const offset = 80 * 86_400_000; // the sim clock ran ahead
-    const delivered = rotation({ clientPort: 5001, settledMs: T0 + offset + 10, delivered: true });
     const shifted = rotation({ clientPort: 5002, settledMs: T0 + offset + 10 });
-    const { perKill } = attributeKills(kills, [grant('a', [], delivered), grant('b', [shifted])], [], { startedAt: T0, simOffsetMs: offset });
+    const { perKill } = attributeKills(kills, [grant('b', [shifted])], [], { startedAt: T0, simOffsetMs: offset });
     expect(perKill.map((k) => k.inFlight)).toEqual([1, 0]);
+  });
+
+  it('attributes a delivered answer to a kill only when it reached the killed process moments before its freeze (not yet stored)', () => {
+    const justBefore = rotation({ clientPort: 5001, settledMs: T0 - 300, delivered: true });
+    const whileFrozen = rotation({ clientPort: 5002, settledMs: T0 + 1, delivered: true });
+    const longBefore = rotation({ clientPort: 5001, settledMs: T0 - 5_000, delivered: true });
+    const otherProcess = rotation({ clientPort: 7777, settledMs: T0 - 10, delivered: true });
+    const grants = [grant('a', [], justBefore), grant('b', [], whileFrozen), grant('c', [], longBefore), grant('d', [], otherProcess)];
+    const lost = grants.map((g) => ({ id: `conn_${g.account}`, account: g.account, lastRotation: g.lastRotation }));
+    const { perKill, lostAtNoKill, lostAtKill } = attributeKills(kills, grants, lost, { startedAt: T0, simOffsetMs: 0 });
+    expect(perKill[0]).toMatchObject({ inFlight: 2, unstored: 2, lost: 2 });
+    expect([...lostAtKill]).toEqual(['conn_a', 'conn_b']);
+    // Delivered long before any kill, or to a process nobody killed: our failure, left unexplained.
+    expect(lostAtNoKill.map((line) => line.split(' ')[0])).toEqual(['conn_c', 'conn_d']);
   });
 });
 
@@ -159,9 +172,9 @@ describe('the report', () => {
     answers5xx: 0,
     unansweredReads: 0,
     kills: [
-      { kind: 'worker', atS: 3.1, simSockets: 2, inFlight: 2, lost: 2 },
-      { kind: 'api', atS: 9.4, simSockets: 1, inFlight: 1, lost: 0 },
-      { kind: 'worker', atS: 14, simSockets: 0, inFlight: 1, lost: 1 },
+      { kind: 'worker', atS: 3.1, simSockets: 2, inFlight: 2, unstored: 0, lost: 2 },
+      { kind: 'api', atS: 9.4, simSockets: 1, inFlight: 1, unstored: 1, lost: 0 },
+      { kind: 'worker', atS: 14, simSockets: 0, inFlight: 1, unstored: 0, lost: 1 },
     ],
     notes: 'what happened',
   };
@@ -169,11 +182,12 @@ describe('the report', () => {
   it('writes the kill section from the same figures as the table', () => {
     const report = renderReport([row], 'smoke', new Date(T0), 'abc1234');
     expect(report).toContain('commit abc1234');
-    expect(report).toContain('| scenario | duration | refreshes done | reuse detections | lost tokens | stale refresh tokens | responses lost (answer undelivered) | unexplained lost |');
+    expect(report).toContain('| scenario | duration | refreshes done | reuse detections | lost tokens | stale refresh tokens | responses lost (answer never stored) | unexplained lost |');
     expect(report).toContain(`| ${row.scenario} | 41 s | 321 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 0 | 0 |`);
     expect(report).toContain(
-      `- **${row.scenario}**: 3 kills (3 connections to the simulator noted in all), 4 rotations in flight at Lever for the killed processes, 3 grants lost with them (1.00 per kill; ` +
-        '3 refresh_response_lost in all, 321 refreshes done). Per kill (in flight/lost): worker@3.1s 2/2, api@9.4s 1/0, worker@14s 1/1.',
+      `- **${row.scenario}**: 3 kills (3 connections to the simulator noted in all), 4 rotations in flight at Lever for the killed processes ` +
+        '(1 of them answered and delivered to the process less than 1 s before its freeze, not yet stored), 3 grants lost with them (1.00 per kill; ' +
+        '3 refresh_response_lost in all, 321 refreshes done). Per kill (in flight/lost): worker@3.1s 2/2, api@9.4s 1 (1 unstored)/0, worker@14s 1/1.',
     );
   });
 });

@@ -218,9 +218,10 @@ export async function killNoting(victim: ManagedProcess, simPort: number): Promi
 
 /**
  * SIGKILLs an api and a worker in turn (a random one of each kind) every `everyMs` (± half), then restarts
- * it, until stopped: both kinds die in every run, however short.
+ * it, until stopped: both kinds die in every run, however short. `workersOnly`: workers only (the depth
+ * sweep measures what a worker's in-flight refreshes cost when it dies).
  */
-export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs: number }): Killer {
+export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs: number; workersOnly?: boolean }): Killer {
   const kills = { api: 0, worker: 0 };
   const log: KillRecord[] = [];
   const simPort = Number(new URL(stack.sim.url).port);
@@ -233,7 +234,7 @@ export function startKiller(stack: Stack, logs: Set<string>, options: { everyMs:
         setTimeout(resolve, options.everyMs / 2 + Math.random() * options.everyMs);
       });
       if (stopped) break;
-      const kind = (kills.api + kills.worker) % 2 === 0 ? stack.workers : stack.apis.length ? stack.apis : stack.workers;
+      const kind = options.workersOnly || (kills.api + kills.worker) % 2 === 0 ? stack.workers : stack.apis.length ? stack.apis : stack.workers;
       const victim = kind[Math.floor(Math.random() * kind.length)]!;
       const record = await killNoting(victim, simPort);
       log.push(record);
@@ -277,9 +278,22 @@ export interface KillFigure {
   atS: number;
   /** Its connections to the simulator when it was frozen. */
   simSockets: number;
+  /**
+   * Rotations Lever made for the process that it had not stored when it died: answers it never read, and
+   * answers delivered to it shortly before (or while) it was frozen (`unstored`, a part of inFlight).
+   */
   inFlight: number;
+  unstored: number;
   lost: number;
 }
+
+/**
+ * How long before its freeze a killed process may have had an answer delivered and not yet stored (parse,
+ * decrypt-and-encrypt, the fenced write's round trip, on a loaded 2-core machine). Lever's answer sits in
+ * the socket or the process's memory, not in Postgres: at reuse leeway 0 that grant dies with the process.
+ * A delivered rotation lost outside this window (or at no kill) stays our failure.
+ */
+export const UNSTORED_WINDOW_MS = 1_000;
 
 /** A connection marked refresh_response_lost, with the simulator's record of its grant's last rotation. */
 export interface LostConnection {
@@ -299,13 +313,17 @@ export function attributeKills(
   grants: SimGrant[],
   lost: LostConnection[],
   options: { startedAt: number; simOffsetMs: number },
-): { perKill: KillFigure[]; lostAtNoKill: string[] } {
+): { perKill: KillFigure[]; lostAtNoKill: string[]; lostAtKill: Set<string> } {
   const settledAt = (r: SimRotation) => Date.parse(r.settledAt ?? r.at) - options.simOffsetMs;
-  const killOf = (r: SimRotation) =>
-    r.delivered === false && r.clientPort !== null
-      ? kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && settledAt(r) >= k.stoppedAt - 1_000 && settledAt(r) <= k.killedAt + 10_000)
-      : -1;
-  const perKill: KillFigure[] = kills.map((k) => ({ kind: k.kind, atS: Math.round((k.stoppedAt - options.startedAt) / 100) / 10, simSockets: k.simPorts.length, inFlight: 0, lost: 0 }));
+  const killOf = (r: SimRotation) => {
+    if (r.clientPort === null) return -1;
+    const t = settledAt(r);
+    return r.delivered === false
+      ? kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && t >= k.stoppedAt - 1_000 && t <= k.killedAt + 10_000)
+      : // Delivered into the socket of a process frozen moments later (or already frozen: the kernel still takes the bytes).
+        kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && t >= k.stoppedAt - UNSTORED_WINDOW_MS && t <= k.killedAt + 50);
+  };
+  const perKill: KillFigure[] = kills.map((k) => ({ kind: k.kind, atS: Math.round((k.stoppedAt - options.startedAt) / 100) / 10, simSockets: k.simPorts.length, inFlight: 0, unstored: 0, lost: 0 }));
   for (const g of grants) {
     for (const r of g.undeliveredRotations) {
       const at = killOf(r);
@@ -313,12 +331,20 @@ export function attributeKills(
     }
   }
   const lostAtNoKill: string[] = [];
+  const lostAtKill = new Set<string>();
   for (const l of lost) {
     const at = l.lastRotation ? killOf(l.lastRotation) : -1;
-    if (at >= 0) perKill[at]!.lost++;
-    else lostAtNoKill.push(`${l.id} (${l.account}): last rotation ${JSON.stringify(l.lastRotation)}`);
+    if (at >= 0) {
+      perKill[at]!.lost++;
+      lostAtKill.add(l.id);
+      // Its answer was delivered, moments before the freeze, and never stored: in flight in that process too.
+      if (l.lastRotation!.delivered) {
+        perKill[at]!.inFlight++;
+        perKill[at]!.unstored++;
+      }
+    } else lostAtNoKill.push(`${l.id} (${l.account}): last rotation ${JSON.stringify(l.lastRotation)}`);
   }
-  return { perKill, lostAtNoKill };
+  return { perKill, lostAtNoKill, lostAtKill };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -601,7 +627,7 @@ const COLUMNS: Array<[string, (r: ReliabilityRow) => string | number]> = [
   ['reuse detections', (r) => r.reuseDetections],
   ['lost tokens', (r) => r.lostTokens],
   ['stale refresh tokens', (r) => r.staleRefreshTokens],
-  ['responses lost (answer undelivered)', (r) => r.responsesLost],
+  ['responses lost (answer never stored)', (r) => r.responsesLost],
   ['unexplained lost', (r) => r.unexplainedLost],
   ['false needs_reauth', (r) => r.falseReauth],
   ['events missing', (r) => r.eventsMissing],
@@ -632,10 +658,12 @@ export function renderKills(rows: ReliabilityRow[]): string {
     .filter((r) => r.kills)
     .map((r) => {
       const t = killTotals(r.kills!);
-      const perKill = r.kills!.map((k) => `${k.kind}@${k.atS}s ${k.inFlight}/${k.lost}`).join(', ');
+      const perKill = r.kills!.map((k) => `${k.kind}@${k.atS}s ${k.inFlight}${k.unstored ? ` (${k.unstored} unstored)` : ''}/${k.lost}`).join(', ');
+      const unstored = r.kills!.reduce((n, k) => n + k.unstored, 0);
       const sockets = r.kills!.reduce((n, k) => n + k.simSockets, 0);
       return (
-        `- **${r.scenario}**: ${t.kills} kills (${sockets} connections to the simulator noted in all), ${t.inFlight} rotations in flight at Lever for the killed processes, ` +
+        `- **${r.scenario}**: ${t.kills} kills (${sockets} connections to the simulator noted in all), ${t.inFlight} rotations in flight at Lever for the killed processes ` +
+        `(${unstored} of them answered and delivered to the process less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze, not yet stored), ` +
         `${t.lost} grants lost with them (${(t.lost / Math.max(1, t.kills)).toFixed(2)} per kill; ${r.responsesLost} refresh_response_lost in all, ` +
         `${r.refreshesDone} refreshes done). Per kill (in flight/lost): ${perKill || 'none'}.`
       );
@@ -659,10 +687,12 @@ simulator answered with new tokens; *reuse detections* = grants the simulator re
 that no lost answer explains; *lost tokens* = active connections whose access token the simulator refused at
 the end (census); *stale refresh tokens* = active connections whose one forced refresh at the end (simulator
 reuse leeway set to 0, so a stale token cannot be replayed) did not rotate their grant, or caused a reuse
-detection: their stored refresh token was not Lever's current one; *responses lost (answer undelivered)* =
+detection: their stored refresh token was not Lever's current one; *responses lost (answer never stored)* =
 connections in \`needs_reauth\` with reason \`refresh_response_lost\` (only leeway-0 variants may have them);
 *unexplained lost* = those of them whose grant's last rotation the simulator saw reach the client (answer
-written and read — see apps/lever-sim "Rotations that reached the client"): our loss, not Lever's answer;
+written and read — see apps/lever-sim "Rotations that reached the client"), unless it reached a process
+SIGKILLed moments later (delivered less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze, or while frozen:
+the answer was in its socket or memory, not yet in Postgres): our loss, not Lever's answer or the kill's;
 *false needs_reauth* = \`needs_reauth\` not caused by a revocation or expiry the scenario made; *events missing*
 = needs_reauth without its \`connection.needs_reauth\` event, plus outbox events (default subscription) the
 webhook receiver never got; *5xx answers* = token-endpoint answers >= 500 other than 503 (503 + Retry-After

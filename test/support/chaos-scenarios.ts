@@ -17,6 +17,7 @@ import {
   startWebhookReceiver,
   trackLogs,
   unexplainedUnanswered,
+  UNSTORED_WINDOW_MS,
   verdict,
   type KillRecord,
   type ReaderStats,
@@ -69,6 +70,19 @@ export const FULL: ChaosSizes = {
   lost: { workers: 2, connections: 100, faults: 50, faultsLeewayZero: 10 },
   fence: { workers: 2, connections: 100, watchMs: 60_000 },
 };
+
+/** The in-flight depth sweep (`pnpm test:chaos`, reports/refresh-depth.md): one run per REFRESH_CONCURRENCY. */
+export interface DepthSizes {
+  workers: number;
+  connections: number;
+  measureMs: number;
+  killMs: number;
+  everyMs: number;
+  latencyMs: number;
+  concurrencies: number[];
+}
+
+export const DEPTH: DepthSizes = { workers: 2, connections: 300, measureMs: 20_000, killMs: 60_000, everyMs: 3_000, latencyMs: 150, concurrencies: [1, 2, 5, 20] };
 
 export interface ScenarioOutcome {
   row: ReliabilityRow;
@@ -167,6 +181,8 @@ async function scenario(
     const unansweredAll = ctx.readerStats.reduce((n, s) => n + s.unanswered.length, 0);
     const simOffsetMs = ((await (await fetch(`${stack.sim.url}/__sim/clock`)).json()) as { offsetSeconds: number }).offsetSeconds * 1000;
     const killed = ctx.kills.length ? attributeKills(ctx.kills, v.grants, v.lost, { startedAt: started, simOffsetMs }) : undefined;
+    // A lost grant whose answer was delivered is ours, unless it reached a process frozen moments later.
+    const unexplainedLost = v.unexplainedLost.filter((line) => !killed?.lostAtKill.has(line.split(' ')[0]!));
     // The row first; the notes that repeat a figure of the table are written from the row.
     const row: ReliabilityRow = {
       scenario: name,
@@ -176,7 +192,7 @@ async function scenario(
       lostTokens: v.lostTokens.length,
       staleRefreshTokens: v.forced.stale.length,
       responsesLost: v.lost.length,
-      unexplainedLost: v.unexplainedLost.length,
+      unexplainedLost: unexplainedLost.length,
       falseReauth: v.falseReauth.length,
       eventsMissing: v.eventsMissing.length,
       answers5xx: errors.hard,
@@ -187,7 +203,8 @@ async function scenario(
     ctx.notes.push(
       `${v.census.total} connections: ${v.census.active} active (${v.census.accepted} accepted by the simulator), ` +
         `${v.census.needsReauth.length} needs_reauth (${v.expectedReauth} expected invalid_grant, ${row.responsesLost} refresh_response_lost, ` +
-        `${row.unexplainedLost} of them with their last rotation delivered)`,
+        `${v.unexplainedLost.length} of them with their last rotation delivered, ${v.unexplainedLost.length - row.unexplainedLost} of those to a process frozen within ` +
+        `${UNSTORED_WINDOW_MS / 1000} s of the delivery, before it stored it)`,
       `census: ${v.forced.forced} forced refreshes with the simulator's reuse leeway at 0, ${v.forced.rotated} rotated at Lever, ` +
         `${v.forced.newReuse} reuse detections, ${row.staleRefreshTokens} stale refresh tokens`,
       `simulator: ${stats.tokenRequests} token requests, ${row.refreshesDone} refreshes, ${stats.refreshTokenReuse} reuse detections in all, ` +
@@ -201,7 +218,7 @@ async function scenario(
     if (v.falseReauth.length) ctx.notes.push(`false needs_reauth: ${v.falseReauth.slice(0, 5).join('; ')}`);
     if (v.lostTokens.length) ctx.notes.push(`lost: ${v.lostTokens.slice(0, 5).join('; ')}`);
     if (v.forced.stale.length) ctx.notes.push(`stale: ${v.forced.stale.slice(0, 5).join('; ')}`);
-    if (v.unexplainedLost.length) ctx.notes.push(`lost with the answer delivered: ${v.unexplainedLost.slice(0, 5).join('; ')}`);
+    if (unexplainedLost.length) ctx.notes.push(`lost with the answer delivered: ${unexplainedLost.slice(0, 5).join('; ')}`);
     if (killed?.lostAtNoKill.length) ctx.notes.push(`lost, answer undelivered but at no kill: ${killed.lostAtNoKill.slice(0, 5).join('; ')}`);
     if (v.eventsMissing.length) ctx.notes.push(`missing: ${v.eventsMissing.slice(0, 5).join('; ')}`);
     if (v.unexplainedReuse.length) ctx.notes.push(`reuse: ${v.unexplainedReuse.slice(0, 5).join('; ')}`);
@@ -270,6 +287,47 @@ export function killScenario(s: ChaosSizes, leewaySeconds: number) {
       ctx.notes.push(
         `${killer.kills.worker} workers and ${killer.kills.api} apis SIGKILLed and restarted over ${z.durationMs / 1000} s (sim latency 150 ms); ` +
           `a dead holder's lock (23 s) and lease (18 s) expire, and the takeover grace (3 s) passes, before another process retries`,
+      );
+    },
+  );
+}
+
+/**
+ * 2c. What in-flight depth costs when Lever's reuse leeway is 0: with REFRESH_CONCURRENCY = `concurrency`
+ * per worker, the refresh rate the workers sustain (short tokens keep more connections due than they can
+ * refresh at the lower depths: the rate is the depth's, not the demand's), then grants lost per worker
+ * SIGKILL. A rotation Lever made for a process that died before reading the answer cannot be recovered at
+ * leeway 0; a process has at most `concurrency` refreshes at Lever at once.
+ */
+export function depthScenario(z: DepthSizes, concurrency: number) {
+  return scenario(
+    `2c depth: REFRESH_CONCURRENCY=${concurrency}, ${z.workers} workers, leeway 0 s`,
+    {
+      workers: z.workers,
+      connections: z.connections,
+      simEnv: { SIM_ACCESS_TOKEN_TTL: '10', SIM_REUSE_LEEWAY_SECONDS: '0' },
+      // The default refresh budget (50/s for the fleet) stays: it caps the fleet's depth too.
+      env: { LEVER_HTTP_TIMEOUT_MS: '3000', REFRESH_CONCURRENCY: String(concurrency) },
+    },
+    async (ctx) => {
+      await ctx.stack.simPost('/__sim/config', { latencyMs: z.latencyMs });
+      await sleep(3_000); // past the first rotations after connecting
+      const from = await refreshesOk(ctx.stack);
+      const measuredFrom = Date.now();
+      await sleep(z.measureMs);
+      const rate = ((await refreshesOk(ctx.stack)) - from) / ((Date.now() - measuredFrom) / 1000);
+      const before = [...ctx.stack.workers];
+      const killer = startKiller(ctx.stack, ctx.logs, { everyMs: z.everyMs, workersOnly: true });
+      ctx.kills = killer.log;
+      await sleep(z.killMs);
+      await killer.stop();
+      for (const p of before) if (!ctx.stack.workers.includes(p)) ctx.killedOnPurpose.add(p);
+      await ctx.stack.simPost('/__sim/config', { latencyMs: 0 });
+      ctx.facts.concurrency = concurrency;
+      ctx.facts.refreshesPerSecond = rate;
+      ctx.notes.push(
+        `REFRESH_CONCURRENCY=${concurrency} per worker, sim latency ${z.latencyMs} ms: ${rate.toFixed(1)} refreshes/s over ${z.measureMs / 1000} s without kills; ` +
+          `then ${killer.kills.worker} worker SIGKILLs over ${z.killMs / 1000} s`,
       );
     },
   );
