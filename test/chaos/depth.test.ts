@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from '@lever-connect/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderTable, UNSTORED_WINDOW_MS, writeReport, ZERO_COLUMNS, type ReliabilityRow } from '../support/chaos-harness.js';
 import { DEPTH, depthScenario } from '../support/chaos-scenarios.js';
+import { commitOf } from './suite.js';
 
 // `pnpm test:chaos` (with reliability.test.ts): REFRESH_CONCURRENCY vs refresh rate and grants lost per worker
 // SIGKILL at reuse leeway 0, written to reports/refresh-depth.md (docs/operating.md reads its figures).
@@ -22,14 +22,7 @@ interface DepthRow {
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 function render(rows: DepthRow[], startedAt: Date): string {
-  const commit = (() => {
-    try {
-      const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
-      return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
-    } catch {
-      return 'unknown';
-    }
-  })();
+  const commit = commitOf();
   const lines = rows.map(
     (r) =>
       `| ${r.concurrency} | ${r.refreshesPerSecond.toFixed(1)} | ${r.kills} | ${mean(r.inFlight).toFixed(2)} (max ${Math.max(0, ...r.inFlight)}) | ${r.unstored} | ${r.lost} | ${(r.lost / Math.max(1, r.kills)).toFixed(2)} |`,

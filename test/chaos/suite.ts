@@ -17,7 +17,7 @@ import {
 } from '../support/chaos-scenarios.js';
 
 /** The commit the run is on, `+dirty` when the worktree has changes. */
-function commitOf(): string {
+export function commitOf(): string {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
   try {
     return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
