@@ -54,6 +54,22 @@ describe('global Lever budget', () => {
     expect(await limiterB.take('sandbox', 0)).toBe(0);
   });
 
+  it('gives concurrent callers of one process every slot their batches reserved before refusing any', async () => {
+    let clock = Math.ceil(Date.now() / 1000) * 1000 + 40_000_000;
+    const now = () => clock;
+    const limiter = createLeverRateLimiter({ redis, prefix, perSecond: 50, now });
+    expect(reservationSize(50)).toBe(2);
+    // A sweep starts its claimed refreshes at once: 60 asks in flight together under a budget of 50.
+    const waits = await Promise.all(Array.from({ length: 60 }, () => limiter.take('production', 0)));
+    expect(waits.filter((w) => w === 0)).toHaveLength(50);
+    expect(waits.filter((w) => w > 0)).toEqual(Array.from({ length: 10 }, () => 1000));
+    // Nothing is left over, locally or at Redis, for this window; the next one is whole again.
+    expect(await limiter.take('production', 0)).toBe(1000);
+    clock += 1000;
+    const next = await Promise.all(Array.from({ length: 50 }, () => limiter.take('production', 0)));
+    expect(next.every((w) => w === 0)).toBe(true);
+  });
+
   it('grants one slot per call when the budget is small', async () => {
     const clock = Math.ceil(Date.now() / 1000) * 1000 + 20_000_000;
     const limiter = createLeverRateLimiter({ redis, prefix, perSecond: 2, now: () => clock });

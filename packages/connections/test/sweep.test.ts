@@ -151,15 +151,26 @@ describe('refresh sweep and its wake-ups (against the simulator, real Postgres a
     const made = await connectMany('swrl', 3);
     await makeDue(made.map((c) => c.id));
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    const window = Math.floor(Date.now() / 1000);
     const report = await limited.sweep.run();
     expect(report.outcomes.refreshed).toBe(1);
     expect(report.outcomes.throttled).toBe(2);
     expect(report.stoppedBy).toMatchObject({ reason: 'throttled' });
+    // The sweep comes back just after the next window opens (a small spread, never before it).
+    const opens = (window + 1) * 1000;
+    if (report.stoppedBy?.reason !== 'throttled') throw new Error('not throttled');
+    expect(Date.now() + report.stoppedBy.retryInMs).toBeGreaterThanOrEqual(opens);
+    expect(Date.now() + report.stoppedBy.retryInMs).toBeLessThan(opens + 1_000);
+    const deferred = [];
     for (const c of made) {
       const stored = (await core.repo.findById(c.id))!;
       expect(stored.leaseOwner).toBeNull();
       expect(stored.nextRefreshAt!.getTime()).toBeGreaterThan(Date.now());
+      if (stored.version === c.version) deferred.push(stored.nextRefreshAt!.getTime());
     }
+    // The deferred rows are due the instant the next window opens, not somewhere inside it: wake-ups are per
+    // second, so a row due at .4 would wait for the window after.
+    expect(deferred).toEqual([opens, opens]);
   });
 
   it('marks a due connection without a refresh token needs_reauth', async () => {

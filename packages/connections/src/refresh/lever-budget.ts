@@ -14,6 +14,9 @@ export interface LeverRateLimiter {
  */
 export const FORCED_SHARE = 0.5;
 
+/** The budget counts calls per fixed window of this length (wall clock, aligned to whole seconds). */
+export const BUDGET_WINDOW_MS = 1_000;
+
 // One fixed one-second window per environment, counted in Redis so every process of the deployment shares
 // it. A call reserves up to ARGV[2] slots at once and is told how many it got (0 when the window is spent).
 // A refused ask counts nothing: callers have different ceilings (a forced refresh's is lower), so a refused
@@ -48,6 +51,12 @@ export function createLeverRateLimiter(deps: { redis: Redis; prefix: string; per
   const batch = reservationSize(deps.perSecond);
   /** Slots this process reserved and has not used yet, per environment, valid in their window only. */
   const reserved = new Map<string, { window: number; left: number }>();
+  const takeReserved = (environment: string, window: number): boolean => {
+    const local = reserved.get(environment);
+    if (!local || local.window !== window || local.left === 0) return false;
+    local.left--;
+    return true;
+  };
   return {
     async take(environment, maxWaitMs, options = {}) {
       const deadline = now() + maxWaitMs;
@@ -55,20 +64,16 @@ export function createLeverRateLimiter(deps: { redis: Redis; prefix: string; per
       const limit = options.forced ? Math.max(1, Math.floor(deps.perSecond * FORCED_SHARE)) : deps.perSecond;
       for (;;) {
         const t = now();
-        const window = Math.floor(t / 1000);
+        const window = Math.floor(t / BUDGET_WINDOW_MS);
         if (options.forced) {
           const got = (await deps.redis.eval(RESERVE, 1, `${deps.prefix}:lever-rate:${environment}:${window}`, limit, 1)) as number;
           if (got > 0) return 0;
-          const wait = (window + 1) * 1000 - t;
+          const wait = (window + 1) * BUDGET_WINDOW_MS - t;
           if (t + wait > deadline) return wait;
           await new Promise((r) => setTimeout(r, wait + Math.floor(Math.random() * 50)));
           continue;
         }
-        const local = reserved.get(environment);
-        if (local && local.window === window && local.left > 0) {
-          local.left--;
-          return 0;
-        }
+        if (takeReserved(environment, window)) return 0;
         const got = (await deps.redis.eval(RESERVE, 1, `${deps.prefix}:lever-rate:${environment}:${window}`, deps.perSecond, batch)) as number;
         if (got > 0) {
           // Slots reserved by concurrent callers of this process add up (each was granted by Redis).
@@ -77,7 +82,11 @@ export function createLeverRateLimiter(deps: { redis: Redis; prefix: string; per
           reserved.set(environment, { window, left: carried + got - 1 });
           return 0;
         }
-        const wait = (window + 1) * 1000 - t;
+        // Redis said the window is spent, but callers of this process that asked at the same time each
+        // reserved a batch and may hold slots they do not need: take one of those before refusing. Without
+        // this, 50 concurrent asks under a budget of 50 got 25 slots (25 batches of 2) and 25 refusals.
+        if (takeReserved(environment, window)) return 0;
+        const wait = (window + 1) * BUDGET_WINDOW_MS - t;
         if (t + wait > deadline) return wait;
         await new Promise((r) => setTimeout(r, wait + Math.floor(Math.random() * 50)));
       }

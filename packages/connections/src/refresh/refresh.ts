@@ -3,6 +3,7 @@ import type { TokenFailure } from '@lever-connect/lever';
 import type { ConnectionWithTenant } from '../store/connection-repo.js';
 import { callLever } from './call-lever.js';
 import { createRefreshContext, type RefreshContext, type RefresherDeps } from './context.js';
+import { BUDGET_WINDOW_MS } from './lever-budget.js';
 import { LockBusyError, LockUnavailableError, type LockHandle } from './locks.js';
 import { markNeedsReauth } from './outcomes.js';
 import { applyStash, scheduleNext, storeAnswer } from './persist.js';
@@ -22,6 +23,8 @@ const LEASE_RECHECK_MS = 100;
 const READ_RATE_WAIT_MS = 2_000;
 /** The wake-up for a dead holder's lease comes this long after the lease ends (the database's clock decides). */
 const LEASE_WAKE_SLACK_MS = 1_000;
+/** A sweep the budget stopped wakes up within this much after the next window opens (processes do not all knock at once). */
+const SWEEP_THROTTLE_SPREAD_MS = 50;
 const NO_REFRESH_TOKEN: TokenFailure = { kind: 'permanent', reason: 'invalid_grant', description: 'no refresh token stored (offline_access missing)', ambiguous: false };
 
 /*
@@ -144,9 +147,14 @@ async function leaseThenLock(ctx: RefreshContext, claimed: ClaimedConnection, lo
     env = deps.config.lever.environments[connection.environment as LeverEnvironment];
     const wait = await deps.rateLimiter.take(env.environment, 0);
     if (wait > 0) {
-      const retryInMs = wait + Math.floor(Math.random() * 1_000);
-      await deps.repo.releaseLease(connection.id, deps.ownerId, new Date(now().getTime() + retryInMs)).catch(() => undefined);
-      return { result: { outcome: 'throttled', retryInMs } };
+      // Due again the instant the next budget window opens, not at a random point inside it: wake-ups are
+      // per second (scheduler.wakeAt), so a row due inside a window waited for the one after, and the last
+      // connections of a catch-up trickled over three seconds at half the budget. Only the wake-up (which the
+      // sweep moves by retryInMs) is spread a little, so it never runs before these rows are due.
+      // (Rounded down to the window's start: `wait` was measured a moment before this clock read.)
+      const windowOpens = new Date(Math.floor((now().getTime() + wait) / BUDGET_WINDOW_MS) * BUDGET_WINDOW_MS);
+      await deps.repo.releaseLease(connection.id, deps.ownerId, windowOpens).catch(() => undefined);
+      return { result: { outcome: 'throttled', retryInMs: wait + Math.floor(Math.random() * SWEEP_THROTTLE_SPREAD_MS) } };
     }
     refreshToken = deps.cipher.decrypt(connection.refreshTokenCiphertext, { row: connection.id, column: 'refreshToken' });
   } catch (error) {
