@@ -1,13 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { freePort, startApp } from '@lever-connect/testing';
 import autocannon from 'autocannon';
-import type { Redis } from 'ioredis';
 import { createLogger } from '@lever-connect/runtime';
 import { buildApp } from '../apps/api/src/app.js';
 import { sendToLeverApi } from '../packages/lever/src/index.js';
+import { cpuMeter, cpuPer, cpuTotal, describeCpu, type CpuReading, type CpuSplit } from './lib/cpu.js';
 import { fastify, pino, type FastifyInstance } from './lib/deps.js';
 import { pacedLoad, type PacedResult } from './lib/paced-load.js';
 import type { BenchResult, Figure } from './lib/report.js';
@@ -26,60 +24,22 @@ export interface ProxySize {
   workers: number;
 }
 
-/** CPU time per answered request, µs, by who spent it. */
-interface CpuPerRequest {
-  /** The bench's main thread: the api (proxy side) or the bare forwarder (bare side); idle on the direct side. */
-  main: number;
-  sim: number;
-  redis: number;
-  /** The bench's other threads: the load generator. */
-  loadgen: number;
-}
-
 interface Shot {
   rps: number;
   non2xx: number;
   errors: number;
-  cpu: CpuPerRequest;
+  cpu: CpuSplit;
 }
-
-/**
- * Where the CPU of a run goes, so the report can say what limits each side on this machine (every process
- * here shares the same cores): the main thread (process.threadCpuUsage), the rest of this process, the
- * simulator's process (/proc) and Redis (INFO cpu), all in µs.
- */
-function cpuMeter(simPid: number, redis: Pick<Redis, 'info'>) {
-  const tick = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  const simCpu = () => {
-    const stat = readFileSync(`/proc/${simPid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // utime and stime are fields 14 and 15
-    return (Number(fields[11]) + Number(fields[12])) * tick;
-  };
-  const redisCpu = async () => {
-    const info = await redis.info('cpu');
-    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-    return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-  };
-  return async () => {
-    const thread = process.threadCpuUsage();
-    const all = process.cpuUsage();
-    return { main: thread.user + thread.system, all: all.user + all.system, sim: simCpu(), redis: await redisCpu() };
-  };
-}
-
-type CpuReading = Awaited<ReturnType<ReturnType<typeof cpuMeter>>>;
 
 async function shoot(url: string, headers: Record<string, string>, size: ProxySize, cpu: () => Promise<CpuReading>): Promise<Shot> {
   const before = await cpu();
   const result = await autocannon({ url, headers, connections: size.connections, duration: size.durationSeconds, ...(size.workers > 0 ? { workers: size.workers } : {}) });
   const after = await cpu();
-  const n = Math.max(1, result.requests.total);
-  const main = (after.main - before.main) / n;
   return {
     rps: result.requests.total / (result.duration || size.durationSeconds),
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    cpu: { main, sim: (after.sim - before.sim) / n, redis: (after.redis - before.redis) / n, loadgen: (after.all - before.all) / n - main },
+    cpu: cpuPer(before, after, result.requests.total),
   };
 }
 
@@ -155,7 +115,7 @@ export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<Be
       if (probe.status !== 200) throw new Error(`${name} answered ${probe.status}: ${await probe.text()}`);
     }
     // The same unmeasured warm-up for every side (JIT, pools).
-    const cpu = cpuMeter(sim.child.pid!, core.redis);
+    const cpu = cpuMeter({ simPid: sim.child.pid!, redis: core.redis });
     for (const side of SIDES) await shoot(targets[side].url, targets[side].headers, { ...size, durationSeconds: 1 }, cpu);
 
     // Latency at a fixed rate, paced open loop; the order of the sides rotates by round.
@@ -202,12 +162,8 @@ export async function benchProxy(stack: BenchStack, size: ProxySize): Promise<Be
         ...paced.flatMap((r, i) => SIDES.map((side) => line(`paced round ${i + 1}, ${side}`, r[side]))),
         `at max, each round, proxy / bare / direct: ${max.map((r) => `${r.proxy.rps.toFixed(0)} / ${r.bare.rps.toFixed(0)} / ${r.direct.rps.toFixed(0)} rps`).join('; ')}`,
         ...SIDES.map((side) => {
-          const c = median(max, (r) => r[side].cpu.main + r[side].cpu.sim + r[side].cpu.redis + r[side].cpu.loadgen)[side].cpu;
-          const total = c.main + c.sim + c.redis + c.loadgen;
-          return (
-            `CPU per answered request at max, ${side} (median round): ${total.toFixed(0)} µs = main thread (${side === 'proxy' ? 'the api' : side === 'bare' ? 'the bare forwarder' : 'idle'}) ${c.main.toFixed(0)} + ` +
-            `simulator ${c.sim.toFixed(0)} + Redis ${c.redis.toFixed(0)} + the bench's other threads (load generator, GC, log writes) ${c.loadgen.toFixed(0)} µs`
-          );
+          const c = median(max, (r) => cpuTotal(r[side].cpu))[side].cpu;
+          return `CPU per answered request at max, ${side} (median round): ${describeCpu(c, side === 'proxy' ? 'the api' : side === 'bare' ? 'the bare forwarder' : 'idle')}`;
         }),
       ],
     };

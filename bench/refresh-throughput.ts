@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Core } from '@lever-connect/connections';
 import { refreshAccessToken } from '../packages/lever/src/index.js';
 import { startWorkers } from '../apps/worker/src/workers.js';
+import { cpuMeter, cpuPer, describeCpu, type CpuReading, type CpuSplit } from './lib/cpu.js';
 import type { BenchResult, Figure } from './lib/report.js';
 import { cpuSeconds, insertConnections, issueGrants, pool, type BenchStack, type SimGrant } from './lib/stack.js';
 
@@ -36,6 +37,9 @@ interface Round {
   simCpuMs: number;
   enqueuedMs: number;
   productMs: number;
+  /** CPU per stored refresh, by process: the product's run and the floor's. */
+  cpu: CpuSplit;
+  floorCpu: CpuSplit;
 }
 
 interface ProductRun {
@@ -52,7 +56,7 @@ interface ProductRun {
  * clock starts at the due instant: BullMQ firing the wake-up is the product's; arming it is not (the floor
  * is handed its work too). Successes are read from the rows, not from claims or job results.
  */
-async function runProduct(core: Core, ids: string[], timeoutMs: number): Promise<ProductRun> {
+async function runProduct(core: Core, ids: string[], timeoutMs: number, atDue?: () => Promise<unknown>): Promise<ProductRun> {
   const enqueueStarted = performance.now();
   const dueAt = Math.ceil((Date.now() + ENQUEUE_LEAD_MS) / 1000) * 1000;
   await core.database.pool.query('UPDATE "connections" SET "nextRefreshAt" = $2 WHERE "id" = ANY($1::uuid[])', [ids, new Date(dueAt)]);
@@ -64,6 +68,7 @@ async function runProduct(core: Core, ids: string[], timeoutMs: number): Promise
     core.prisma.connection.aggregate({ where: { id: { in: ids }, version: { gte: 1 } }, _count: { _all: true }, _max: { updatedAt: true } });
   const deadline = dueAt + timeoutMs;
   await new Promise((r) => setTimeout(r, dueAt - Date.now()));
+  await atDue?.();
   let last = await stored();
   while (last._count._all < ids.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, POLL_MS));
@@ -95,6 +100,7 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
   const rounds: Round[] = [];
   let grantsPerSecond = 0;
   let workers = await startWorkers(core);
+  const cpu = cpuMeter({ simPid: stack.simPid, redis: core.redis });
   try {
     // Round 0 warms the JIT, the pools and the simulator up and is not reported (a cold floor ran ~35 %
     // slower than a warm one, which flattered the product's ratio).
@@ -115,6 +121,7 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
         // The simulator call plus one UPDATE (the rotated tokens, encrypted); a failure is not counted.
         let ok = 0;
         let failed = 0;
+        const cpuBefore = await cpu();
         const simCpu = cpuSeconds(stack.simPid);
         const started = performance.now();
         await pool(n, size.concurrency, async (i) => {
@@ -133,12 +140,16 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
             failed++;
           }
         });
-        return { ok, failed, rate: ok / ((performance.now() - started) / 1000), simCpuMs: (cpuSeconds(stack.simPid) - simCpu) * 1000 };
+        const rate = ok / ((performance.now() - started) / 1000);
+        return { ok, failed, rate, simCpuMs: (cpuSeconds(stack.simPid) - simCpu) * 1000, cpu: cpuPer(cpuBefore, await cpu(), ok) };
       };
       const product = async () => {
         const simCpu = cpuSeconds(stack.simPid);
-        const run = await runProduct(core, productIds, size.timeoutMs);
-        return { ...run, rate: run.stored / (run.ms / 1000), simCpuMs: (cpuSeconds(stack.simPid) - simCpu) * 1000 };
+        let cpuBefore: CpuReading | undefined;
+        const run = await runProduct(core, productIds, size.timeoutMs, async () => (cpuBefore = await cpu()));
+        // Read when the last row is stored (the run polls every POLL_MS, so up to that much idle time is in it).
+        const cpuAfter = await cpu();
+        return { ...run, rate: run.stored / (run.ms / 1000), simCpuMs: (cpuSeconds(stack.simPid) - simCpu) * 1000, cpu: cpuPer(cpuBefore!, cpuAfter, run.stored) };
       };
       const productFirst = r % 2 === 1;
       const p = productFirst ? await product() : undefined;
@@ -157,6 +168,8 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
           simCpuMs: q.simCpuMs,
           enqueuedMs: q.enqueuedMs,
           productMs: q.ms,
+          cpu: q.cpu,
+          floorCpu: f.cpu,
         });
       }
     }
@@ -237,6 +250,10 @@ export async function benchRefreshThroughput(stack: BenchStack, size: RefreshThr
       `stored rotated tokens, each round, product / floor: ${rounds.map((r) => `${r.stored}/${n} / ${r.floorOk}/${n}${r.floorFailed ? ` (${r.floorFailed} failed)` : ''}`).join('; ')}`,
       `${n} rows set due at one instant and the sweep armed for it (scheduler.reconcile) in ${median.enqueuedMs.toFixed(0)} ms before; the product took ${median.productMs.toFixed(0)} ms from that instant to its last stored token (median round)`,
       `simulator CPU per refresh: ${(median.simCpuMs / n).toFixed(2)} ms (product), ${(median.floorSimCpuMs / n).toFixed(2)} ms (floor)`,
+      // The relay and webhook worker may still be sending the product's events when its last row is stored:
+      // that tail lands in whatever runs next (the floor, in the rounds where the product goes first).
+      `CPU per stored refresh (median round), product: ${describeCpu(median.cpu, 'the refresh workers, outbox relay and webhook worker', "the bench's other threads (GC, libuv)")}`,
+      `CPU per stored refresh (median round), floor: ${describeCpu(median.floorCpu, 'the floor loop', "the bench's other threads (GC, libuv)")}`,
       `at the default budget: ${budgetRun.stored}/${size.budgetConnections} stored in ${(budgetRun.ms / 1000).toFixed(1)} s; Lever saw ${seen.length} rotations${twice ? ` (${twice} grants rotated more than once)` : ''}, per second: ${secondsSeen.map((s) => perSecond.get(s)).join(' ')}`,
       `setup: grants issued at ${grantsPerSecond.toFixed(0)}/s (authorize + code exchange, 32 in parallel)`,
       'the worker process also ran its outbox relay and webhook worker meanwhile (one connection.refreshed event per refresh), as in production',

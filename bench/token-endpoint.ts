@@ -4,6 +4,7 @@ import type { Core } from '@lever-connect/connections';
 import { createLogger } from '@lever-connect/runtime';
 import { buildApp } from '../apps/api/src/app.js';
 import { fastify, pino, type FastifyInstance } from './lib/deps.js';
+import { cpuMeter, cpuPer, cpuTotal, describeCpu, type CpuReading, type CpuSplit } from './lib/cpu.js';
 import { pacedLoad, type PacedResult } from './lib/paced-load.js';
 import type { BenchResult, Figure } from './lib/report.js';
 import { insertConnections, issueGrant, type BenchStack, type SimGrant } from './lib/stack.js';
@@ -53,6 +54,8 @@ interface Run extends PacedResult {
   /** Share of the measured reads the token cache answered (product sides), %. */
   hitPercent?: number;
   stealPercent?: number;
+  /** CPU per answered request over the measured part, by process. */
+  cpu: CpuSplit;
 }
 
 /** Every side once; `reversed`: in the reverse of SIDES' order. */
@@ -127,6 +130,8 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
       await res.arrayBuffer();
     }
 
+    // Everything here shares the box's two cores: where each side's CPU goes says what bounds its rate.
+    const cpu = cpuMeter({ redis: cached.redis });
     let roundNo = 0;
     /** One round: every side once at `rate` (0 = max), in SIDES order or reversed, alternating. */
     const round = async (rate: number): Promise<Round> => {
@@ -137,6 +142,7 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
         const t = targets[side];
         const steal = watchSteal();
         let before: { hits: number; misses: number } | undefined;
+        let cpuBefore: Promise<CpuReading> | undefined;
         const result = await pacedLoad(
           {
             url: t.url,
@@ -147,14 +153,19 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
             connections: size.connections,
             warmupMs: size.warmupMs,
           },
-          () => (before = t.core?.tokens.cacheCounts()),
+          () => {
+            before = t.core?.tokens.cacheCounts();
+            cpuBefore = cpu();
+          },
         );
+        const cpuAfter = await cpu();
         const after = t.core?.tokens.cacheCounts();
         const reads = before && after ? after.hits - before.hits + (after.misses - before.misses) : 0;
         const stealPercent = steal.stop()?.meanPercent;
         runs[side] = {
           ...result,
           side,
+          cpu: cpuPer(await cpuBefore!, cpuAfter, result.ok),
           ...(before && after && reads > 0 ? { hitPercent: (100 * (after.hits - before.hits)) / reads } : {}),
           ...(stealPercent !== undefined ? { stealPercent } : {}),
         };
@@ -240,6 +251,10 @@ export async function benchTokenEndpoint(stack: BenchStack, size: TokenEndpointS
         ...missed(`cache-off p99 < ${OFF_P99_MS} ms at ${rate} rps`, off.at.product.p99 < OFF_P99_MS, `${(off.at.product.p99 - OFF_P99_MS).toFixed(1)} ms`),
         ...[...paced].flatMap(([r, rounds]) => roundLines(`at ${r} rps`, rounds)),
         ...roundLines('at max', maxRounds),
+        ...SIDES.map((side) => {
+          const c = median(maxRounds, (r) => cpuTotal(r[side].cpu))[side].cpu;
+          return `CPU per answered request at max, ${side} (median round): ${describeCpu(c, side === 'constant' || side === 'cold' ? 'the floor route' : 'the api')}`;
+        }),
         `max rps ratios, each round: hot / constant ${ratios('hot', 'constant')}; cache off / SELECT+decrypt ${ratios('cacheOff', 'cold')}; cache on / SELECT+decrypt ${ratios('cacheOn', 'cold')}`,
         `the cache's hit ratio is that of this workload (uniform over ${size.realisticConnections} connections, warmed like every side); it rises with the read rate per connection`,
         failures.length ? `non-2xx or errors: ${failures.join('; ')}` : 'every request of every run answered 2xx',

@@ -135,10 +135,10 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
     let hold: Promise<void> | undefined;
     const tokens = createTokenService({
       repo: {
-        findById: async (id: string) => {
+        findForTokenRead: async (id: string) => {
           reads++;
           await hold;
-          return core.repo.findById(id);
+          return core.repo.findForTokenRead(id);
         },
       },
       refresher: core.refresher,
@@ -186,8 +186,8 @@ describe('hot-path caches: shared reads and re-reading ahead of expiry', () => {
     const held = gate();
     const tokens = createTokenService({
       repo: {
-        findById: async (id: string) => {
-          const row = await core.repo.findById(id);
+        findForTokenRead: async (id: string) => {
+          const row = await core.repo.findForTokenRead(id);
           // The first read sees the row before the delete, and answers only after it.
           if (++reads === 1) await held.opened;
           return row;

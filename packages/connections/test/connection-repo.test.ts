@@ -81,6 +81,29 @@ describe('connection repo: hot statements on a table filled moments ago', () => 
       .filter((n) => n['Relation Name'] === 'connections')
       .map((n) => (n['Actual Rows'] + (n['Rows Removed by Filter'] ?? 0) + (n['Rows Removed by Index Recheck'] ?? 0)) * n['Actual Loops']);
 
+  it('a token read returns the columns of the whole row it needs, parsed alike, and never the refresh token', async () => {
+    const repo = createConnectionRepo(t.db);
+    const full = (await repo.findById(ids[0]!))!;
+    const narrow = (await repo.findForTokenRead(ids[0]!))!;
+    expect(narrow).toEqual({
+      id: full.id,
+      tenantId: full.tenantId,
+      environment: full.environment,
+      status: full.status,
+      reauthReason: full.reauthReason,
+      leverAccountId: full.leverAccountId,
+      scopes: full.scopes,
+      accessTokenCiphertext: full.accessTokenCiphertext,
+      accessTokenExpiresAt: full.accessTokenExpiresAt,
+      refreshTokenIssuedAt: full.refreshTokenIssuedAt,
+      version: full.version,
+    });
+    expect(narrow.accessTokenExpiresAt).toBeInstanceOf(Date);
+    expect(narrow.scopes).toEqual(['offline_access']);
+    expect(narrow).not.toHaveProperty('refreshTokenCiphertext');
+    expect(await repo.findForTokenRead(randomUUID())).toBeNull();
+  });
+
   it('storeRotated reads only the rows of its batch', async () => {
     const repo = createConnectionRepo(t.db);
     const stored = await Promise.all(

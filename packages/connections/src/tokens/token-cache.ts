@@ -1,5 +1,5 @@
 import type { LeverEnvironment } from '@lever-connect/config';
-import type { ConnectionWithTenant } from '../store/connection-repo.js';
+import type { TokenReadRow } from '../store/connection-repo.js';
 import type { InvalidationBus } from './invalidation.js';
 
 const CACHE_MAX = 50_000;
@@ -21,7 +21,7 @@ export interface CachedToken {
 
 /** A row read in flight, with the invalidation number it started at. */
 export interface SharedRead {
-  row: Promise<ConnectionWithTenant | null>;
+  row: Promise<TokenReadRow | null>;
   seq: number;
 }
 
@@ -61,7 +61,7 @@ export function createTokenCache(deps: { ttlMs: number; bus?: Pick<InvalidationB
     reading: (id: string) => reads.has(id),
 
     /** An entry for the row's token, kept unless caching is off, the row is not active, or it changed since `readSeq`. */
-    remember(c: ConnectionWithTenant, accessToken: string, readSeq: number): CachedToken {
+    remember(c: TokenReadRow, accessToken: string, readSeq: number): CachedToken {
       const entry: CachedToken = {
         connectionId: c.id,
         tenantId: c.tenantId,
@@ -84,7 +84,7 @@ export function createTokenCache(deps: { ttlMs: number; bus?: Pick<InvalidationB
      * The stored row, read once however many requests ask for it at the same moment. A request never joins
      * a read that began before the connection's last invalidation: it may return the row from before it.
      */
-    shared(id: string, load: (id: string) => Promise<ConnectionWithTenant | null>): SharedRead {
+    shared(id: string, load: (id: string) => Promise<TokenReadRow | null>): SharedRead {
       const pending = reads.get(id);
       if (pending && !changedSince(id, pending.seq)) return pending;
       const entry: SharedRead = {

@@ -6,7 +6,7 @@ import type { Quotas } from '../access/quotas.js';
 import { sees } from '../access/viewer.js';
 import { isRefreshDue } from '../refresh/schedule.js';
 import type { Refresher, RefreshResult } from '../refresh/types.js';
-import type { ConnectionRepo, ConnectionWithTenant } from '../store/connection-repo.js';
+import type { ConnectionRepo, TokenReadRow } from '../store/connection-repo.js';
 import type { InvalidationBus } from './invalidation.js';
 import { createTokenCache, type CachedToken } from './token-cache.js';
 
@@ -49,7 +49,7 @@ const READ_LOCK_WAIT_MS = 4_000;
  * outage of every operator service calling Lever.
  */
 export function createTokenService(deps: {
-  repo: Pick<ConnectionRepo, 'findById'>;
+  repo: Pick<ConnectionRepo, 'findForTokenRead'>;
   refresher: Pick<Refresher, 'refresh'>;
   cipher: TokenCipher;
   config: Pick<Config, 'refresh' | 'lever'>;
@@ -61,7 +61,7 @@ export function createTokenService(deps: {
   const now = deps.now ?? (() => new Date());
   const inflight = new Map<string, Promise<RefreshResult>>();
   const cache = createTokenCache({ ttlMs: deps.config.refresh.tokenCacheTtlMs, bus: deps.bus, now });
-  const shared = (id: string) => cache.shared(id, (key) => deps.repo.findById(key));
+  const shared = (id: string) => cache.shared(id, (key) => deps.repo.findForTokenRead(key));
   /** Reads answered from memory and reads that went to Postgres (forced refreshes aside): the cache's hit ratio. */
   const counts = { hits: 0, misses: 0 };
 
@@ -83,7 +83,7 @@ export function createTokenService(deps: {
     };
   }
 
-  function fromStored(c: ConnectionWithTenant, refreshed: boolean, readSeq: number): AccessTokenGrant {
+  function fromStored(c: TokenReadRow, refreshed: boolean, readSeq: number): AccessTokenGrant {
     const entry = cache.remember(c, deps.cipher.decrypt(c.accessTokenCiphertext!, { row: c.id, column: 'accessToken' }), readSeq);
     return grant(entry, entry.accessToken, refreshed);
   }
@@ -91,7 +91,7 @@ export function createTokenService(deps: {
   const isDue = (t: { expiresAt: Date | null; issuedAt: Date | null }) =>
     isRefreshDue(t, deps.config.refresh.tokenMinTtlSeconds, now());
 
-  function assertUsable(c: ConnectionWithTenant | null, tenantId: string | undefined): asserts c is ConnectionWithTenant {
+  function assertUsable(c: TokenReadRow | null, tenantId: string | undefined): asserts c is TokenReadRow {
     // A connection of another tenant is indistinguishable from one that does not exist (access/viewer.ts).
     if (!c || !sees({ tenantId: tenantId ?? null }, c.tenantId)) throw new NotFoundError('Connection');
     if (c.status === 'needs_reauth') throw new NeedsReauthError(c.reauthReason);
@@ -137,7 +137,7 @@ export function createTokenService(deps: {
    * After a refresh attempt on read: its tokens, or — when it did not refresh (busy elsewhere, a transient
    * failure, switched off) — what is stored now, if it has a minute or more to live; else 503.
    */
-  async function settle(id: string, result: RefreshResult, current: ConnectionWithTenant, readSeq: number, tenantId: string | undefined): Promise<AccessTokenGrant> {
+  async function settle(id: string, result: RefreshResult, current: TokenReadRow, readSeq: number, tenantId: string | undefined): Promise<AccessTokenGrant> {
     if (result.outcome === 'refreshed') {
       const entry = cache.remember(result.connection, result.accessToken, readSeq);
       return grant(entry, result.accessToken, true);
@@ -147,7 +147,7 @@ export function createTokenService(deps: {
       throw new NeedsReauthError(result.reason);
     }
     // Another process may have refreshed meanwhile: re-read.
-    const latest = await deps.repo.findById(id);
+    const latest = await deps.repo.findForTokenRead(id);
     assertUsable(latest, tenantId);
     const left = (latest.accessTokenExpiresAt?.getTime() ?? 0) - now().getTime();
     if (result.outcome === 'not_due' || left >= LAST_RESORT_MIN_TTL_MS) return fromStored(latest, latest.version !== current.version, readSeq);
@@ -160,7 +160,7 @@ export function createTokenService(deps: {
   }
 
   /** The stored row, or — when Postgres is unreachable — a cached token still good for a minute. */
-  async function read(id: string, tenantId: string | undefined): Promise<{ row: ConnectionWithTenant | null; seq: number } | { cached: CachedToken }> {
+  async function read(id: string, tenantId: string | undefined): Promise<{ row: TokenReadRow | null; seq: number } | { cached: CachedToken }> {
     const pending = shared(id);
     try {
       return { row: await pending.row, seq: pending.seq };
