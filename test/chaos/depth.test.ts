@@ -36,7 +36,8 @@ its reuse leeway 0 s, the default fleet budget (REFRESH_RATE_LIMIT_PER_SECOND=50
 without kills (the refresh rate), then a random worker SIGKILLed and restarted every ~${DEPTH.everyMs / 1000} s for
 ${DEPTH.killMs / 1000} s. *In flight per kill*: rotations Lever made for the killed process that it never stored — answers
 that never reached it (the simulator's record, matched by client port), and *delivered, unstored*: answers delivered to
-it less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze, whose grant was then lost; *lost*: grants marked refresh_response_lost.
+it less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze (or written into its socket less than that after its death,
+before the simulator read the FIN), whose grant was then lost; *lost*: grants marked refresh_response_lost.
 docs/operating.md ("In-flight depth and crashes") reads these figures.
 
 | REFRESH_CONCURRENCY | refreshes/s (no kills) | worker kills | in flight per kill, mean | of them delivered, unstored (all kills) | grants lost | lost per kill |

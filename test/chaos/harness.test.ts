@@ -128,13 +128,25 @@ describe('kills explain lost grants', () => {
     const whileFrozen = rotation({ clientPort: 5002, settledMs: T0 + 1, delivered: true });
     const longBefore = rotation({ clientPort: 5001, settledMs: T0 - 5_000, delivered: true });
     const otherProcess = rotation({ clientPort: 7777, settledMs: T0 - 10, delivered: true });
-    const grants = [grant('a', [], justBefore), grant('b', [], whileFrozen), grant('c', [], longBefore), grant('d', [], otherProcess)];
+    // Written into the dead process's socket before the simulator read its FIN: the kernel took the bytes.
+    const afterDeath = rotation({ clientPort: 5002, settledMs: T0 + 700, delivered: true });
+    const longAfter = rotation({ clientPort: 5002, settledMs: T0 + 4_000, delivered: true });
+    const grants = [
+      grant('a', [], justBefore),
+      grant('b', [], whileFrozen),
+      grant('c', [], longBefore),
+      grant('d', [], otherProcess),
+      grant('e', [], afterDeath),
+      grant('f', [], longAfter),
+    ];
     const lost = grants.map((g) => ({ id: `conn_${g.account}`, account: g.account, lastRotation: g.lastRotation }));
     const { perKill, lostAtNoKill, lostAtKill } = attributeKills(kills, grants, lost, { startedAt: T0, simOffsetMs: 0 });
-    expect(perKill[0]).toMatchObject({ inFlight: 2, unstored: 2, lost: 2 });
-    expect([...lostAtKill]).toEqual(['conn_a', 'conn_b']);
-    // Delivered long before any kill, or to a process nobody killed: our failure, left unexplained.
-    expect(lostAtNoKill.map((line) => line.split(' ')[0])).toEqual(['conn_c', 'conn_d']);
+    expect(perKill[0]).toMatchObject({ inFlight: 3, unstored: 3, lost: 3 });
+    expect([...lostAtKill]).toEqual(['conn_a', 'conn_b', 'conn_e']);
+    // Delivered long before or after any kill, or to a process nobody killed: our failure, left unexplained,
+    // with the nearest kill named.
+    expect(lostAtNoKill.map((line) => line.split(' ')[0])).toEqual(['conn_c', 'conn_d', 'conn_f']);
+    expect(lostAtNoKill[2]).toContain('nearest kill: worker pid 1 frozen 4000 ms and killed 3998 ms before this answer settled, its port among');
   });
 });
 

@@ -291,7 +291,11 @@ export interface KillFigure {
  * How long before its freeze a killed process may have had an answer delivered and not yet stored (parse,
  * decrypt-and-encrypt, the fenced write's round trip, on a loaded 2-core machine). Lever's answer sits in
  * the socket or the process's memory, not in Postgres: at reuse leeway 0 that grant dies with the process.
- * A delivered rotation lost outside this window (or at no kill) stays our failure.
+ * The same span after the kill: the simulator may write an answer into a dead process's socket before it
+ * reads that socket's FIN (a turn of its event loop runs timers, such as its injected latency, before it
+ * reads sockets; on a loaded box that turn can come well after the kill), and a write the kernel took counts
+ * as delivered. Seen once in the depth sweep: delivered 0.5–1 s after the kill, its worker's replacement
+ * already starting. A delivered rotation lost outside this window (or at no kill) stays our failure.
  */
 export const UNSTORED_WINDOW_MS = 1_000;
 
@@ -321,7 +325,15 @@ export function attributeKills(
     return r.delivered === false
       ? kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && t >= k.stoppedAt - 1_000 && t <= k.killedAt + 10_000)
       : // Delivered into the socket of a process frozen moments later (or already frozen: the kernel still takes the bytes).
-        kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && t >= k.stoppedAt - UNSTORED_WINDOW_MS && t <= k.killedAt + 50);
+        kills.findIndex((k) => k.simPorts.includes(r.clientPort!) && t >= k.stoppedAt - UNSTORED_WINDOW_MS && t <= k.killedAt + UNSTORED_WINDOW_MS);
+  };
+  /** For a loss no kill explains: the kill closest in time, so a failure says how near it came. */
+  const nearestKill = (r: SimRotation | null) => {
+    if (!r || kills.length === 0) return '';
+    const t = settledAt(r);
+    const k = kills.reduce((a, b) => (Math.abs(b.killedAt - t) < Math.abs(a.killedAt - t) ? b : a));
+    const port = r.clientPort !== null && k.simPorts.includes(r.clientPort) ? 'among' : 'not among';
+    return `; nearest kill: ${k.kind} pid ${k.pid} frozen ${t - k.stoppedAt} ms and killed ${t - k.killedAt} ms before this answer settled, its port ${port} that process's ${k.simPorts.length} sockets to the simulator`;
   };
   const perKill: KillFigure[] = kills.map((k) => ({ kind: k.kind, atS: Math.round((k.stoppedAt - options.startedAt) / 100) / 10, simSockets: k.simPorts.length, inFlight: 0, unstored: 0, lost: 0 }));
   for (const g of grants) {
@@ -342,7 +354,7 @@ export function attributeKills(
         perKill[at]!.inFlight++;
         perKill[at]!.unstored++;
       }
-    } else lostAtNoKill.push(`${l.id} (${l.account}): last rotation ${JSON.stringify(l.lastRotation)}`);
+    } else lostAtNoKill.push(`${l.id} (${l.account}): last rotation ${JSON.stringify(l.lastRotation)}${nearestKill(l.lastRotation)}`);
   }
   return { perKill, lostAtNoKill, lostAtKill };
 }
@@ -663,7 +675,7 @@ export function renderKills(rows: ReliabilityRow[]): string {
       const sockets = r.kills!.reduce((n, k) => n + k.simSockets, 0);
       return (
         `- **${r.scenario}**: ${t.kills} kills (${sockets} connections to the simulator noted in all), ${t.inFlight} rotations in flight at Lever for the killed processes ` +
-        `(${unstored} of them answered and delivered to the process less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze, not yet stored), ` +
+        `(${unstored} of them answered and delivered to the process less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze or after its death, not stored), ` +
         `${t.lost} grants lost with them (${(t.lost / Math.max(1, t.kills)).toFixed(2)} per kill; ${r.responsesLost} refresh_response_lost in all, ` +
         `${r.refreshesDone} refreshes done). Per kill (in flight/lost): ${perKill || 'none'}.`
       );
@@ -692,7 +704,8 @@ connections in \`needs_reauth\` with reason \`refresh_response_lost\` (only leew
 *unexplained lost* = those of them whose grant's last rotation the simulator saw reach the client (answer
 written and read — see apps/lever-sim "Rotations that reached the client"), unless it reached a process
 SIGKILLed moments later (delivered less than ${UNSTORED_WINDOW_MS / 1000} s before its freeze, or while frozen:
-the answer was in its socket or memory, not yet in Postgres): our loss, not Lever's answer or the kill's;
+the answer was in its socket or memory, not yet in Postgres), or written into its socket less than
+${UNSTORED_WINDOW_MS / 1000} s after its death, before the simulator read the FIN: our loss, not Lever's answer or the kill's;
 *false needs_reauth* = \`needs_reauth\` not caused by a revocation or expiry the scenario made; *events missing*
 = needs_reauth without its \`connection.needs_reauth\` event, plus outbox events (default subscription) the
 webhook receiver never got; *5xx answers* = token-endpoint answers >= 500 other than 503 (503 + Retry-After
