@@ -198,7 +198,7 @@ describe('the report', () => {
     expect(report).toContain(`| ${row.scenario} | 41 s | 321 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 0 | 0 |`);
     expect(report).toContain(
       `- **${row.scenario}**: 3 kills (3 connections to the simulator noted in all), 4 rotations in flight at Lever for the killed processes ` +
-        '(1 of them answered and delivered to the process less than 1 s before its freeze, not yet stored), 3 grants lost with them (1.00 per kill; ' +
+        '(1 of them answered and delivered to the process less than 1 s before its freeze or after its death, not stored), 3 grants lost with them (1.00 per kill; ' +
         '3 refresh_response_lost in all, 321 refreshes done). Per kill (in flight/lost): worker@3.1s 2/2, api@9.4s 1 (1 unstored)/0, worker@14s 1/1.',
     );
   });
