@@ -24,15 +24,32 @@ export function effectiveLimits(c: BudgetClass): { intervalMs: number; tolerance
   return { intervalMs, toleranceMs: (burst - 1) * intervalMs, perSecond: Math.max(Math.ceil(c.ratePerSecond), c.burst - Math.max(1, Math.ceil(c.burst / 5))) };
 }
 
-export type Reservation = { granted: true; waitMs: number } | { granted: false; retryInMs: number };
+/**
+ * A GCRA bucket that must have room for a call to get its turn, checked and taken in the same script run
+ * as the turn (the per-tenant and per-key quotas, access/quotas.ts): one round trip to Redis per call
+ * instead of one per bucket, and all or nothing: a call refused for its turn costs its quotas nothing,
+ * and a call refused by a quota reserves no turn.
+ */
+export interface Gate {
+  /** The bucket's whole Redis key. */
+  key: string;
+  intervalMs: number;
+  toleranceMs: number;
+}
+
+export type Reservation =
+  | { granted: true; waitMs: number }
+  /** The turn is too far away (`gate` absent), or gate number `gate` (an index of the gates given) has no room for `retryInMs`. */
+  | { granted: false; retryInMs: number; gate?: number };
 
 export interface AccountBudget {
   /**
    * Reserves the account's next free turn in every class given, in arrival order across every process, and
    * says how long to wait for it (the caller sleeps that long once: nothing polls). Refused, reserving
-   * nothing, when the turn is more than `maxWaitMs` away.
+   * nothing, when the turn is more than `maxWaitMs` away, or when one of `gates` has no room (checked
+   * first; taken only with the turn).
    */
-  reserve(account: string, classes: readonly BudgetClass[], maxWaitMs: number): Promise<Reservation>;
+  reserve(account: string, classes: readonly BudgetClass[], maxWaitMs: number, gates?: readonly Gate[]): Promise<Reservation>;
   /**
    * Lever answered 429: nobody of this account goes before `ms` from now, and after that the account starts
    * again at the steady rate, without a burst (Lever's own bucket is empty).
@@ -53,19 +70,23 @@ export interface AccountBudget {
  * process batches the calls that arrive while its previous reservation is at Redis): the state is read
  * once and written once per batch, so a busy process pays one round trip and one script run for many calls.
  *
- * KEYS: per class, its hash and its set. ARGV: n, then per class interval, tolerance, perSecond (ms, ms, n),
- * then the n calls' maxWaitMs. Returns per call {1, waitMs} (reserved) or {0, retryInMs} (too far away;
- * nothing reserved for it), flattened.
+ * Each call may bring gates (Gate): GCRA buckets checked before its turn and taken only with it.
+ *
+ * KEYS: per class, its hash and its set; then the batch's gate keys, each once. ARGV: n, the number of
+ * classes, then per class interval, tolerance, perSecond (ms, ms, n), then per call its maxWaitMs, its number of gates g and g times
+ * (gate key's index among the gate keys, interval, tolerance). Returns per call {1, waitMs, 0} (reserved),
+ * {0, retryInMs, 0} (too far away) or {2, retryInMs, j} (gate j of the call, 1-based, has no room), flattened;
+ * a refused call reserves and takes nothing.
  */
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[1])
-local classes = #KEYS / 2
+local classes = tonumber(ARGV[2])
 local st = {}
 for i = 1, classes do
   local state = KEYS[2 * i - 1]
-  local c = { state = state, turns = KEYS[2 * i], interval = tonumber(ARGV[3 * i - 1]), tolerance = tonumber(ARGV[3 * i]), perSecond = tonumber(ARGV[3 * i + 1]) }
+  local c = { state = state, turns = KEYS[2 * i], interval = tonumber(ARGV[3 * i]), tolerance = tonumber(ARGV[3 * i + 1]), perSecond = tonumber(ARGV[3 * i + 2]) }
   local fields = redis.call('HMGET', state, 'tat', 'pause')
   c.tat = tonumber(fields[1]) or now
   c.pause = tonumber(fields[2]) or 0
@@ -75,39 +96,76 @@ for i = 1, classes do
   c.added = 0
   st[i] = c
 end
+local gateTat = {}
+local gateDirty = {}
+local arg = 3 * classes + 3
 local out = {}
 local lastAt = now
 for k = 1, n do
-  local maxWait = tonumber(ARGV[3 * classes + 1 + k])
-  local at = now
-  local own = {}
-  for i = 1, classes do
-    local c = st[i]
-    local o = math.max(now, c.tat - c.tolerance, c.pause)
-    if c.size >= c.perSecond then
-      local oldest = redis.call('ZRANGE', c.turns, -c.perSecond, -c.perSecond, 'WITHSCORES')
-      o = math.max(o, tonumber(oldest[2]) + 1000)
-    end
-    own[i] = o
-    at = math.max(at, o)
+  local maxWait = tonumber(ARGV[arg])
+  local g = tonumber(ARGV[arg + 1])
+  local gates = {}
+  for j = 1, g do
+    local base = arg + 2 + 3 * (j - 1)
+    local key = KEYS[2 * classes + tonumber(ARGV[base])]
+    if gateTat[key] == nil then gateTat[key] = tonumber(redis.call('GET', key) or now) end
+    gates[j] = { key = key, interval = tonumber(ARGV[base + 1]), tolerance = tonumber(ARGV[base + 2]) }
   end
-  if at - now > maxWait then
-    out[#out + 1] = 0
-    out[#out + 1] = math.ceil(at - now)
+  arg = arg + 2 + 3 * g
+  local closed = 0
+  local closedFor = 0
+  for j = 1, g do
+    local tat = math.max(gateTat[gates[j].key], now)
+    if closed == 0 and tat - now > gates[j].tolerance then
+      closed = j
+      closedFor = math.ceil(tat - now - gates[j].tolerance)
+    end
+  end
+  if closed > 0 then
+    out[#out + 1] = 2
+    out[#out + 1] = closedFor
+    out[#out + 1] = closed
   else
+    local at = now
+    local own = {}
     for i = 1, classes do
       local c = st[i]
-      -- The bucket is drawn at this class's own turn: another class holding the call back (an application
-      -- POST waiting for its 2/s) does not push the account's other calls back with it.
-      c.tat = math.max(c.tat, own[i]) + c.interval
-      redis.call('ZADD', c.turns, at, c.seq + k)
-      c.size = c.size + 1
-      c.added = c.added + 1
+      local o = math.max(now, c.tat - c.tolerance, c.pause)
+      if c.size >= c.perSecond then
+        local oldest = redis.call('ZRANGE', c.turns, -c.perSecond, -c.perSecond, 'WITHSCORES')
+        o = math.max(o, tonumber(oldest[2]) + 1000)
+      end
+      own[i] = o
+      at = math.max(at, o)
     end
-    lastAt = math.max(lastAt, at)
-    out[#out + 1] = 1
-    out[#out + 1] = math.ceil(at - now)
+    if at - now > maxWait then
+      out[#out + 1] = 0
+      out[#out + 1] = math.ceil(at - now)
+      out[#out + 1] = 0
+    else
+      for j = 1, g do
+        local gate = gates[j]
+        gateTat[gate.key] = math.max(gateTat[gate.key], now) + gate.interval
+        gateDirty[gate.key] = true
+      end
+      for i = 1, classes do
+        local c = st[i]
+        -- The bucket is drawn at this class's own turn: another class holding the call back (an application
+        -- POST waiting for its 2/s) does not push the account's other calls back with it.
+        c.tat = math.max(c.tat, own[i]) + c.interval
+        redis.call('ZADD', c.turns, at, c.seq + k)
+        c.size = c.size + 1
+        c.added = c.added + 1
+      end
+      lastAt = math.max(lastAt, at)
+      out[#out + 1] = 1
+      out[#out + 1] = math.ceil(at - now)
+      out[#out + 1] = 0
+    end
   end
+end
+for key in pairs(gateDirty) do
+  redis.call('SET', key, gateTat[key], 'PX', math.ceil(gateTat[key] - now + 1000))
 end
 for i = 1, classes do
   local c = st[i]
@@ -146,6 +204,7 @@ const MAX_BATCH = 64;
 
 interface Waiting {
   maxWaitMs: number;
+  gates: readonly Gate[];
   resolve(reservation: Reservation): void;
   reject(error: unknown): void;
 }
@@ -178,9 +237,27 @@ export function createAccountBudget(deps: { redis: Redis; prefix: string }): Acc
     });
     while (queue.length > 0) {
       const batch = queue.splice(0, MAX_BATCH);
+      // The batch's gate keys, each once (calls of one tenant share its quota bucket).
+      const gateKeys: string[] = [];
+      const gateIndex = new Map<string, number>();
+      const callArgs = batch.flatMap((w) => [
+        w.maxWaitMs,
+        w.gates.length,
+        ...w.gates.flatMap((gate) => {
+          let index = gateIndex.get(gate.key);
+          if (index === undefined) {
+            index = gateKeys.push(gate.key);
+            gateIndex.set(gate.key, index);
+          }
+          return [index, gate.intervalMs, gate.toleranceMs];
+        }),
+      ]);
       try {
-        const out = await redis.leverApiReserve(classKeys.length, ...classKeys, batch.length, ...classArgs, ...batch.map((w) => w.maxWaitMs));
-        batch.forEach((w, i) => w.resolve(out[2 * i] === 1 ? { granted: true, waitMs: out[2 * i + 1]! } : { granted: false, retryInMs: out[2 * i + 1]! }));
+        const out = await redis.leverApiReserve(classKeys.length + gateKeys.length, ...classKeys, ...gateKeys, batch.length, classes.length, ...classArgs, ...callArgs);
+        batch.forEach((w, i) => {
+          const [kind, ms, gate] = [out[3 * i]!, out[3 * i + 1]!, out[3 * i + 2]!];
+          w.resolve(kind === 1 ? { granted: true, waitMs: ms } : kind === 2 ? { granted: false, retryInMs: ms, gate: gate - 1 } : { granted: false, retryInMs: ms });
+        });
       } catch (error) {
         for (const w of batch) w.reject(error);
       }
@@ -189,15 +266,15 @@ export function createAccountBudget(deps: { redis: Redis; prefix: string }): Acc
   }
 
   return {
-    reserve(account, classes, maxWaitMs) {
+    reserve(account, classes, maxWaitMs, gates = []) {
       const queueKey = `${account}\n${classes.map((c) => `${c.name}:${c.ratePerSecond}:${c.burst}`).join(',')}`;
       return new Promise<Reservation>((resolve, reject) => {
         const queue = queues.get(queueKey);
         if (queue) {
-          queue.push({ maxWaitMs, resolve, reject });
+          queue.push({ maxWaitMs, gates, resolve, reject });
           return;
         }
-        const fresh: Waiting[] = [{ maxWaitMs, resolve, reject }];
+        const fresh: Waiting[] = [{ maxWaitMs, gates, resolve, reject }];
         queues.set(queueKey, fresh);
         void drain(queueKey, account, classes, fresh);
       });

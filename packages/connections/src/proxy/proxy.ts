@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '@lever-connect/config';
 import { AppError, RateLimitedError } from '@lever-connect/errors';
 import type { LeverApiRequest, LeverApiResponse } from '@lever-connect/lever';
-import type { Quotas } from '../access/quotas.js';
+import { quotaExceeded, type QuotaGate, type Quotas } from '../access/quotas.js';
 import type { Viewer } from '../access/viewer.js';
 import type { AccessTokenGrant, TokenService } from '../tokens/token-service.js';
 import type { AccountBudget, BudgetClass } from './budget.js';
@@ -48,7 +48,7 @@ export interface ProxyDeps {
   tokens: Pick<TokenService, 'getAccessToken' | 'refreshRejected'>;
   budget: AccountBudget;
   /** Per-tenant and per-key quotas: one tenant's callers cannot take the api from the others. */
-  quotas?: Pick<Quotas, 'proxyCall'>;
+  quotas?: Pick<Quotas, 'proxyGates'>;
   config: Pick<Config, 'proxy'>;
   send(request: LeverApiRequest): Promise<LeverApiResponse>;
   /** Told of every attempt's outcome (metrics: Lever's 429s above all). */
@@ -112,10 +112,14 @@ async function readJson(body: Readable): Promise<unknown> {
 export function createLeverProxy(deps: ProxyDeps) {
   const { proxy: config } = deps.config;
 
-  /** Waits for the account's next turn (once, no polling), or throws our 429 when it is too far away. */
-  async function takeTurn(account: string, classes: BudgetClass[], deadline: number, signal: AbortSignal | undefined): Promise<number> {
-    const turn = await deps.budget.reserve(account, classes, Math.max(0, deadline - Date.now()));
+  /**
+   * Waits for the account's next turn (once, no polling), or throws our 429 when it is too far away. The
+   * call's quotas (first attempt only: a retry is the same call) are taken with the turn, in one Redis call.
+   */
+  async function takeTurn(account: string, classes: BudgetClass[], deadline: number, signal: AbortSignal | undefined, quotas: readonly QuotaGate[]): Promise<number> {
+    const turn = await deps.budget.reserve(account, classes, Math.max(0, deadline - Date.now()), quotas);
     if (!turn.granted) {
+      if (turn.gate !== undefined) throw quotaExceeded(quotas[turn.gate]!.what, turn.retryInMs);
       const seconds = Math.max(1, Math.ceil(turn.retryInMs / 1000));
       throw new RateLimitedError('rate_limited', `This Lever account's call budget is taken for the next ${seconds} s; try again later`, seconds);
     }
@@ -129,7 +133,7 @@ export function createLeverProxy(deps: ProxyDeps) {
       const method = req.method.toUpperCase();
       let grant: AccessTokenGrant = await deps.tokens.getAccessToken(connectionId, { tenantId: req.viewer.tenantId ?? undefined });
       // The connection's tenant, whoever calls: an operator's services usually share one admin key.
-      await deps.quotas?.proxyCall({ tenantId: grant.tenantId, apiKeyId: req.viewer.apiKeyId ?? null });
+      const quotas = deps.quotas?.proxyGates({ tenantId: grant.tenantId, apiKeyId: req.viewer.apiKeyId ?? null }) ?? [];
       const account = `${grant.environment}:${grant.leverAccountId}`;
       const classes = budgetClassesFor(config, method, path);
       const deadline = Date.now() + Math.min(config.maxWaitMs, req.maxWaitMs ?? Infinity);
@@ -137,7 +141,7 @@ export function createLeverProxy(deps: ProxyDeps) {
       let waitedMs = 0;
       let refreshed = false;
       for (let attempt = 1; ; attempt++) {
-        waitedMs += await takeTurn(account, classes, deadline, req.signal);
+        waitedMs += await takeTurn(account, classes, deadline, req.signal, attempt === 1 ? quotas : []);
         const response = await deps.send({
           baseUrl: grant.apiBaseUrl,
           method,
