@@ -26,7 +26,7 @@ export interface BenchSizes {
 export type BenchName = keyof BenchSizes;
 export const BENCH_NAMES: BenchName[] = ['refresh', 'schedule', 'token', 'connect', 'sim', 'proxy', 'webhooks', 'console'];
 
-/** `full` is what `pnpm bench` runs (≈ 13 minutes on 2 cores); `smoke` runs in `pnpm test` (about a minute). */
+/** `full` is what `pnpm bench` runs (≈ 15 minutes on 2 cores); `smoke` runs in `pnpm test` (about a minute). */
 export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
   smoke: {
     refresh: { connections: 20, concurrency: 10, rounds: 1, timeoutMs: 20_000, budgetConnections: 150 },
@@ -34,7 +34,7 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     token: { durationSeconds: 1, fixedRates: [200], judgedRate: 200, rounds: 1, pacedRounds: 1, warmupMs: 100, connections: 4, realisticConnections: 200 },
     connect: { connects: 4, parallel: 2 },
     sim: { grants: 8, durationMs: 500 },
-    proxy: { durationSeconds: 1, pacedRate: 100, rounds: 1, warmupMs: 100, connections: 4, workers: 0 },
+    proxy: { durationSeconds: 1, pacedRate: 100, rounds: 1, warmupMs: 100, connections: 4, maxConnections: [4], workers: 0 },
     webhooks: { durationSeconds: 1, pacedRate: 100, rounds: 1, warmupMs: 100, connections: 4 },
     console: { connections: 2_000, tenants: 200, requests: 10 },
   },
@@ -44,7 +44,7 @@ export const SIZES: Record<'smoke' | 'full', BenchSizes> = {
     token: { durationSeconds: 4, fixedRates: [500, 1_000, 2_000], judgedRate: 1_000, rounds: 5, pacedRounds: 5, warmupMs: 500, connections: 10, realisticConnections: 10_000 },
     connect: { connects: 300, parallel: 16 },
     sim: { grants: 64, durationMs: 5_000 },
-    proxy: { durationSeconds: 4, pacedRate: 500, rounds: 3, warmupMs: 500, connections: 10, workers: 1 },
+    proxy: { durationSeconds: 4, pacedRate: 500, rounds: 3, warmupMs: 500, connections: 10, maxConnections: [10, 64], workers: 1 },
     webhooks: { durationSeconds: 4, pacedRate: 500, rounds: 3, warmupMs: 500, connections: 10 },
     console: { connections: 100_000, tenants: 20_000, requests: 200 },
   },
