@@ -1,6 +1,4 @@
-import { isIP } from 'node:net';
-import { z } from 'zod';
-import { isLeverEvent, type LeverEvent } from './lever-events.js';
+import { isLeverEvent } from './lever-events.js';
 import {
   LEVER_ENVIRONMENTS,
   LEVER_HOSTS,
@@ -9,253 +7,21 @@ import {
   type LeverEnvironment,
 } from './lever-hosts.js';
 
+import { envSchema, type RawEnv } from './env-schema.js';
+import { isHostOrCidr, parseKey, parseTrustProxy, splitList } from './parsers.js';
+import type { Config, LeverEnvironmentConfig, RoutePattern } from './types.js';
+
+export type { Config, LeverEnvironmentConfig, ProxyConfig, RoutePattern } from './types.js';
+export type { RawEnv } from './env-schema.js';
+
 /** What subscribing to Lever's webhooks through its API needs (a write scope includes the matching read). */
 export const WEBHOOK_SCOPES = ['webhooks:write:admin'] as const;
-
-const DEFAULT_SCOPES = 'opportunities:read:admin users:read:admin postings:read:admin stages:read:admin';
-
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const url = z.string().url();
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === '' ? undefined : v));
-
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** json (default) or pretty (human-readable, for a terminal). */
-  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
-  PORT: int(0, 65535).optional(),
-  HOST: z.string().default('127.0.0.1'),
-  PUBLIC_BASE_URL: url.optional(),
-  DATABASE_URL: url.default('postgresql://postgres@127.0.0.1:5432/lever_connect'),
-  DATABASE_POOL_SIZE: int(1, 200).default(10),
-  REDIS_URL: url.default('redis://127.0.0.1:6379'),
-  /** Prefix of every Redis key we own (BullMQ queues, locks, state); lets deployments share one Redis. */
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only (BullMQ forbids ":")')
-    .default('lc'),
-  TOKEN_ENCRYPTION_KEY: optionalString,
-  TOKEN_ENCRYPTION_PREVIOUS_KEYS: optionalString,
-  /** Whether v1 ciphertexts (bound to the row only, written before column binding) still decrypt. */
-  TOKEN_ENCRYPTION_ACCEPT_LEGACY: bool.default(true),
-  /** live (the default): Lever itself. simulator: apps/lever-sim, only when set by name (pnpm dev, the tests). */
-  LEVER_ENV: z.enum(['simulator', 'live']).default('live'),
-  /** The unauthenticated demo pages: simulator mode only, and only when asked for (pnpm dev does). */
-  DEMO_ENABLED: bool.default(false),
-  /** Local development over http: cookies without Secure, webhooks to localhost and private addresses. Never in production. */
-  ALLOW_INSECURE_DEV: bool.default(false),
-  LEVER_SIMULATOR_URL: url.default('http://127.0.0.1:4010'),
-  LEVER_AUTH_URL: url.optional(),
-  LEVER_API_URL: url.optional(),
-  LEVER_SANDBOX_AUTH_URL: url.optional(),
-  LEVER_SANDBOX_API_URL: url.optional(),
-  LEVER_PRODUCTION_AUTH_URL: url.optional(),
-  LEVER_PRODUCTION_API_URL: url.optional(),
-  LEVER_SANDBOX_CLIENT_ID: optionalString,
-  LEVER_SANDBOX_CLIENT_SECRET: optionalString,
-  LEVER_PRODUCTION_CLIENT_ID: optionalString,
-  LEVER_PRODUCTION_CLIENT_SECRET: optionalString,
-  LEVER_SCOPES: z.string().default(DEFAULT_SCOPES),
-  LEVER_SANDBOX_SCOPES: optionalString,
-  LEVER_PRODUCTION_SCOPES: optionalString,
-  LEVER_HTTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
-  CONNECT_ALLOWED_ORIGINS: z.string().default(''),
-  CONNECT_SESSION_TTL_SECONDS: int(60, 86_400).default(1800),
-  /** The operator console: a sign-in unused this long ends (seconds), and any sign-in ends this old. */
-  CONSOLE_SESSION_IDLE_SECONDS: int(1, 86_400).default(1800),
-  CONSOLE_SESSION_MAX_AGE_SECONDS: int(60, 7 * 86_400).default(43_200),
-  /** How long a finished (used or expired) connect session's result stays readable, seconds. */
-  CONNECT_RESULT_TTL_SECONDS: int(60, 86_400).default(600),
-  REFRESH_ENABLED: bool.default(true),
-  REFRESH_LEAD_SECONDS: int(1).default(600),
-  REFRESH_JITTER_SECONDS: int(0).default(60),
-  TOKEN_MIN_TTL_SECONDS: int(1).default(300),
-  REFRESH_FAILING_AFTER_SECONDS: int(1).default(900),
-  EXPIRING_NOTICE_DAYS: int(1, 364).default(14),
-  REFRESH_CONCURRENCY: int(1, 1000).default(20),
-  REFRESH_RATE_LIMIT_PER_SECOND: int(1, 100_000).default(50),
-  RECONCILE_INTERVAL_SECONDS: int(1, 3600).default(60),
-  REFRESH_LOCK_TTL_MS: int(500, 600_000).optional(),
-  /** How long the api may answer a token read from memory (0 turns the cache off). */
-  TOKEN_CACHE_TTL_MS: int(0, 300_000).default(15_000),
-  DEPLOYMENT_ID: z.string().min(1).default('default'),
-  WEBHOOK_RETRY_DELAYS_SECONDS: z.string().default('5,30,120,600,3600,10800,21600,43200'),
-  WEBHOOK_DISABLE_AFTER_SECONDS: int(1).default(259_200),
-  WEBHOOK_ALLOWED_HOSTS: z.string().default(''),
-  WEBHOOK_CONCURRENCY: int(1, 1000).default(10),
-  LEVER_API_RATE_PER_SECOND: int(1, 1_000_000).default(10),
-  LEVER_API_BURST: int(1, 1_000_000).default(20),
-  LEVER_APPLICATION_RATE_PER_SECOND: int(1, 10_000).default(2),
-  LEVER_APPLICATION_ROUTES: z.string().default('POST /postings/*/apply, POST /opportunities/*/applications'),
-  LEVER_PROXY_MAX_WAIT_MS: int(0, 600_000).default(30_000),
-  LEVER_PROXY_MAX_ATTEMPTS: int(1, 10).default(4),
-  LEVER_PROXY_MAX_BODY_BYTES: int(0, 1024 * 1024 * 1024).default(25 * 1024 * 1024),
-  LEVER_PROXY_TIMEOUT_MS: int(100, 600_000).default(30_000),
-  LEVER_WEBHOOK_EVENTS: z.string().default(''),
-  QUOTA_FORCED_REFRESH_PER_TENANT_PER_MINUTE: int(0, 1_000_000).default(30),
-  QUOTA_PROXY_PER_TENANT_PER_SECOND: int(0, 1_000_000).default(100),
-  QUOTA_PROXY_PER_KEY_PER_SECOND: int(0, 1_000_000).default(100),
-  CONNECT_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(120),
-  TRUST_PROXY: z.string().default(''),
-  /** The worker's /metrics: a bearer token Prometheus sends; unset, only loopback clients are answered. */
-  METRICS_TOKEN: z.string().min(16, 'at least 16 characters (e.g. openssl rand -hex 24)').optional(),
-});
-
-export type RawEnv = Record<string, string | undefined>;
-
-export interface LeverEnvironmentConfig {
-  environment: LeverEnvironment;
-  clientId: string;
-  clientSecret: string;
-  /** Origin of the authorization server, e.g. https://auth.lever.co */
-  authUrl: string;
-  authorizePath: string;
-  tokenPath: string;
-  apiBaseUrl: string;
-  audience: string;
-  /** Always includes offline_access. */
-  scopes: string[];
-}
-
-export interface Config {
-  nodeEnv: 'development' | 'test' | 'production';
-  isProduction: boolean;
-  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  logFormat: 'json' | 'pretty';
-  port: number;
-  host: string;
-  publicBaseUrl: string;
-  /**
-   * Which proxies in front of the api may say who the client is (X-Forwarded-For): Fastify's `trustProxy`.
-   * false (the default): the socket's address is the client's. Per-address limits need it right.
-   */
-  trustProxy: boolean | number | string[];
-  /** The worker's /metrics bearer token (METRICS_TOKEN); undefined: loopback clients only. */
-  metricsToken: string | undefined;
-  databaseUrl: string;
-  databasePoolSize: number;
-  redisUrl: string;
-  redisPrefix: string;
-  /** acceptLegacy: v1 ciphertexts (bound to the row only) still decrypt; off once `pnpm cli keys status` shows none. */
-  tokenEncryption: { currentKey: Buffer; previousKeys: Buffer[]; acceptLegacy: boolean };
-  lever: {
-    mode: 'simulator' | 'live';
-    httpTimeoutMs: number;
-    environments: Record<LeverEnvironment, LeverEnvironmentConfig>;
-  };
-  connect: { allowedOrigins: string[]; sessionTtlSeconds: number; resultTtlSeconds: number; callbackUrl: string };
-  /** The operator console's sign-in sessions. */
-  console: { idleTimeoutSeconds: number; maxAgeSeconds: number };
-  refresh: {
-    enabled: boolean;
-    leadSeconds: number;
-    jitterSeconds: number;
-    tokenMinTtlSeconds: number;
-    failingAfterSeconds: number;
-    expiringNoticeDays: number;
-    concurrency: number;
-    rateLimitPerSecond: number;
-    reconcileIntervalSeconds: number;
-    /** Redlock TTL; extended while the holder works. Default: the Lever timeout + 20 s. */
-    lockTtlMs: number;
-    /** How long (ms) an api process may serve a token read from memory; invalidated on every change. */
-    tokenCacheTtlMs: number;
-  };
-  deploymentId: string;
-  proxy: ProxyConfig;
-  /** Fair share between tenants and keys (0 turns a quota off). */
-  quotas: {
-    forcedRefreshPerTenant: { perSecond: number; burst: number };
-    proxyPerTenant: { perSecond: number; burst: number };
-    proxyPerKey: { perSecond: number; burst: number };
-    /** Requests per minute per client address to the public connect routes. */
-    connectPerMinute: number;
-  };
-  /** Lever's own webhooks: the events every connection subscribes to (a connect session may choose others). Empty: off. */
-  leverWebhooks: { events: LeverEvent[] };
-  /** DEMO_ENABLED in simulator mode: the unauthenticated demo pages are registered. */
-  demoEnabled: boolean;
-  /** Cookies carry Secure (and the `__Host-` prefix): off only with ALLOW_INSECURE_DEV, for http://localhost. */
-  secureCookies: boolean;
-  webhooks: {
-    /**
-     * The SSRF guard: https only, and no private or reserved address unless allow-listed. Off only with
-     * ALLOW_INSECURE_DEV (local receivers over http).
-     */
-    ssrfGuard: boolean;
-    /** Wait before each retry, seconds: a delivery gets `retryDelaysSeconds.length + 1` attempts, then fails. */
-    retryDelaysSeconds: number[];
-    /** An endpoint whose deliveries keep failing this long (seconds) is disabled. */
-    disableAfterSeconds: number;
-    /** Hostnames or CIDRs exempt from the private-address (SSRF) refusal, for on-prem receivers. */
-    allowedHosts: string[];
-    /** Webhook deliveries in flight at once per worker process. */
-    concurrency: number;
-  };
-}
-
-/** `METHOD /path` with `*` standing for one path segment (LEVER_APPLICATION_ROUTES). */
-export interface RoutePattern {
-  method: string;
-  /** The path's segments; `*` matches any one segment. */
-  segments: string[];
-}
-
-export interface ProxyConfig {
-  /** Lever's per-account budget: steady requests per second and the bucket's size (LEVER.md: 10/s, 20). */
-  ratePerSecond: number;
-  burst: number;
-  /** The stricter class for application POSTs (LEVER.md: 2/s), and the routes it covers. */
-  applicationRatePerSecond: number;
-  applicationRoutes: RoutePattern[];
-  /** How long a call may wait for its turn in the account's budget before our 429 `rate_limited`. */
-  maxWaitMs: number;
-  /** Attempts of an idempotent call that Lever answers 5xx or not at all. */
-  maxAttempts: number;
-  /** Largest request body forwarded (413 above). */
-  maxBodyBytes: number;
-  /** Per attempt: until Lever's response headers, and between body chunks. */
-  timeoutMs: number;
-}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
-}
-
-function parseKey(name: string, value: string, problems: string[]): Buffer | undefined {
-  const key = Buffer.from(value, 'base64');
-  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== value.replace(/=+$/, '')) {
-    problems.push(`${name}: must be 32 random bytes in base64 (e.g. \`openssl rand -base64 32\`)`);
-    return undefined;
-  }
-  return key;
-}
-
-function splitList(value: string): string[] {
-  return value
-    .split(/[\s,]+/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function isHostOrCidr(entry: string): boolean {
-  const [address, bits, ...rest] = entry.split('/');
-  if (rest.length > 0 || !address) return false;
-  const family = isIP(address);
-  if (bits !== undefined) {
-    const max = family === 4 ? 32 : family === 6 ? 128 : -1;
-    return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= max;
-  }
-  return family !== 0 || /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(address);
 }
 
 /**
@@ -456,22 +222,4 @@ export function loadConfig(env: RawEnv = process.env, defaults: { port?: number 
       concurrency: e.WEBHOOK_CONCURRENCY,
     },
   });
-}
-
-/** TRUST_PROXY: `true` (every hop), a number of hops, or a comma-separated list of addresses and CIDR ranges. */
-function parseTrustProxy(raw: string, problems: string[]): boolean | number | string[] {
-  const value = raw.trim().toLowerCase();
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  if (/^\d{1,2}$/.test(value)) return Number(value);
-  const entries = splitList(raw);
-  for (const entry of entries) {
-    const [address, bits, extra] = entry.split('/');
-    const family = isIP(address ?? '');
-    const maxBits = family === 6 ? 128 : 32;
-    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) {
-      problems.push(`TRUST_PROXY: "${entry}" is not an address or CIDR range (or use true, or a number of hops)`);
-    }
-  }
-  return entries;
 }
