@@ -38,7 +38,7 @@ const TICK_US = (() => {
 })();
 
 /** utime + stime (and, with `children`, cutime + cstime) of a process from /proc/PID/stat, µs. */
-function procCpu(pid: number | string, children = false): number {
+export function procCpu(pid: number | string, children = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // After the command name: state is field 3, so utime/stime/cutime/cstime (14–17) are 11–14 here.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

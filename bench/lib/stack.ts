@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createCore, type Core } from '@lever-connect/connections';
 import { startTestStack, type TestDatabase } from '@lever-connect/testing';
 import { loadConfig, type Config } from '../../packages/config/src/index.js';
+import { procCpu } from './cpu.js';
 import { pino, type Logger } from './deps.js';
 
 /** The simulator (a child process: on 2 cores it then gets a core of its own, as Lever would) and a fresh database. */
@@ -171,10 +171,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
 export function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name), in clock ticks.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return procCpu(pid) / 1e6;
   } catch {
     return Number.NaN;
   }
