@@ -20,7 +20,8 @@ import {
 export function commitOf(): string {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
   try {
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : ''}`;
+    // reports/ is left out, as the bench does: `pnpm test:chaos` writes the depth report before the reliability one.
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)reports') ? '+dirty' : ''}`;
   } catch {
     return 'unknown';
   }
