@@ -73,10 +73,10 @@ export interface AccountBudget {
  * Each call may bring gates (Gate): GCRA buckets checked before its turn and taken only with it.
  *
  * KEYS: per class, its hash and its set; then the batch's gate keys, each once. ARGV: n, the number of
- * classes, then per class interval, tolerance, perSecond (ms, ms, n), then per call its maxWaitMs, its number of gates g and g times
- * (gate key's index among the gate keys, interval, tolerance). Returns per call {1, waitMs, 0} (reserved),
- * {0, retryInMs, 0} (too far away) or {2, retryInMs, j} (gate j of the call, 1-based, has no room), flattened;
- * a refused call reserves and takes nothing.
+ * classes, then per class interval, tolerance, perSecond (ms, ms, n), then per call its maxWaitMs, its
+ * number of gates g and g times (gate key's index among the gate keys, interval, tolerance). Returns per
+ * call {1, waitMs, 0} (reserved), {0, retryInMs, 0} (too far away) or {2, retryInMs, j} (gate j of the
+ * call, 1-based, has no room), flattened; a refused call reserves and takes nothing.
  */
 const RESERVE = `
 local t = redis.call('TIME')

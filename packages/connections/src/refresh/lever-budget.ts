@@ -24,8 +24,9 @@ export const BUDGET_WINDOW_MS = 1_000;
  * slots are spread evenly over it. Without this a catch-up sent each second's whole budget in its first
  * Lever round trip: a sweep starts its claimed refreshes together, so a worker held up to
  * REFRESH_CONCURRENCY rotations in flight at once, and a crash then could cost that many grants (with no
- * reuse leeway). Paced, the calls in flight are the budget × Lever's latency, spread over the workers,
- * at every instant of the second, and no second holds more than the budget either way.
+ * reuse leeway). Paced, a catch-up's calls leave evenly over the second (Lever sees a steady rate) and the
+ * calls in flight at any instant are the budget × Lever's latency, shared by the workers alive then; no
+ * second holds more than the budget either way. What that does to one crash's loss: docs/operating.md.
  */
 export function slotAt(window: number, index: number, perSecond: number): number {
   return window * BUDGET_WINDOW_MS + Math.floor((index * BUDGET_WINDOW_MS) / perSecond);
